@@ -1,0 +1,37 @@
+# Every target creates and fills .venv when it is missing or older than pyproject.toml.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# allocator settings of baselines.md: glibc stops returning large buffers to the OS
+export MALLOC_MMAP_MAX_ ?= 0
+export MALLOC_TRIM_THRESHOLD_ ?= 100000000000
+
+.PHONY: install train test test-all bench figures clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## train the default model (MIM on the 2-D GMM); pass overrides with ARGS="objective=vae ..."
+train: $(STAMP)
+	$(PY) src/train.py $(ARGS)
+
+## the fast test suite (what CI runs)
+test: $(STAMP)
+	$(PY) -m pytest -m "not slow" -q $(ARGS)
+
+## every test, the slow ones included
+test-all: $(STAMP)
+	$(PY) -m pytest -q $(ARGS)
+
+bench: $(STAMP)
+	$(PY) benchmarks/run.py $(ARGS)
+
+clean:
+	rm -rf outputs/*/ .pytest_cache

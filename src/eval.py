@@ -1,0 +1,22 @@
+"""Re-evaluate a checkpoint: `python src/eval.py ckpt_path=PATH` (writes metrics.json)."""
+
+import os
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+from mim.cli import run_task
+from mim.run import evaluate
+
+
+os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parents[1]))
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="eval")
+def main(cfg: DictConfig) -> float | None:
+    return run_task(evaluate, cfg)
+
+
+if __name__ == "__main__":
+    main()

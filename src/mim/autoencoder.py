@@ -1,0 +1,73 @@
+"""The probabilistic auto-encoder shared by every objective: q(z|x), p(x|z) and p(z).
+
+A small researcher-facing API in the style of pythae: `embed`, `reconstruct`, `sample`, `nll`.
+Objectives (VAE, MIM, A-MIM) own only the loss; they read the three components from here.
+"""
+
+from __future__ import annotations
+
+import torch
+from hydra.utils import instantiate
+from torch import nn
+
+from mim.marginal import sample_log_marginal
+
+
+class Autoencoder(nn.Module):
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, prior: nn.Module):
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+        self.prior = prior
+
+    @property
+    def latent_dim(self) -> int:
+        return self.prior.latent_dim
+
+    @torch.no_grad()
+    def embed(self, x: torch.Tensor, sample: bool = False) -> torch.Tensor:
+        """z for x: the posterior mean, or one draw z ~ q(z|x) if `sample`."""
+        posterior = self.encoder(x)
+        return posterior.sample() if sample else posterior.mean
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor, sample: bool = True) -> torch.Tensor:
+        """x' ~ p(x | z), z ~ q(z|x) (spec §3), or the chain of means if not `sample`."""
+        posterior = self.encoder(x)
+        z = posterior.sample() if sample else posterior.mean
+        likelihood = self.decoder(z)
+        return likelihood.sample() if sample else likelihood.mean
+
+    @torch.no_grad()
+    def sample(self, n: int, from_prior: bool = True, mean: bool = False) -> torch.Tensor:
+        """x ~ p(x|z) with z ~ p(z) (the model prior) or, if not `from_prior`, z ~ N(0, I)."""
+        if from_prior:
+            z = self.prior.sample(n)
+        else:
+            anchor = next(self.parameters())
+            z = torch.randn(n, self.latent_dim, dtype=anchor.dtype, device=anchor.device)
+        likelihood = self.decoder(z)
+        return likelihood.mean if mean else likelihood.sample()
+
+    @torch.no_grad()
+    def nll(self, x: torch.Tensor, samples: int = 1000, chunk: int = 1000) -> torch.Tensor:
+        """-log q(x) per example by importance sampling with S = `samples` (spec §3).
+
+        Samples are drawn `chunk` at a time and combined exactly by logsumexp; all x of the
+        batch are scored in each pass.
+        """
+        posterior = self.encoder(x)
+        parts, done = [], 0
+        while done < samples:
+            s = min(chunk, samples - done)
+            parts.append(sample_log_marginal(self, x, s, posterior) + torch.log(torch.tensor(float(s))))
+            done += s
+        log_sum = torch.logsumexp(torch.stack(parts), dim=0)
+        return -(log_sum - torch.log(torch.tensor(float(samples))))
+
+
+def build_autoencoder(model: dict, prior: dict) -> Autoencoder:
+    """Build from plain config dicts (`_target_` entries), as stored in checkpoints."""
+    encoder = instantiate(model["encoder"])
+    decoder = instantiate(model["decoder"])
+    return Autoencoder(encoder, decoder, instantiate(prior, latent_dim=model["latent_dim"], encoder=encoder))

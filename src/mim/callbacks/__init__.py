@@ -1,0 +1,1 @@
+"""Lightning callbacks: β warm-up, warm-up-aware early stopping, evaluation metrics."""

@@ -1,0 +1,38 @@
+"""Shared wrapper of the Hydra entry points: one-line errors, a short final report."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Callable
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
+from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
+
+from mim.config import one_line
+from mim.module import NonFiniteLossError
+
+log = logging.getLogger("mim")
+
+USER_ERRORS = (ValueError, TypeError, OSError, NonFiniteLossError, InstantiationException,
+               OmegaConfBaseException)
+
+
+def run_task(task: Callable[[DictConfig], dict], cfg: DictConfig) -> float | None:
+    """Run `task(cfg)`; print its metrics and run dir; turn user errors into one line + exit 1."""
+    try:
+        metrics = task(cfg)
+    except USER_ERRORS as error:
+        cause = error.__cause__ if isinstance(error, InstantiationException) and error.__cause__ else error
+        message = one_line(cause)
+        log.error("error: %s", message)
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(1)
+    shown = {k: v for k, v in metrics.items() if k.startswith(("val/", "test/"))}
+    width = max(map(len, shown), default=0)
+    print("\n".join(f"{name:<{width}}  {value:.6g}" for name, value in sorted(shown.items())))
+    print(f"run dir: {HydraConfig.get().runtime.output_dir}")
+    optimized = cfg.get("optimized_metric")
+    return metrics.get(optimized) if optimized else None

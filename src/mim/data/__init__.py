@@ -1,0 +1,1 @@
+"""DataModules. Data are held (or drawn) as whole tensors and served as ready-made minibatches."""

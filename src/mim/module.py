@@ -1,0 +1,87 @@
+"""The LightningModule: orchestration only. The loss is the objective's, the model the
+`Autoencoder`'s; this class wires them to the optimiser, the schedule and the logs."""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+from hydra.utils import instantiate
+
+from mim.autoencoder import build_autoencoder
+from mim.schedules import noam_factor
+
+SCHEDULES = ("noam", "constant")
+
+
+class NonFiniteLossError(FloatingPointError):
+    pass
+
+
+def reconstruction_error(model, x: torch.Tensor, sample: bool) -> torch.Tensor:
+    """Mean Euclidean distance ||x - x'|| over the batch (spec §3)."""
+    return (model.reconstruct(x, sample=sample) - x).flatten(1).norm(dim=1).mean()
+
+
+class AutoencoderModule(L.LightningModule):
+    """Trains `Autoencoder(model, prior)` with `objective`; all arguments are plain dicts.
+
+    model, prior, objective: Hydra node dicts with `_target_` (stored as hyperparameters, so a
+    checkpoint rebuilds the module with torch's weights_only loader).
+    optim: {"lr": float, "schedule": "noam" | "constant", "warmup": int}.
+    """
+
+    def __init__(self, model: dict, prior: dict, objective: dict, optim: dict):
+        super().__init__()
+        self.save_hyperparameters(logger=False)
+        if optim.get("schedule") not in SCHEDULES:
+            raise ValueError(f"optim.schedule must be one of {SCHEDULES}, got {optim.get('schedule')!r}")
+        if not optim.get("lr", 0) > 0:
+            raise ValueError(f"optim.lr must be positive, got {optim.get('lr')!r}")
+        self.model = build_autoencoder(model, prior)
+        self.objective = instantiate(objective)
+        self.beta = 1.0
+        self.run_config: dict | None = None  # the resolved run config, saved in checkpoints
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.embed(x)
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        x = batch[0]
+        out = self.objective(self.model, x, self.beta)
+        loss = out["loss"]
+        if not torch.isfinite(loss):
+            raise NonFiniteLossError(
+                f"non-finite training loss ({loss.item()}) at epoch {self.current_epoch + 1}, "
+                f"step {self.global_step}: lower optim.lr or check the data")
+        self.log_dict({f"train/{k}": v for k, v in out.items()}, on_step=False, on_epoch=True,
+                      batch_size=len(x))
+        self.log("train/beta", self.beta, on_step=False, on_epoch=True)
+        return loss
+
+    def _evaluation_step(self, batch, stage: str) -> None:
+        x = batch[0]
+        out = self.objective(self.model, x, 1.0)  # model selection uses the β = 1 loss
+        metrics = {f"{stage}/{k}": v for k, v in out.items()}
+        metrics[f"{stage}/recon"] = reconstruction_error(self.model, x, sample=True)
+        metrics[f"{stage}/recon_mean"] = reconstruction_error(self.model, x, sample=False)
+        self.log_dict(metrics, batch_size=len(x))
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self._evaluation_step(batch, "val")
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        self._evaluation_step(batch, "test")
+
+    def configure_optimizers(self):
+        optim = self.hparams.optim
+        optimizer = torch.optim.Adam(self.parameters(), lr=optim["lr"])
+        if optim["schedule"] == "constant":
+            return optimizer
+        warmup = optim["warmup"]
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda index: noam_factor(index + 1, warmup))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "epoch"}}
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        if self.run_config is not None:
+            checkpoint["run_config"] = self.run_config

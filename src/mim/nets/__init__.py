@@ -1,0 +1,1 @@
+"""Conditional networks: encoders q(z|x) and decoders p(x|z) that return distributions."""

@@ -1,0 +1,62 @@
+"""The VampPrior (spec §5): p(z) = (1/K) sum_k q(z | u_k) over K learnable pseudo-inputs.
+
+u_k = act(W e_k): a learnable matrix read column by column, with `hardtanh` into [0, 1] for
+image data or no activation for real-valued data. The encoder is the model's own q(z|x),
+held by reference (not as a sub-module, so its weights appear once in the state dict).
+In eval mode without gradients the K encoded components are computed once and cached.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from mim.distributions import DiagonalGaussian
+
+
+class VampPrior(nn.Module):
+    def __init__(self, latent_dim: int, encoder: nn.Module, pseudo_inputs: int = 500,
+                 x_shape: list[int] | None = None, activation: str = "none",
+                 init_mean: float = 0.0, init_std: float = 1.0):
+        super().__init__()
+        if encoder is None:
+            raise ValueError("the VampPrior needs the model's encoder")
+        if pseudo_inputs <= 0:
+            raise ValueError(f"prior.pseudo_inputs must be a positive integer, got {pseudo_inputs!r}")
+        if activation not in ("none", "hardtanh"):
+            raise ValueError(f"prior.activation must be 'none' or 'hardtanh', got {activation!r}")
+        self.latent_dim = latent_dim
+        self.x_shape = tuple(x_shape) if x_shape else (encoder.in_dim,)
+        self.activation = activation
+        self.__dict__["encoder"] = encoder  # a reference, not a sub-module
+        self.pseudo_weights = nn.Parameter(
+            init_mean + init_std * torch.randn(pseudo_inputs, math.prod(self.x_shape)))
+        self._cache: DiagonalGaussian | None = None
+
+    def pseudo_inputs(self) -> torch.Tensor:
+        u = self.pseudo_weights.view(-1, *self.x_shape)
+        return F.hardtanh(u, 0.0, 1.0) if self.activation == "hardtanh" else u
+
+    def _components(self) -> DiagonalGaussian:
+        if self.training or torch.is_grad_enabled():
+            self._cache = None
+            return self.encoder(self.pseudo_inputs())
+        if self._cache is None:
+            self._cache = self.encoder(self.pseudo_inputs())
+        return self._cache
+
+    def train(self, mode: bool = True):
+        self._cache = None
+        return super().train(mode)
+
+    def log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        per_component = self._components().log_prob(z.unsqueeze(-2))  # [..., K]
+        return torch.logsumexp(per_component, dim=-1) - math.log(per_component.shape[-1])
+
+    def sample(self, n: int) -> torch.Tensor:
+        components = self._components()
+        k = torch.randint(components.mean.shape[0], (n,), device=components.mean.device)
+        return DiagonalGaussian(components.mean[k], components.std[k]).rsample()

@@ -1,0 +1,131 @@
+"""Training and evaluation as plain functions of a composed Hydra config.
+
+`src/train.py` and `src/eval.py` are thin wrappers around `train` and `evaluate`. Every file a
+run writes lands in `cfg.paths.output_dir` (the Hydra run dir): the resolved config, the
+checkpoints, the logger's files and `metrics.json` (final metrics, `{"stage/name": number}`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from pathlib import Path
+
+import lightning as L
+import torch
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ModelCheckpoint
+from omegaconf import DictConfig
+
+from mim.config import ConfigError, check_config, to_plain
+from mim.module import AutoencoderModule
+
+log = logging.getLogger(__name__)
+
+
+def _instantiate_all(group: DictConfig | None) -> list:
+    return [instantiate(node) for node in (group or {}).values() if node and "_target_" in node]
+
+
+def _check_writable(output_dir: str) -> Path:
+    path = Path(output_dir)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write_test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise ConfigError(f"paths.output_dir {output_dir!r} is not writable: {error.strerror}") from None
+    return path
+
+
+def _build(cfg: DictConfig, module: AutoencoderModule | None = None):
+    """Datamodule, module, trainer for `cfg`; raises ConfigError before any work is done."""
+    plain = to_plain(cfg)
+    check_config(plain)
+    output_dir = _check_writable(cfg.paths.output_dir)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    datamodule = instantiate(cfg.data)
+    if module is None:
+        module = AutoencoderModule(model=plain["model"], prior=plain["prior"],
+                                   objective=plain["objective"], optim=plain["optim"])
+    module.run_config = plain
+    callbacks = _instantiate_all(cfg.get("callbacks"))
+    loggers = _instantiate_all(cfg.get("logger"))
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    return datamodule, module, trainer, output_dir
+
+
+def _final_metrics(trainer: L.Trainer, datamodule, module, ckpt_path: str | None) -> dict[str, float]:
+    metrics: dict[str, float] = {}
+    for results in (trainer.validate(module, datamodule, ckpt_path=ckpt_path, verbose=False),
+                    trainer.test(module, datamodule, ckpt_path=ckpt_path, verbose=False)):
+        for name, value in results[0].items():
+            metrics[name] = float(value)
+    return metrics
+
+
+def write_metrics(metrics: dict[str, float], output_dir: Path) -> Path:
+    bad = [name for name, value in metrics.items() if not math.isfinite(value)]
+    if bad:
+        log.warning("non-finite final metrics: %s", ", ".join(bad))
+    path = output_dir / "metrics.json"
+    path.write_text(json.dumps(dict(sorted(metrics.items())), indent=2) + "\n")
+    return path
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Fit, then re-load the best checkpoint and evaluate it on validation and test."""
+    start = time.perf_counter()
+    datamodule, module, trainer, output_dir = _build(cfg)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    fit_seconds = time.perf_counter() - start
+    checkpoint = trainer.checkpoint_callback
+    best = checkpoint.best_model_path if isinstance(checkpoint, ModelCheckpoint) else ""
+    metrics = _final_metrics(trainer, datamodule, module, best or None)
+    metrics.update({"train/epochs": float(trainer.current_epoch),
+                    "time/fit_s": fit_seconds, "time/total_s": time.perf_counter() - start})
+    path = write_metrics(metrics, output_dir)
+    log.info("best checkpoint: %s", best or "(none)")
+    log.info("metrics written to %s", path)
+    return metrics
+
+
+def load_checkpoint(ckpt_path: str) -> dict:
+    """The checkpoint dict, loaded with torch's safe loader; a ConfigError if unreadable."""
+    if not os.path.isfile(ckpt_path):
+        raise ConfigError(f"ckpt_path {ckpt_path!r} is not a file")
+    try:
+        return torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    except Exception as error:  # corrupt, truncated or not a checkpoint at all
+        raise ConfigError(f"ckpt_path {ckpt_path!r} is not a readable checkpoint "
+                          f"({type(error).__name__})") from None
+
+
+def load_module(ckpt_path: str) -> AutoencoderModule:
+    """The trained AutoencoderModule of a checkpoint (eval mode)."""
+    checkpoint = load_checkpoint(ckpt_path)
+    module = AutoencoderModule(**checkpoint["hyper_parameters"])
+    module.load_state_dict(checkpoint["state_dict"])
+    module.run_config = checkpoint.get("run_config")
+    return module.eval()
+
+
+def evaluate(cfg: DictConfig) -> dict[str, float]:
+    """Re-evaluate `cfg.ckpt_path` on the data it was trained on; writes the same metrics.json."""
+    module = load_module(cfg.ckpt_path)
+    if module.run_config is None:
+        raise ConfigError(f"ckpt_path {cfg.ckpt_path!r} holds no run config (not written by train.py)")
+    run_cfg = DictConfig(module.run_config)
+    run_cfg.paths = cfg.paths
+    run_cfg.trainer, run_cfg.logger, run_cfg.callbacks = cfg.trainer, cfg.logger, cfg.callbacks
+    if cfg.get("data_overrides"):
+        run_cfg.data = {**run_cfg.data, **cfg.data_overrides}
+    datamodule, module, trainer, output_dir = _build(run_cfg, module=module)
+    metrics = _final_metrics(trainer, datamodule, module, None)
+    path = write_metrics(metrics, output_dir)
+    log.info("metrics written to %s", path)
+    return metrics
