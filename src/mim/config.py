@@ -6,6 +6,8 @@ such as `model.hidden=-5` or `data.batch_size=abc` ends at once with one line na
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from omegaconf import DictConfig, OmegaConf
 
 POSITIVE_INTS = {"hidden", "latent_dim", "x_dim", "batch_size", "eval_batch_size", "n_train",
@@ -48,3 +50,16 @@ def one_line(error: BaseException) -> str:
     """An exception as one line: its type (when not self-explanatory) and its message."""
     text = " ".join(str(error).split())
     return text if isinstance(error, ConfigError) else f"{type(error).__name__}: {text}"
+
+
+def unwritable_reason(path: str) -> str | None:
+    """None if the folder `path` can be created and written to, else why not."""
+    target = Path(path)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        probe = target / ".write_test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        return error.strerror or type(error).__name__
+    return None

@@ -20,7 +20,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig
 
-from mim.config import ConfigError, check_config, to_plain
+from mim.config import ConfigError, check_config, to_plain, unwritable_reason
 from mim.module import AutoencoderModule
 
 log = logging.getLogger(__name__)
@@ -31,15 +31,10 @@ def _instantiate_all(group: DictConfig | None) -> list:
 
 
 def _check_writable(output_dir: str) -> Path:
-    path = Path(output_dir)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write_test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as error:
-        raise ConfigError(f"paths.output_dir {output_dir!r} is not writable: {error.strerror}") from None
-    return path
+    reason = unwritable_reason(output_dir)
+    if reason:
+        raise ConfigError(f"paths.output_dir {output_dir!r} is not writable: {reason}")
+    return Path(output_dir)
 
 
 def _build(cfg: DictConfig, module: AutoencoderModule | None = None):
@@ -59,8 +54,11 @@ def _build(cfg: DictConfig, module: AutoencoderModule | None = None):
     return datamodule, module, trainer, output_dir
 
 
-def _final_metrics(trainer: L.Trainer, datamodule, module, ckpt_path: str | None) -> dict[str, float]:
+def _final_metrics(trainer: L.Trainer, datamodule, module, ckpt_path: str | None,
+                   seed: int) -> dict[str, float]:
+    """Validation and test metrics, from a fixed RNG state so eval.py reproduces them exactly."""
     metrics: dict[str, float] = {}
+    L.seed_everything(seed, workers=True, verbose=False)
     for results in (trainer.validate(module, datamodule, ckpt_path=ckpt_path, verbose=False),
                     trainer.test(module, datamodule, ckpt_path=ckpt_path, verbose=False)):
         for name, value in results[0].items():
@@ -85,7 +83,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     fit_seconds = time.perf_counter() - start
     checkpoint = trainer.checkpoint_callback
     best = checkpoint.best_model_path if isinstance(checkpoint, ModelCheckpoint) else ""
-    metrics = _final_metrics(trainer, datamodule, module, best or None)
+    metrics = _final_metrics(trainer, datamodule, module, best or None, cfg.seed)
     metrics.update({"train/epochs": float(trainer.current_epoch),
                     "time/fit_s": fit_seconds, "time/total_s": time.perf_counter() - start})
     path = write_metrics(metrics, output_dir)
@@ -125,7 +123,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     if cfg.get("data_overrides"):
         run_cfg.data = {**run_cfg.data, **cfg.data_overrides}
     datamodule, module, trainer, output_dir = _build(run_cfg, module=module)
-    metrics = _final_metrics(trainer, datamodule, module, None)
+    metrics = _final_metrics(trainer, datamodule, module, None, run_cfg.seed)
     path = write_metrics(metrics, output_dir)
     log.info("metrics written to %s", path)
     return metrics

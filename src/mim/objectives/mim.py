@@ -66,8 +66,13 @@ class MIM:
             log_qx = sample_log_marginal(model, x, self.qx_samples, posterior)
         return mim_pair_loss(log_px_z, log_pz, log_qz_x, log_qx, beta), log_px_z, log_qx
 
+    @staticmethod
+    def sample_anchor(model, n: int, like: torch.Tensor) -> torch.Tensor:
+        """z ~ P(z) = N(0, I), the latent anchor."""
+        return torch.randn(n, model.latent_dim, dtype=like.dtype, device=like.device)
+
     def decoder_pairs(self, model, n: int, like: torch.Tensor, beta: float):
-        z = torch.randn(n, model.latent_dim, dtype=like.dtype, device=like.device)
+        z = self.sample_anchor(model, n, like)
         likelihood = model.decoder(z)
         x = likelihood.rsample() if likelihood.has_rsample else likelihood.sample()
         log_px_z = likelihood.log_prob(x)

@@ -1,0 +1,53 @@
+import math
+
+import torch
+
+from mim.distributions import Bernoulli, DiagonalGaussian, standard_normal_log_prob
+
+
+def test_gaussian_log_prob_hand_computed():
+    d = DiagonalGaussian(torch.tensor([[0.0, 1.0]]), torch.tensor([[1.0, 2.0]]))
+    x = torch.tensor([[1.0, 0.0]])
+    # N(1; 0, 1) N(0; 1, 4): -1/2 - 1/2 log 2π  +  -1/8 - log 2 - 1/2 log 2π
+    expected = -0.5 - 0.125 - math.log(2.0) - math.log(2 * math.pi)
+    assert torch.allclose(d.log_prob(x), torch.tensor([expected]))
+
+
+def test_gaussian_log_prob_broadcasts_sample_dims_and_matches_torch():
+    mean, std = torch.randn(3, 4), torch.rand(3, 4) + 0.1
+    d = DiagonalGaussian(mean, std)
+    z = d.rsample((5,))
+    assert z.shape == (5, 3, 4)
+    ref = torch.distributions.Independent(torch.distributions.Normal(mean, std), 1).log_prob(z)
+    assert torch.allclose(d.log_prob(z), ref, atol=1e-5)
+
+
+def test_gaussian_rsample_is_differentiable_and_has_the_right_moments():
+    mean = torch.tensor([2.0], requires_grad=True)
+    d = DiagonalGaussian(mean, torch.tensor([0.5]))
+    z = d.rsample((20000,))
+    z.sum().backward()
+    assert mean.grad.item() == 20000
+    assert abs(z.mean().item() - 2.0) < 0.02 and abs(z.std().item() - 0.5) < 0.02
+
+
+def test_image_event_dims_sum_over_all_pixels():
+    d = DiagonalGaussian(torch.zeros(2, 1, 3, 3), torch.ones(2, 1, 3, 3), event_dims=3)
+    assert torch.allclose(d.log_prob(torch.zeros(2, 1, 3, 3)), torch.full((2,), -4.5 * math.log(2 * math.pi)))
+
+
+def test_bernoulli_log_prob_hand_computed():
+    b = Bernoulli(torch.tensor([[0.0, math.log(3.0)]]))  # p = 1/2, 3/4
+    x = torch.tensor([[1.0, 0.0]])
+    assert torch.allclose(b.log_prob(x), torch.tensor([math.log(0.5) + math.log(0.25)]))
+    assert not b.has_rsample
+    assert torch.allclose(b.mean, torch.tensor([[0.5, 0.75]]))
+    samples = b.sample((4000,))
+    assert set(samples.unique().tolist()) <= {0.0, 1.0}
+    assert abs(samples[:, 0, 1].mean().item() - 0.75) < 0.03
+
+
+def test_standard_normal():
+    z = torch.tensor([[0.0, 0.0], [1.0, -1.0]])
+    expected = torch.tensor([-math.log(2 * math.pi), -1.0 - math.log(2 * math.pi)])
+    assert torch.allclose(standard_normal_log_prob(z), expected)

@@ -1,0 +1,89 @@
+import math
+
+import pytest
+import torch
+
+from helpers import AffineGaussian
+from mim.priors.mog import MixtureOfGaussiansPrior
+from mim.priors.standard import StandardNormalPrior
+from mim.priors.vamp import VampPrior
+
+C = 0.5 * math.log(2 * math.pi)
+
+
+def test_mog_single_component_is_its_gaussian():
+    prior = MixtureOfGaussiansPrior(latent_dim=1, components=1)
+    with torch.no_grad():
+        prior.means.fill_(1.0)
+        prior.log_stds.fill_(math.log(2.0))
+    # N(0; 1, 4) = -1/8 - log 2 - C
+    assert prior.log_prob(torch.zeros(1, 1)).item() == pytest.approx(-0.125 - math.log(2) - C)
+
+
+def test_mog_two_symmetric_components_by_hand():
+    prior = MixtureOfGaussiansPrior(latent_dim=1, components=2)
+    with torch.no_grad():
+        prior.means.copy_(torch.tensor([[-1.0], [1.0]]))
+        prior.log_stds.zero_()
+        prior.logits.zero_()
+    # ½ N(0; -1, 1) + ½ N(0; 1, 1) = N(0; 1, 1)
+    assert prior.log_prob(torch.zeros(1, 1)).item() == pytest.approx(-0.5 - C)
+    with torch.no_grad():
+        prior.logits.copy_(torch.tensor([math.log(3.0), 0.0]))  # weights 3/4, 1/4
+    z = torch.tensor([[1.0]])
+    expected = math.log(0.75 * math.exp(-2.0 - C) + 0.25 * math.exp(-C))
+    assert prior.log_prob(z).item() == pytest.approx(expected)
+
+
+def test_vamp_prior_is_the_mean_of_encoded_pseudo_inputs():
+    encoder = AffineGaussian(scale=0.5, std=0.5)
+    prior = VampPrior(latent_dim=1, encoder=encoder, pseudo_inputs=2)
+    with torch.no_grad():
+        prior.pseudo_weights.copy_(torch.tensor([[0.0], [2.0]]))
+    # components N(0, 0.25) and N(1, 0.25); z = 0.5 is one std from both
+    z = torch.tensor([[0.5]])
+    assert prior.log_prob(z).item() == pytest.approx(-0.5 - math.log(0.5) - C)
+    z = torch.tensor([[0.0]])
+    expected = math.log(0.5 * math.exp(-math.log(0.5) - C) + 0.5 * math.exp(-2.0 - math.log(0.5) - C))
+    assert prior.log_prob(z).item() == pytest.approx(expected)
+    assert "encoder.scale" not in prior.state_dict()  # held by reference only
+
+
+def test_vamp_hardtanh_pseudo_inputs_in_unit_interval():
+    prior = VampPrior(latent_dim=1, encoder=AffineGaussian(1.0, 1.0), pseudo_inputs=50,
+                      activation="hardtanh", init_mean=0.5, init_std=2.0)
+    u = prior.pseudo_inputs()
+    assert u.min() >= 0 and u.max() <= 1 and u.shape == (50, 1)
+
+
+def test_vamp_caches_components_only_in_eval_without_grad():
+    encoder = AffineGaussian(scale=1.0, std=1.0)
+    prior = VampPrior(latent_dim=1, encoder=encoder, pseudo_inputs=3)
+    z = torch.zeros(4, 1)
+    prior.eval()
+    with torch.no_grad():
+        first = prior.log_prob(z)
+        with torch.no_grad():
+            encoder.scale.fill_(3.0)  # a stale cache would ignore this change
+        assert torch.equal(prior.log_prob(z), first)
+    prior.train()
+    assert not torch.equal(prior.log_prob(z), first)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: StandardNormalPrior(3),
+    lambda: MixtureOfGaussiansPrior(3, components=4),
+    lambda: VampPrior(3, encoder=torch.nn.Linear(2, 2), pseudo_inputs=5, x_shape=[2]),
+])
+def test_prior_sample_shapes(make):
+    prior = make()
+    if isinstance(prior, VampPrior):
+        encoder = AffineGaussian(1.0, 1.0, dim=3)
+        prior = VampPrior(3, encoder=encoder, pseudo_inputs=5, x_shape=[3])
+    z = prior.sample(7)
+    assert z.shape == (7, 3)
+    assert prior.log_prob(z).shape == (7,)
+
+
+def test_standard_prior_log_prob():
+    assert StandardNormalPrior(2).log_prob(torch.zeros(1, 2)).item() == pytest.approx(-2 * C)
