@@ -106,3 +106,13 @@ def test_non_finite_loss_stops_the_run_and_keeps_earlier_checkpoints(train_confi
         train(train_config("trainer.max_epochs=3"))
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
     assert torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 0
+
+
+def test_wandb_logger_runs_offline_without_an_account(train_config, tmp_path, monkeypatch):
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
+    for seed in (1, 2):  # two runs in one process (as in a multirun) get two W&B runs
+        train(train_config("logger=wandb", "trainer.max_epochs=1", f"seed={seed}"))
+    runs = sorted((tmp_path / "wandb").glob("offline-run-*"))
+    assert len(runs) == 2
+    assert all(list(run.glob("*.wandb")) for run in runs)

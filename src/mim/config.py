@@ -12,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 POSITIVE_INTS = {"hidden", "latent_dim", "x_dim", "batch_size", "eval_batch_size", "n_train",
                  "n_val", "n_test", "components", "pseudo_inputs", "qx_samples", "max_epochs",
-                 "patience", "nll_samples", "mi_pairs", "ksg_k"}
+                 "patience", "nll_samples", "mi_pairs", "ksg_k", "threads"}
 NON_NEGATIVE_INTS = {"warmup", "seed", "data_seed"}
 
 

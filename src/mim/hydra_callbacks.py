@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
@@ -18,7 +19,9 @@ class CheckOutputDir(Callback):
             sys.exit(1)
 
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
+        HydraConfig.instance().set_config(config)  # so ${hydra:...} in the dir resolves
         self._check("hydra.run.dir", config.hydra.run.dir)
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        HydraConfig.instance().set_config(config)
         self._check("hydra.sweep.dir", config.hydra.sweep.dir)

@@ -18,6 +18,7 @@ import lightning as L
 import torch
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import WandbLogger
 from omegaconf import DictConfig
 
 from mim.config import ConfigError, check_config, to_plain, unwritable_reason
@@ -42,6 +43,8 @@ def _build(cfg: DictConfig, module: AutoencoderModule | None = None):
     plain = to_plain(cfg)
     check_config(plain)
     output_dir = _check_writable(cfg.paths.output_dir)
+    if cfg.get("threads"):
+        torch.set_num_threads(cfg.threads)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = instantiate(cfg.data)
     if module is None:
@@ -75,6 +78,13 @@ def write_metrics(metrics: dict[str, float], output_dir: Path) -> Path:
     return path
 
 
+def _close_loggers(trainer: L.Trainer) -> None:
+    """End the W&B run, so the next job of a multirun in this process starts its own."""
+    for logger in trainer.loggers:
+        if isinstance(logger, WandbLogger):
+            logger.experiment.finish()
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit, then re-load the best checkpoint and evaluate it on validation and test."""
     start = time.perf_counter()
@@ -87,6 +97,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     metrics.update({"train/epochs": float(trainer.current_epoch),
                     "time/fit_s": fit_seconds, "time/total_s": time.perf_counter() - start})
     path = write_metrics(metrics, output_dir)
+    _close_loggers(trainer)
     log.info("best checkpoint: %s", best or "(none)")
     log.info("metrics written to %s", path)
     return metrics
@@ -125,5 +136,6 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     datamodule, module, trainer, output_dir = _build(run_cfg, module=module)
     metrics = _final_metrics(trainer, datamodule, module, None, run_cfg.seed)
     path = write_metrics(metrics, output_dir)
+    _close_loggers(trainer)
     log.info("metrics written to %s", path)
     return metrics
