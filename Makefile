@@ -33,5 +33,11 @@ test-all: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/run.py $(ARGS)
 
+## plots and tables of a sweep (Figs. 3-5 layout, results.md, results.json, into the sweep dir):
+## make figures RUN=outputs/train/multiruns/<time> [ARGS="--out DIR --x model.hidden --group objective"]
+figures: $(STAMP)
+	@test -n "$(RUN)" || { echo 'usage: make figures RUN=outputs/<task>/multiruns/<time> [ARGS="--out DIR --x KEY"]' >&2; exit 2; }
+	$(PY) src/report.py $(RUN) $(ARGS)
+
 clean:
 	rm -rf outputs/*/ .pytest_cache
