@@ -116,3 +116,21 @@ def test_wandb_logger_runs_offline_without_an_account(train_config, tmp_path, mo
     runs = sorted((tmp_path / "wandb").glob("offline-run-*"))
     assert len(runs) == 2
     assert all(list(run.glob("*.wandb")) for run in runs)
+
+
+def test_csv_and_tensorboard_loggers_together(train_config, tmp_path):
+    train(train_config("logger=many", "trainer.max_epochs=1"))
+    assert (tmp_path / "csv" / "metrics.csv").is_file()
+    assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_resume_continues_from_a_checkpoint(train_config, tmp_path):
+    first = tmp_path / "first"
+    train(train_config("trainer.max_epochs=2", "callbacks.early_stopping=null", output_dir=first))
+    resumed = train(train_config("trainer.max_epochs=3", "callbacks.early_stopping=null",
+                                 f"ckpt_path={first / 'checkpoints' / 'last.ckpt'}",
+                                 output_dir=tmp_path / "second"))
+    assert resumed["train/epochs"] == 3
+    with open(tmp_path / "second" / "csv" / "metrics.csv") as f:
+        epochs = {int(row["epoch"]) for row in csv.DictReader(f) if row.get("train/loss")}
+    assert epochs == {2}  # only the third epoch was trained again

@@ -6,6 +6,8 @@ Objectives (VAE, MIM, A-MIM) own only the loss; they read the three components f
 
 from __future__ import annotations
 
+import math
+
 import torch
 from hydra.utils import instantiate
 from torch import nn
@@ -60,10 +62,10 @@ class Autoencoder(nn.Module):
         parts, done = [], 0
         while done < samples:
             s = min(chunk, samples - done)
-            parts.append(sample_log_marginal(self, x, s, posterior) + torch.log(torch.tensor(float(s))))
+            parts.append(sample_log_marginal(self, x, s, posterior) + math.log(s))
             done += s
         log_sum = torch.logsumexp(torch.stack(parts), dim=0)
-        return -(log_sum - torch.log(torch.tensor(float(samples))))
+        return -(log_sum - math.log(samples))
 
 
 def build_autoencoder(model: dict, prior: dict) -> Autoencoder:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
 from typing import Callable
 
 from hydra.core.hydra_config import HydraConfig
@@ -16,12 +17,19 @@ from mim.module import NonFiniteLossError
 
 log = logging.getLogger("mim")
 
+# Lightning warnings that say nothing about a run of this package: the data are served as
+# ready-made batches by one in-process IterableDataset, and a torch-version deprecation
+QUIET = (".*IterableDataset.*has `__len__` defined.*", ".*LeafSpec.*is deprecated.*",
+         ".*does not have many workers.*", ".*smaller than the logging interval.*")
+
 USER_ERRORS = (ValueError, TypeError, OSError, NonFiniteLossError, InstantiationException,
                OmegaConfBaseException)
 
 
 def run_task(task: Callable[[DictConfig], dict], cfg: DictConfig) -> float | None:
     """Run `task(cfg)`; print its metrics and run dir; turn user errors into one line + exit 1."""
+    for message in QUIET:
+        warnings.filterwarnings("ignore", message=message)
     try:
         metrics = task(cfg)
     except USER_ERRORS as error:

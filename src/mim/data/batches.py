@@ -74,7 +74,13 @@ class TensorDataModule(L.LightningDataModule):
         raise NotImplementedError
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(Batches(self.train_epoch, self.n_train, self.batch_size), batch_size=None)
+        return DataLoader(Batches(self._train_source, self.n_train, self.batch_size), batch_size=None)
+
+    def _train_source(self, count: int) -> Tensors:
+        """Training tensors of the trainer's current epoch (so a resumed run draws the data an
+        uninterrupted one would), or of the `count`-th pass when used without a trainer."""
+        trainer = getattr(self, "trainer", None)
+        return self.train_epoch(trainer.current_epoch if trainer is not None else count)
 
     def _fixed_loader(self, tensors: Tensors) -> DataLoader:
         return DataLoader(Batches(lambda _: tensors, len(tensors[0]), self.eval_batch_size),

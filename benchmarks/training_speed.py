@@ -1,0 +1,148 @@
+"""Training speed on the 2-D GMM (H = 50, z = 2, batch 128, 10,000 samples per epoch).
+
+    .venv/bin/python benchmarks/training_speed.py --out outputs/bench/training_speed.json
+
+Everything is measured in this run against a baseline measured in the same run (the machine is
+shared and noisy, see ../shared/docs/baselines.md), as medians over `--repeats`:
+
+1. data: one epoch of GMM samples drawn one at a time through a DataLoader (the authors' toy
+   loader: 0.40 s of their 0.89 s MIM epoch) against this package's whole-batch sampling;
+2. training: one β = 1 epoch of the Lightning module (MIM and VAE) against a bare PyTorch loop
+   over the same model, objective, data and optimiser: the floor for this model in eager
+   PyTorch, so the ratio is the cost of the framework.
+The authors' epoch times (baselines.md: MIM 0.89 s, VAE 0.62 s on this machine kind) are
+printed for context; they were not measured in this run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from hydra.utils import instantiate
+from torch.utils.data import DataLoader, Dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from mim.autoencoder import build_autoencoder  # noqa: E402
+from mim.callbacks.beta_warmup import BetaWarmup  # noqa: E402
+from mim.data.gmm import GMMDataModule  # noqa: E402
+from mim.module import AutoencoderModule  # noqa: E402
+
+MODEL = {"latent_dim": 2,
+         "encoder": {"_target_": "mim.nets.mlp.GaussianMLP", "in_dim": 2, "out_dim": 2, "hidden": 50},
+         "decoder": {"_target_": "mim.nets.mlp.GaussianMLP", "in_dim": 2, "out_dim": 2, "hidden": 50}}
+PRIOR = {"_target_": "mim.priors.standard.StandardNormalPrior"}
+OBJECTIVES = {"mim": {"_target_": "mim.objectives.mim.MIM"},
+              "vae": {"_target_": "mim.objectives.vae.VAE"}}
+AUTHORS_EPOCH_S = {"mim": 0.89, "vae": 0.62}
+
+
+class PerItemGMM(Dataset):
+    """The baseline loader: every sample drawn by its own __getitem__ call."""
+
+    def __init__(self, means: np.ndarray, std: float, size: int):
+        self.means, self.std, self.size = means, std, size
+        self.rng = np.random.default_rng(0)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, index: int):
+        label = self.rng.integers(len(self.means))
+        x = self.means[label] + self.std * self.rng.standard_normal(self.means.shape[1])
+        return torch.tensor(x, dtype=torch.float32), int(label)
+
+
+def seconds(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def drain(loader) -> None:
+    for _ in loader:
+        pass
+
+
+def bare_epoch(model, objective, optimizer, loader) -> None:
+    for x, _ in loader:
+        loss = objective(model, x, 1.0)["loss"]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+
+class EpochTimer(L.Callback):
+    def __init__(self):
+        self.times: list[float] = []
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        self._start = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        self.times.append(time.perf_counter() - self._start)
+
+
+def lightning_epochs(objective: dict, datamodule, epochs: int) -> list[float]:
+    module = AutoencoderModule(MODEL, PRIOR, objective, {"lr": 1e-3, "schedule": "constant", "warmup": 0})
+    timer = EpochTimer()
+    trainer = L.Trainer(max_epochs=epochs, callbacks=[BetaWarmup(0), timer], logger=False,
+                        enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, limit_val_batches=0, accelerator="cpu")
+    trainer.fit(module, datamodule=datamodule)
+    return timer.times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    datamodule = GMMDataModule(seed=1)
+    results: dict = {"torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
+                     "repeats": args.repeats}
+
+    per_item = DataLoader(PerItemGMM(datamodule.means.numpy(), 0.25, 10000), batch_size=128)
+    ours = datamodule.train_dataloader()
+    data = {"per_item_s": statistics.median(seconds(lambda: drain(per_item)) for _ in range(args.repeats)),
+            "batched_s": statistics.median(seconds(lambda: drain(ours)) for _ in range(args.repeats))}
+    data["speedup"] = data["per_item_s"] / data["batched_s"]
+    results["data_epoch"] = data
+    print("one epoch of GMM data (10,000 samples, batch 128), median of", args.repeats)
+    print(f"  per-item DataLoader (baseline) {data['per_item_s']:8.4f} s")
+    print(f"  whole-batch tensors (ours)     {data['batched_s']:8.4f} s   {data['speedup']:.0f}x faster")
+
+    print("one training epoch at β = 1 (79 steps), median of", args.repeats)
+    print(f"  {'objective':<9} {'bare loop':>10} {'Lightning':>10} {'ratio':>6} {'authors (baselines.md)':>24}")
+    for name, objective_cfg in OBJECTIVES.items():
+        model = build_autoencoder(MODEL, PRIOR)
+        objective = instantiate(objective_cfg)
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        bare = statistics.median(seconds(lambda: bare_epoch(model, objective, optimizer, ours))
+                                 for _ in range(args.repeats))
+        lightning = statistics.median(lightning_epochs(objective_cfg, datamodule, args.repeats + 1)[1:])
+        results[f"epoch_{name}"] = {"bare_s": bare, "lightning_s": lightning,
+                                    "lightning_over_bare": lightning / bare,
+                                    "authors_s_not_this_run": AUTHORS_EPOCH_S[name]}
+        print(f"  {name:<9} {bare:9.3f}s {lightning:9.3f}s {lightning / bare:6.2f} "
+              f"{AUTHORS_EPOCH_S[name]:>23.2f}s")
+
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
