@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -115,7 +116,7 @@ def test_writes_files(multirun: Path):
     body = {tuple(c.strip() for c in line.strip("|").split("|")[:3]) for line in lines[1:]}
     assert body == {("mim", "5", "2"), ("mim", "500", "3"), ("vae", "5", "2"), ("vae", "500", "2")}
     mim5 = next(line for line in lines if line.startswith("| mim | 5 |"))
-    assert "4.5 ± 0.7071" in mim5
+    assert "4.5 ± 0.71" in mim5
     vae500 = next(line for line in lines if line.startswith("| vae | 500 |"))
     assert "0.74 (1)" in vae500  # one of the row's two jobs has knn5
     assert "Skipped (no metrics.json): 9" in table
@@ -185,3 +186,24 @@ def test_cli(multirun: Path, tmp_path: Path):
     missing = subprocess.run([sys.executable, str(ROOT / "src" / "report.py"), str(tmp_path / "nope")],
                              capture_output=True, text=True, timeout=120)
     assert missing.returncode == 1 and missing.stderr.startswith("error:")
+
+
+def test_fig2_grid_tiles_the_lowest_seed_of_each_cell(multirun: Path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    # jobs 0 and 1: mim, H = 5, seeds 1 and 2 (red and blue); job 5: vae, H = 5, seed 1
+    for num, colour in ((0, (1, 0, 0)), (1, (0, 0, 1)), (5, (0, 1, 0))):
+        plt.imsave(multirun / str(num) / "fig2.png", np.full((4, 4, 3), colour, dtype=float))
+    results = report.report(multirun)
+    grid = Path(results["outputs"]["fig2_grid"])
+    image = plt.imread(grid)
+    assert grid.read_bytes().startswith(PNG_MAGIC)
+    pixels = {tuple(p) for p in image[..., :3].reshape(-1, 3).round(2).tolist()}
+    assert (1.0, 0.0, 0.0) in pixels and (0.0, 1.0, 0.0) in pixels  # mim seed 1, vae seed 1
+    assert (0.0, 0.0, 1.0) not in pixels  # seed 2 is not shown
+
+
+def test_no_fig2_grid_without_fig2_files(multirun: Path):
+    assert report.report(multirun)["outputs"]["fig2_grid"] is None

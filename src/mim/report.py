@@ -308,8 +308,8 @@ def aggregate(jobs: list[Job], x_key: str | None, group: str = DEFAULT_GROUP,
 
 # ----------------------------------------------------------------------------- outputs
 
-def _fmt(value: float | None) -> str:
-    return "–" if value is None else f"{value:.4g}"
+def _fmt(value: float | None, digits: int = 4) -> str:
+    return "–" if value is None else f"{value:.{digits}g}"
 
 
 def format_cell(stats: dict | None, row_n: int) -> str:
@@ -318,7 +318,7 @@ def format_cell(stats: dict | None, row_n: int) -> str:
         return "–"
     text = _fmt(stats["mean"])
     if stats["std"] is not None:
-        text += f" ± {_fmt(stats['std'])}"
+        text += f" ± {_fmt(stats['std'], 2)}"
     if stats["n"] != row_n:
         text += f" ({stats['n']})"
     return text
@@ -458,11 +458,13 @@ def plot_rows(rows: list[Row], x_key: str | None, path: Path, title: str | None 
                             label=display(label))
         if numeric_x:
             xs_all = [r.x for r in rows]
-            if min(xs_all) > 0 and max(xs_all) > 10 * min(xs_all):
+            log_x = min(xs_all) > 0 and max(xs_all) > 10 * min(xs_all)
+            if log_x:
                 ax.set_xscale("log")
             distinct = sorted(set(xs_all))
-            if len(distinct) <= 12:  # ticks at the swept values themselves
-                ax.set_xticks(distinct, [_format_value(x) for x in distinct])
+            if len(distinct) <= 12:  # ticks at the swept values themselves (slanted: on a log
+                ax.set_xticks(distinct, [_format_value(x) for x in distinct],  # axis they crowd)
+                              rotation=45 if log_x else 0)
                 ax.minorticks_off()
         else:
             shown = [display(t) for t in ticks] if x_key is None else ticks
@@ -478,6 +480,43 @@ def plot_rows(rows: list[Row], x_key: str | None, path: Path, title: str | None 
         fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+FIG2_NAME = "fig2_grid.png"
+
+
+def fig2_grid(jobs: list[Job], x_key: str | None, group: str, path: Path) -> Path | None:
+    """Tile the jobs' fig2.png like the paper's Fig. 2: a row per group, a column per swept value
+    (all of them up to 4, else the smallest two and the largest), the lowest seed of each cell."""
+    cells: dict[tuple, Job] = {}
+    for job in sorted(jobs, key=lambda j: _x_sort_key(j.value(SEED_KEY))):
+        if (job.path / "fig2.png").is_file():
+            cells.setdefault((str(job.value(group)), _hashable(job.value(x_key) if x_key else None)), job)
+    if not cells:
+        return None
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = sorted({g for g, _ in cells}, key=lambda g: (g not in DISPLAY_NAMES, g))[::-1]
+    xs = sorted({x for _, x in cells}, key=_x_sort_key)
+    if len(xs) > 4:
+        xs = xs[:2] + xs[-1:]
+    fig, axes = plt.subplots(len(groups), len(xs), figsize=(3.2 * len(xs), 6.2 * len(groups)),
+                             squeeze=False)
+    for i, g in enumerate(groups):
+        for j, x in enumerate(xs):
+            ax = axes[i][j]
+            ax.axis("off")
+            job = cells.get((g, x))
+            if job is not None:
+                ax.imshow(plt.imread(job.path / "fig2.png"))
+                ax.set_title(f"{display(g)}, {x_key} = {_format_value(x)}, seed {job.value(SEED_KEY)}",
+                             fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
     plt.close(fig)
     return path
 
@@ -507,7 +546,9 @@ def report(multirun: str | Path, out: str | Path | None = None, x_key: str | Non
     figure = plot_rows(rows, x_key, out_dir / FIGURE_NAME,
                        title=f"{multirun.name}: {len(jobs)} jobs" + (f", x = {x_key}" if x_key else ""))
     table = write_table(rows, x_key, group, multirun, skipped, out_dir / TABLE_NAME)
+    grid = fig2_grid(jobs, x_key, group, out_dir / FIG2_NAME)
     results["outputs"] = {"figure": str(figure) if figure else None, "table": str(table),
+                          "fig2_grid": str(grid) if grid else None,
                           "json": str(out_dir / JSON_NAME)}
     (out_dir / JSON_NAME).write_text(json.dumps(results, indent=2) + "\n")
     return results
