@@ -2,8 +2,13 @@
 
 Five equal-weight components with isotropic std 0.25. In 2-D the means are the origin and
 four points on the unit circle at angles 2πi/5, i = 0..3. In higher dimension the first two
-coordinates are the same and every extra coordinate of component i is `separation`·i
-(components 20 apart per extra dimension by default). The label is the component.
+coordinates are the same and the extra ones follow the reference code: the 5·D values of
+linspace(-2.5·s, 2.5·s) (s = `separation` = 20) laid out row by row, component i taking row i,
+so neighbouring components are ≈ s apart in every extra coordinate and the data are centred.
+The label is the component.
+`standardize=True` maps every coordinate to zero mean and unit variance under the mixture (an
+exact affine map from the known means and std, the same for every split): the 20-D layout spans
+±50, which a tanh MLP trained by the reference protocol cannot reach (see docs/results).
 Training data are drawn afresh every epoch; validation and test sets are drawn once,
 independently, from `data_seed` (the same for every run, so models share a test set).
 """
@@ -27,7 +32,11 @@ def gmm_means(x_dim: int, separation: float = 20.0) -> torch.Tensor:
                           dtype=torch.float64)
     means = torch.zeros(COMPONENTS, x_dim, dtype=torch.float64)
     means[1:, 0], means[1:, 1] = torch.cos(angles), torch.sin(angles)
-    means[:, 2:] = separation * torch.arange(COMPONENTS, dtype=torch.float64)[:, None]
+    # the reference's layout: all K·D coordinates on one even grid over ±separation·K/2, read
+    # row by row, so a component's extra coordinates sit `separation` (≈) from its neighbours'
+    half = separation * COMPONENTS / 2
+    grid = torch.linspace(-half, half, COMPONENTS * x_dim, dtype=torch.float64).view(COMPONENTS, x_dim)
+    means[:, 2:] = grid[:, 2:]
     return means.float()
 
 
@@ -42,7 +51,7 @@ class GMMDataModule(TensorDataModule):
     def __init__(self, x_dim: int = 2, n_train: int = 10000, n_val: int = 10000,
                  n_test: int = 10000, std: float = 0.25, separation: float = 20.0,
                  batch_size: int = 128, eval_batch_size: int = 10000, data_seed: int = 0,
-                 seed: int = 1):
+                 seed: int = 1, standardize: bool = False):
         super().__init__(batch_size, eval_batch_size, seed)
         check_sizes(x_dim=x_dim, n_train=n_train, n_val=n_val, n_test=n_test)
         if not std > 0:
@@ -51,16 +60,25 @@ class GMMDataModule(TensorDataModule):
         self.means = gmm_means(x_dim, separation)
         self.std = std
         self._n_train = n_train
-        self.val = sample_gmm(n_val, self.means, std, seeded(EVAL_SEED_BASE + 3 * data_seed))
-        self.test = sample_gmm(n_test, self.means, std, seeded(EVAL_SEED_BASE + 3 * data_seed + 1))
-        self._fixed = sample_gmm(n_train, self.means, std, seeded(EVAL_SEED_BASE + 3 * data_seed + 2))
+        if standardize:  # the mixture's exact per-coordinate mean and std
+            self.shift = self.means.mean(0)
+            self.scale = (std ** 2 + self.means.var(0, unbiased=False)).sqrt()
+        else:
+            self.shift, self.scale = torch.zeros(x_dim), torch.ones(x_dim)
+        self.val = self._draw(n_val, seeded(EVAL_SEED_BASE + 3 * data_seed))
+        self.test = self._draw(n_test, seeded(EVAL_SEED_BASE + 3 * data_seed + 1))
+        self._fixed = self._draw(n_train, seeded(EVAL_SEED_BASE + 3 * data_seed + 2))
+
+    def _draw(self, n: int, generator: torch.Generator) -> Tensors:
+        x, labels = sample_gmm(n, self.means, self.std, generator)
+        return (x - self.shift) / self.scale, labels
 
     @property
     def n_train(self) -> int:
         return self._n_train
 
     def train_epoch(self, epoch: int) -> Tensors:
-        return sample_gmm(self._n_train, self.means, self.std, seeded(self.seed * 1_000_003 + epoch))
+        return self._draw(self._n_train, seeded(self.seed * 1_000_003 + epoch))
 
     def train_fixed(self) -> Tensors:
         return self._fixed
