@@ -24,6 +24,13 @@ def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def positive_int(name: str, value) -> int:
+    """`value` if it is a positive integer, else a ConfigError naming `name`."""
+    if not (_is_int(value) and value > 0):
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
 def check_config(cfg, prefix: str = "") -> None:
     """Raise ConfigError for the first size that is not a positive (or non-negative) integer."""
     items = cfg.items() if isinstance(cfg, dict) else enumerate(cfg) if isinstance(cfg, list) else ()

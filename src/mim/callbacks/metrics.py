@@ -25,17 +25,12 @@ import lightning as L
 import torch
 from lightning.pytorch.utilities import rank_zero_warn
 
+from mim.config import positive_int
 from mim.metrics.consistency import consistency_gap
 from mim.metrics.knn import knn_accuracy
 from mim.metrics.ksg import ksg_mutual_information
 from mim.metrics.nll import nll_is, nll_one_sample
 from mim.metrics.posterior import active_units, mean_posterior_variance
-
-
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
 
 
 @contextlib.contextmanager
@@ -82,19 +77,19 @@ class RepresentationMetrics(L.Callback):
                  embed_sample: bool = True, consistency_samples: int = 100,
                  consistency_pairs: int = 10000, active_threshold: float = 0.01,
                  encode_batch: int = 10000, seed: int | None = 0):
-        self.mi_pairs = _positive_int("mi_pairs", mi_pairs)
-        self.ksg_k = _positive_int("ksg_k", ksg_k)
-        self.nll_samples = _positive_int("nll_samples", nll_samples)
-        self.nll_batch = _positive_int("nll_batch", nll_batch)
-        self.knn_ks = tuple(_positive_int("knn_ks entry", k) for k in knn_ks)
-        self.knn_train = _positive_int("knn_train", knn_train)
+        self.mi_pairs = positive_int("mi_pairs", mi_pairs)
+        self.ksg_k = positive_int("ksg_k", ksg_k)
+        self.nll_samples = positive_int("nll_samples", nll_samples)
+        self.nll_batch = positive_int("nll_batch", nll_batch)
+        self.knn_ks = tuple(positive_int("knn_ks entry", k) for k in knn_ks)
+        self.knn_train = positive_int("knn_train", knn_train)
         self.embed_sample = bool(embed_sample)
-        self.consistency_samples = _positive_int("consistency_samples", consistency_samples)
-        self.consistency_pairs = _positive_int("consistency_pairs", consistency_pairs)
+        self.consistency_samples = positive_int("consistency_samples", consistency_samples)
+        self.consistency_pairs = positive_int("consistency_pairs", consistency_pairs)
         if not active_threshold >= 0:
             raise ValueError(f"active_threshold must be non-negative, got {active_threshold!r}")
         self.active_threshold = float(active_threshold)
-        self.encode_batch = _positive_int("encode_batch", encode_batch)
+        self.encode_batch = positive_int("encode_batch", encode_batch)
         self.seed = seed
 
     def compute(self, model, test: tuple, train: tuple | None = None,

@@ -12,6 +12,7 @@ from typing import Callable
 import lightning as L
 import torch
 from torch.utils.data import DataLoader, IterableDataset
+from mim.config import positive_int
 
 Tensors = tuple[torch.Tensor, ...]
 
@@ -41,8 +42,7 @@ def seeded(seed: int) -> torch.Generator:
 
 def check_sizes(**sizes) -> None:
     for name, value in sizes.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ValueError(f"data.{name} must be a positive integer, got {value!r}")
+        positive_int(f"data.{name}", value)
 
 
 class TensorDataModule(L.LightningDataModule):

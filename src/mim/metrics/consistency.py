@@ -26,6 +26,7 @@ import math
 
 import torch
 
+from mim.config import positive_int
 from mim.marginal import sample_log_marginal
 
 MAX_PAIRS = 2**15
@@ -64,8 +65,7 @@ def mixture_pairs(model, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 def consistency_gap(model, x: torch.Tensor, samples: int = 100, max_pairs: int = MAX_PAIRS) -> float:
     """R on 2N pairs of M_S built from the N data points x (see the module docstring), nats."""
-    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
-        raise ValueError(f"samples must be a positive integer, got {samples!r}")
+    positive_int("samples", samples)
     pairs_x, pairs_z = mixture_pairs(model, x)
     log_p, log_q = model_log_joints(model, pairs_x, pairs_z, samples, max_pairs)
     return float(gap_terms(log_p.double(), log_q.double()).mean())

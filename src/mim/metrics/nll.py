@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import torch
 
+from mim.config import positive_int
 from mim.marginal import sample_log_marginal
 
 # rows (x, z_s pairs) sent through the decoder per pass. On the 2-core CPU, 8k-32k rows were
@@ -23,8 +24,7 @@ MAX_PAIRS = 2**15
 
 
 def _batches(x: torch.Tensor, batch_size: int):
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    positive_int("batch_size", batch_size)
     for start in range(0, len(x), batch_size):
         yield x[start:start + batch_size]
 
@@ -37,8 +37,7 @@ def nll_per_example(model, x: torch.Tensor, samples: int = 1000, batch_size: int
     x is scored `batch_size` examples at a time; within a batch the S samples are drawn in
     chunks of at most `max_pairs` // batch_size and combined exactly (`Autoencoder.nll`).
     """
-    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
-        raise ValueError(f"samples must be a positive integer, got {samples!r}")
+    positive_int("samples", samples)
     parts = []
     for batch in _batches(x, batch_size):
         chunk = max(1, min(samples, max_pairs // len(batch)))

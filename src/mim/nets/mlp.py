@@ -5,13 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from mim.config import positive_int
 from mim.distributions import Bernoulli, DiagonalGaussian
-
-
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
 
 
 class GaussianMLP(nn.Module):
@@ -23,9 +18,9 @@ class GaussianMLP(nn.Module):
 
     def __init__(self, in_dim: int, out_dim: int, hidden: int, std_floor: float = 1e-6):
         super().__init__()
-        self.in_dim = _positive_int("in_dim", in_dim)
-        self.out_dim = _positive_int("out_dim", out_dim)
-        _positive_int("hidden", hidden)
+        self.in_dim = positive_int("in_dim", in_dim)
+        self.out_dim = positive_int("out_dim", out_dim)
+        positive_int("hidden", hidden)
         self.std_floor = std_floor
         self.body = nn.Sequential(nn.Linear(in_dim, hidden), nn.Tanh())
         self.mean = nn.Linear(hidden, out_dim)
@@ -41,9 +36,9 @@ class BernoulliMLP(nn.Module):
 
     def __init__(self, in_dim: int, out_dim: int, hidden: int):
         super().__init__()
-        self.in_dim = _positive_int("in_dim", in_dim)
-        self.out_dim = _positive_int("out_dim", out_dim)
-        _positive_int("hidden", hidden)
+        self.in_dim = positive_int("in_dim", in_dim)
+        self.out_dim = positive_int("out_dim", out_dim)
+        positive_int("hidden", hidden)
         self.net = nn.Sequential(nn.Linear(in_dim, hidden), nn.Tanh(), nn.Linear(hidden, out_dim))
 
     def forward(self, inputs: torch.Tensor) -> Bernoulli:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import torch
 
+from mim.config import positive_int
 from mim.marginal import sample_log_marginal
 from mim.objectives.score_function import score_function_surrogate
 
@@ -43,8 +44,7 @@ class MIM:
     def __init__(self, symmetric: bool = True, qx_samples: int = 1, qx_fresh: bool = False,
                  decoder_qx: str = "prior_sample", symmetric_during_warmup: bool = False,
                  reinforce_baseline: bool = True):
-        if isinstance(qx_samples, bool) or not isinstance(qx_samples, int) or qx_samples <= 0:
-            raise ValueError(f"objective.qx_samples must be a positive integer, got {qx_samples!r}")
+        positive_int("objective.qx_samples", qx_samples)
         if decoder_qx not in DECODER_QX:
             raise ValueError(f"objective.decoder_qx must be one of {DECODER_QX}, got {decoder_qx!r}")
         self.symmetric = symmetric

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from mim.config import positive_int
 from mim.distributions import DiagonalGaussian
 
 
@@ -13,8 +14,7 @@ class MixtureOfGaussiansPrior(nn.Module):
                  encoder: nn.Module | None = None):
         super().__init__()
         del encoder  # shared signature; unused
-        if components <= 0:
-            raise ValueError(f"prior.components must be a positive integer, got {components!r}")
+        positive_int("prior.components", components)
         self.latent_dim = latent_dim
         self.means = nn.Parameter(init_scale * torch.randn(components, latent_dim))
         self.log_stds = nn.Parameter(torch.zeros(components, latent_dim))

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from mim.config import positive_int
 from mim.distributions import DiagonalGaussian
 
 
@@ -24,8 +25,7 @@ class VampPrior(nn.Module):
         super().__init__()
         if encoder is None:
             raise ValueError("the VampPrior needs the model's encoder")
-        if pseudo_inputs <= 0:
-            raise ValueError(f"prior.pseudo_inputs must be a positive integer, got {pseudo_inputs!r}")
+        positive_int("prior.pseudo_inputs", pseudo_inputs)
         if activation not in ("none", "hardtanh"):
             raise ValueError(f"prior.activation must be 'none' or 'hardtanh', got {activation!r}")
         self.latent_dim = latent_dim
