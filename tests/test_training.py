@@ -134,3 +134,24 @@ def test_resume_continues_from_a_checkpoint(train_config, tmp_path):
     with open(tmp_path / "second" / "csv" / "metrics.csv") as f:
         epochs = {int(row["epoch"]) for row in csv.DictReader(f) if row.get("train/loss")}
     assert epochs == {2}  # only the third epoch was trained again
+
+
+def test_evaluate_a_checkpoint_on_other_data_settings(train_config, tmp_path, monkeypatch):
+    from conftest import compose_config
+    from mim.data.gmm import GMMDataModule
+    from mim.run import evaluate
+
+    train(train_config("trainer.max_epochs=1", output_dir=tmp_path / "run"))
+    built = []
+    real_init = GMMDataModule.__init__
+    monkeypatch.setattr(GMMDataModule, "__init__",
+                        lambda self, **kw: built.append(kw) or real_init(self, **kw))
+    ckpt = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    cfg = compose_config("eval", [f"ckpt_path={ckpt}", "+data_overrides.n_test=256",
+                                  "+data_overrides.n_val=128", "callbacks.progress_bar=null",
+                                  "trainer.enable_progress_bar=false"], tmp_path / "eval")
+    metrics = evaluate(cfg)
+    assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["test/loss"] == pytest.approx(metrics["test/loss"])
+    assert "test/mi" in metrics and "val/loss" in metrics
+    assert built[-1]["n_test"] == 256 and built[-1]["n_val"] == 128  # the run's other settings kept
+    assert built[-1]["n_train"] == 1024 and built[-1]["seed"] == 1
