@@ -70,3 +70,13 @@ def test_standardize_gives_zero_mean_unit_variance():
 def test_bad_settings_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         GMMDataModule(**kwargs)
+
+
+def test_training_data_follow_the_trainers_epoch():
+    from types import SimpleNamespace
+
+    data = GMMDataModule(n_train=64, batch_size=64)
+    data.trainer = SimpleNamespace(current_epoch=5, overfit_batches=0)
+    assert torch.equal(next(iter(data.train_dataloader()))[0], data.train_epoch(5)[0])
+    data.trainer = SimpleNamespace(current_epoch=5, overfit_batches=3)  # debug=overfit: fixed data
+    assert torch.equal(next(iter(data.train_dataloader()))[0], data.train_epoch(0)[0])

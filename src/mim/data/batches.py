@@ -78,9 +78,12 @@ class TensorDataModule(L.LightningDataModule):
 
     def _train_source(self, count: int) -> Tensors:
         """Training tensors of the trainer's current epoch (so a resumed run draws the data an
-        uninterrupted one would), or of the `count`-th pass when used without a trainer."""
+        uninterrupted one would; always epoch 0's when overfitting a few batches), or of the
+        `count`-th pass when used without a trainer."""
         trainer = getattr(self, "trainer", None)
-        return self.train_epoch(trainer.current_epoch if trainer is not None else count)
+        if trainer is None:
+            return self.train_epoch(count)
+        return self.train_epoch(0 if trainer.overfit_batches else trainer.current_epoch)
 
     def _fixed_loader(self, tensors: Tensors) -> DataLoader:
         return DataLoader(Batches(lambda _: tensors, len(tensors[0]), self.eval_batch_size),
