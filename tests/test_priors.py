@@ -73,13 +73,10 @@ def test_vamp_caches_components_only_in_eval_without_grad():
 @pytest.mark.parametrize("make", [
     lambda: StandardNormalPrior(3),
     lambda: MixtureOfGaussiansPrior(3, components=4),
-    lambda: VampPrior(3, encoder=torch.nn.Linear(2, 2), pseudo_inputs=5, x_shape=[2]),
+    lambda: VampPrior(3, encoder=AffineGaussian(1.0, 1.0, dim=3), pseudo_inputs=5, x_shape=[3]),
 ])
 def test_prior_sample_shapes(make):
     prior = make()
-    if isinstance(prior, VampPrior):
-        encoder = AffineGaussian(1.0, 1.0, dim=3)
-        prior = VampPrior(3, encoder=encoder, pseudo_inputs=5, x_shape=[3])
     z = prior.sample(7)
     assert z.shape == (7, 3)
     assert prior.log_prob(z).shape == (7,)
