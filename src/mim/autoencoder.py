@@ -13,6 +13,7 @@ from hydra.utils import instantiate
 from torch import nn
 
 from mim.marginal import sample_log_marginal
+from mim.priors.two_level import TwoLevelPrior
 
 
 class Autoencoder(nn.Module):
@@ -69,7 +70,16 @@ class Autoencoder(nn.Module):
 
 
 def build_autoencoder(model: dict, prior: dict) -> Autoencoder:
-    """Build from plain config dicts (`_target_` entries), as stored in checkpoints."""
+    """Build from plain config dicts (`_target_` entries), as stored in checkpoints.
+
+    A model with a `conditional_prior` has two-level latents z = [z1, z2] (spec §1): the
+    configured prior acts on z2 (a VampPrior encodes its pseudo-inputs with `encoder.top`,
+    q(z2|x)) and p(z) = p(z2) p(z1|z2). Otherwise the prior acts on the whole latent.
+    """
     encoder = instantiate(model["encoder"])
     decoder = instantiate(model["decoder"])
-    return Autoencoder(encoder, decoder, instantiate(prior, latent_dim=model["latent_dim"], encoder=encoder))
+    conditional = model.get("conditional_prior")
+    if conditional is None:
+        return Autoencoder(encoder, decoder, instantiate(prior, latent_dim=model["latent_dim"], encoder=encoder))
+    top = instantiate(prior, latent_dim=model["z2_dim"], encoder=encoder.top)
+    return Autoencoder(encoder, decoder, TwoLevelPrior(top, instantiate(conditional)))

@@ -8,6 +8,8 @@ import torch
 from hydra.utils import instantiate
 
 from mim.autoencoder import build_autoencoder
+from mim.gradients import GRAD_NORMS, normalize_per_tensor
+from mim.priors.vamp import VampPrior
 from mim.schedules import noam_factor
 
 SCHEDULES = ("noam", "constant")
@@ -27,7 +29,10 @@ class AutoencoderModule(L.LightningModule):
 
     model, prior, objective: Hydra node dicts with `_target_` (stored as hyperparameters, so a
     checkpoint rebuilds the module with torch's weights_only loader).
-    optim: {"lr": float, "schedule": "noam" | "constant", "warmup": int}.
+    optim: {"lr": float, "schedule": "noam" | "constant", "warmup": int,
+        "grad_norm": "none" | "per_tensor" (optional, default "none": see `mim.gradients`)}.
+    model["eval_recon"] (optional, default true): log reconstruction errors at every validation;
+        false for decoders whose sampling is slow (PixelHVAE draws 784 pixels in turn).
     """
 
     def __init__(self, model: dict, prior: dict, objective: dict, optim: dict):
@@ -37,6 +42,8 @@ class AutoencoderModule(L.LightningModule):
             raise ValueError(f"optim.schedule must be one of {SCHEDULES}, got {optim.get('schedule')!r}")
         if not optim.get("lr", 0) > 0:
             raise ValueError(f"optim.lr must be positive, got {optim.get('lr')!r}")
+        if optim.get("grad_norm", "none") not in GRAD_NORMS:
+            raise ValueError(f"optim.grad_norm must be one of {GRAD_NORMS}, got {optim.get('grad_norm')!r}")
         self.model = build_autoencoder(model, prior)
         self.objective = instantiate(objective)
         self.beta = 1.0
@@ -73,8 +80,9 @@ class AutoencoderModule(L.LightningModule):
         x = batch[0]
         out = self.objective(self.model, x, 1.0)  # model selection uses the β = 1 loss
         metrics = {f"{stage}/{k}": v for k, v in out.items()}
-        metrics[f"{stage}/recon"] = reconstruction_error(self.model, x, sample=True)
-        metrics[f"{stage}/recon_mean"] = reconstruction_error(self.model, x, sample=False)
+        if self.hparams.model.get("eval_recon", True):
+            metrics[f"{stage}/recon"] = reconstruction_error(self.model, x, sample=True)
+            metrics[f"{stage}/recon_mean"] = reconstruction_error(self.model, x, sample=False)
         self.log_dict(metrics, batch_size=len(x))
 
     def validation_step(self, batch, batch_idx: int) -> None:
@@ -82,6 +90,20 @@ class AutoencoderModule(L.LightningModule):
 
     def test_step(self, batch, batch_idx: int) -> None:
         self._evaluation_step(batch, "test")
+
+    def setup(self, stage: str) -> None:
+        """Pseudo-inputs initialised from training data (prior.init=data) at the start of a fit;
+        a resumed fit restores them from its checkpoint afterwards."""
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
+        if stage != "fit" or datamodule is None:
+            return
+        for prior in self.model.modules():
+            if isinstance(prior, VampPrior) and prior.init == "data":
+                prior.initialise_from(datamodule.train_fixed()[0])
+
+    def on_before_optimizer_step(self, optimizer) -> None:
+        if self.hparams.optim.get("grad_norm", "none") == "per_tensor":
+            normalize_per_tensor(self.parameters())
 
     def configure_optimizers(self):
         optim = self.hparams.optim

@@ -18,6 +18,7 @@ from mim.marginal import sample_log_marginal
 from mim.objectives.score_function import score_function_surrogate
 
 DECODER_QX = ("prior_sample", "reencode")
+DECODER_Z = ("anchor", "prior")
 
 
 def mim_pair_loss(log_px_z: torch.Tensor, log_pz: torch.Tensor, log_qz_x: torch.Tensor,
@@ -36,6 +37,9 @@ class MIM:
     decoder_qx: for decoder pairs, "prior_sample" takes log q(x) ≈ log p(x|z) at the prior
         sample z (the paper's 2019 code); "reencode" re-encodes x and importance-samples
         with `qx_samples` proposals from q(z|x) (the authors' 2020 code).
+    decoder_z: where decoder pairs draw z: "anchor", the latent anchor P(z) = N(0, I) (spec §1,
+        the toy code), or "prior", the model prior p(z) (the authors' image code, spec §2 (a));
+        a prior sample is taken as a fixed draw (no gradient into the prior through it).
     symmetric_during_warmup: if False (the reference), decoder pairs join only once β = 1.
     reinforce_baseline: leave-one-out baseline for the score-function estimator used when
         the decoder cannot be reparameterised (Bernoulli).
@@ -43,10 +47,13 @@ class MIM:
 
     def __init__(self, symmetric: bool = True, qx_samples: int = 1, qx_fresh: bool = False,
                  decoder_qx: str = "prior_sample", symmetric_during_warmup: bool = False,
-                 reinforce_baseline: bool = True):
+                 reinforce_baseline: bool = True, decoder_z: str = "anchor"):
         positive_int("objective.qx_samples", qx_samples)
         if decoder_qx not in DECODER_QX:
             raise ValueError(f"objective.decoder_qx must be one of {DECODER_QX}, got {decoder_qx!r}")
+        if decoder_z not in DECODER_Z:
+            raise ValueError(f"objective.decoder_z must be one of {DECODER_Z}, got {decoder_z!r}")
+        self.decoder_z = decoder_z
         self.symmetric = symmetric
         self.qx_samples = qx_samples
         self.qx_fresh = qx_fresh
@@ -72,7 +79,10 @@ class MIM:
         return torch.randn(n, model.latent_dim, dtype=like.dtype, device=like.device)
 
     def decoder_pairs(self, model, n: int, like: torch.Tensor, beta: float):
-        z = self.sample_anchor(model, n, like)
+        if self.decoder_z == "anchor":
+            z = self.sample_anchor(model, n, like)
+        else:
+            z = model.prior.sample(n).detach()
         likelihood = model.decoder(z)
         x = likelihood.rsample() if likelihood.has_rsample else likelihood.sample()
         log_px_z = likelihood.log_prob(x)

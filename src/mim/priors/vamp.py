@@ -17,24 +17,39 @@ import torch.nn.functional as F
 from mim.config import positive_int
 from mim.distributions import DiagonalGaussian
 
+INITS = ("random", "data")
+
 
 class VampPrior(nn.Module):
     def __init__(self, latent_dim: int, encoder: nn.Module, pseudo_inputs: int = 500,
                  x_shape: list[int] | None = None, activation: str = "none",
-                 init_mean: float = 0.0, init_std: float = 1.0):
+                 init_mean: float = 0.0, init_std: float = 1.0, init: str = "random"):
         super().__init__()
         if encoder is None:
             raise ValueError("the VampPrior needs the model's encoder")
         positive_int("prior.pseudo_inputs", pseudo_inputs)
         if activation not in ("none", "hardtanh"):
             raise ValueError(f"prior.activation must be 'none' or 'hardtanh', got {activation!r}")
+        if init not in INITS:
+            raise ValueError(f"prior.init must be one of {INITS}, got {init!r}")
+        self.init = init
+        self.init_std = init_std
         self.latent_dim = latent_dim
-        self.x_shape = tuple(x_shape) if x_shape else (encoder.in_dim,)
+        self.x_shape = tuple(x_shape or getattr(encoder, "x_shape", None) or (encoder.in_dim,))
         self.activation = activation
         self.__dict__["encoder"] = encoder  # a reference, not a sub-module
         self.pseudo_weights = nn.Parameter(
             init_mean + init_std * torch.randn(pseudo_inputs, math.prod(self.x_shape)))
         self._cache: DiagonalGaussian | None = None
+
+    @torch.no_grad()
+    def initialise_from(self, x: torch.Tensor) -> None:
+        """u_k = x_k + N(0, init_std²) noise from the first K training points (prior.init=data);
+        cycles through x when it has fewer than K points."""
+        k = self.pseudo_weights.shape[0]
+        rows = x.reshape(len(x), -1)[torch.arange(k) % len(x)].to(self.pseudo_weights)
+        self.pseudo_weights.copy_(rows + self.init_std * torch.randn_like(rows))
+        self._cache = None
 
     def pseudo_inputs(self) -> torch.Tensor:
         u = self.pseudo_weights.view(-1, *self.x_shape)
