@@ -12,7 +12,8 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from lightning.pytorch.loggers import WandbLogger
+
+from mim.callbacks.wandb_images import log_images
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +96,4 @@ class Fig2Plot(L.Callback):
                                      samples=self.samples, n_points=self.n_points,
                                      n_ellipses=self.n_ellipses, stats=stats or None)
         log.info("Fig. 2 plot written to %s", self.written)
-        for logger in trainer.loggers:
-            if isinstance(logger, WandbLogger):
-                try:
-                    logger.log_image(key=self.wandb_key, images=[str(self.written)])
-                except Exception as error:  # a failed upload must not fail a finished run
-                    log.warning("could not log %s to W&B: %s", self.written, error)
+        log_images(trainer, {self.wandb_key: self.written})

@@ -1,0 +1,191 @@
+"""Training speed of the image models (spec §5) at batch 100, 1×28×28 binary images, β = 1.
+
+    .venv/bin/python benchmarks/image_training.py --out outputs/bench/image_training.json \
+        [--ref /tmp/vp]   # a patched snapshot of jmtomczak/vae_vampprior, see below
+
+For each model (convHVAE, PixelHVAE; VampPrior K = 500, z1 = z2 = 40) and objective, in one run:
+1. bare: a minimal eager-PyTorch loop over the same model and loss (forward, backward, per-tensor
+   gradient normalisation, Adam) — the floor for this model in eager PyTorch;
+2. app: the Lightning module, as `python src/train.py` trains it (callbacks, logging, the
+   datamodule's batches), timed per step from inside the training loop;
+3. reference (optional, `--ref`): the public VampPrior code's own training step, timed by
+   ../shared/tools/ref_vampprior_bench.py in a subprocess of this run (its docstring says how to
+   extract and patch the snapshot outside the repository).
+Medians over `--steps` steps after 2 warm-up steps. Each (model, objective) runs in its own
+subprocess so its peak resident memory (ru_maxrss) is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import lightning as L
+import torch
+from hydra.utils import instantiate
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from mim.allocator import configure_allocator  # noqa: E402
+from mim.autoencoder import build_autoencoder  # noqa: E402
+from mim.callbacks.beta_warmup import BetaWarmup  # noqa: E402
+from mim.data.batches import TensorDataModule  # noqa: E402
+from mim.gradients import normalize_per_tensor  # noqa: E402
+from mim.module import AutoencoderModule  # noqa: E402
+
+BATCH = 100
+X_SHAPE = [1, 28, 28]
+REF_TOOL = ROOT.parent / "shared" / "tools" / "ref_vampprior_bench.py"
+REF_NAMES = {"convhvae": "convHVAE_2level", "pixelhvae": "PixelHVAE_2level"}
+OPTIM = {"lr": 5e-4, "schedule": "constant", "warmup": 0, "grad_norm": "per_tensor"}
+OBJECTIVES = {"vae": {"_target_": "mim.objectives.vae.VAE"},
+              "amim": {"_target_": "mim.objectives.mim.MIM", "symmetric": False},
+              "mim": {"_target_": "mim.objectives.mim.MIM", "decoder_z": "prior"}}
+
+
+def model_config(name: str) -> dict:
+    two_level = {"z1_dim": 40, "z2_dim": 40,
+                 "encoder": {"_target_": "mim.nets.conv_encoder.TwoLevelConvEncoder", "x_shape": X_SHAPE},
+                 "conditional_prior": {"_target_": "mim.nets.heads.GatedGaussianMLP", "in_dim": 40,
+                                       "out_dim": 40}}
+    decoder = {"convhvae": "mim.nets.conv_decoder.ConvDecoder",
+               "pixelhvae": "mim.nets.pixel_decoder.PixelDecoder"}[name]
+    return {**two_level, "eval_recon": False, "decoder": {"_target_": decoder, "x_shape": X_SHAPE}}
+
+
+PRIOR = {"_target_": "mim.priors.vamp.VampPrior", "pseudo_inputs": 500, "activation": "hardtanh",
+         "init_mean": 0.05, "init_std": 0.01}
+
+
+class RandomImages(TensorDataModule):
+    """Binary images in memory: the datamodule path of the app without reading files."""
+
+    def __init__(self, n: int):
+        super().__init__(BATCH, BATCH, seed=0)
+        self.x_shape = tuple(X_SHAPE)
+        self.images = torch.bernoulli(torch.full((n, *X_SHAPE), 0.3))
+        self.labels = torch.zeros(n, dtype=torch.long)
+
+    @property
+    def n_train(self) -> int:
+        return len(self.images)
+
+    def train_epoch(self, epoch: int):
+        return self.images, self.labels
+
+
+class StepTimer(L.Callback):
+    def __init__(self):
+        self.times: list[float] = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.times.append(time.perf_counter() - self._start)
+
+
+def bare_steps(model_name: str, objective_name: str, steps: int) -> list[float]:
+    torch.manual_seed(0)
+    model = build_autoencoder(model_config(model_name), PRIOR)
+    objective = instantiate(OBJECTIVES[objective_name])
+    optimizer = torch.optim.Adam(model.parameters(), lr=5e-4)
+    x = torch.bernoulli(torch.full((BATCH, *X_SHAPE), 0.3))
+    times = []
+    for _ in range(steps + 2):
+        start = time.perf_counter()
+        loss = objective(model, x, 1.0)["loss"]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        normalize_per_tensor(model.parameters())
+        optimizer.step()
+        times.append(time.perf_counter() - start)
+    return times[2:]
+
+
+def app_steps(model_name: str, objective_name: str, steps: int) -> list[float]:
+    torch.manual_seed(0)
+    module = AutoencoderModule(model_config(model_name), PRIOR, OBJECTIVES[objective_name], OPTIM)
+    timer = StepTimer()
+    trainer = L.Trainer(max_steps=steps + 2, callbacks=[BetaWarmup(0), timer], logger=False,
+                        enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, limit_val_batches=0, accelerator="cpu")
+    trainer.fit(module, datamodule=RandomImages(BATCH * (steps + 2)))
+    return timer.times[2:]
+
+
+def measure(model_name: str, objective_name: str, kind: str, steps: int) -> dict:
+    times = (bare_steps if kind == "bare" else app_steps)(model_name, objective_name, steps)
+    step = statistics.median(times)
+    return {"step_s": step, "images_per_s": BATCH / step,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def in_subprocess(*args: str) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--one", *args], capture_output=True, text=True,
+                         check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def reference(ref: Path, model_name: str, steps: int) -> dict | None:
+    env = {**os.environ, "MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "100000000000"}
+    out = subprocess.run([sys.executable, str(REF_TOOL), "--ref", str(ref), "--model",
+                          REF_NAMES[model_name], "--steps", str(steps), "--nll-images", "0"],
+                         capture_output=True, text=True, env=env)
+    found = re.search(r"train step median ([\d.]+) s", out.stdout)
+    if not found:
+        print(f"  reference failed: {(out.stderr or out.stdout).strip().splitlines()[-1:]}")
+        return None
+    step = float(found.group(1))
+    return {"step_s": step, "images_per_s": BATCH / step}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--models", default="convhvae,pixelhvae")
+    parser.add_argument("--objectives", default="vae,amim")
+    parser.add_argument("--ref", type=Path, default=None, help="patched vae_vampprior snapshot")
+    parser.add_argument("--one", nargs=3, metavar=("MODEL", "OBJECTIVE", "KIND"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    configure_allocator()
+    if args.one:
+        print(json.dumps(measure(*args.one, args.steps)))
+        return
+    results: dict = {"batch": BATCH, "steps": args.steps, "torch_threads": torch.get_num_threads(),
+                     "cpu_count": os.cpu_count()}
+    print(f"training step at batch {BATCH}, median of {args.steps} (images/s; peak RSS)")
+    for model_name in args.models.split(","):
+        ref = reference(args.ref, model_name, args.steps) if args.ref else None
+        if ref:
+            results[f"{model_name}/reference"] = ref
+            print(f"  {model_name:<9} reference (VAE loss)     {ref['images_per_s']:6.1f} img/s")
+        for objective_name in args.objectives.split(","):
+            bare = in_subprocess(model_name, objective_name, "bare")
+            app = in_subprocess(model_name, objective_name, "app")
+            row = {"bare": bare, "app": app, "app_over_bare": app["images_per_s"] / bare["images_per_s"]}
+            if ref and objective_name == "vae":
+                row["app_over_reference"] = app["images_per_s"] / ref["images_per_s"]
+            results[f"{model_name}/{objective_name}"] = row
+            extra = f"  {row['app_over_reference']:.2f}x the reference" if "app_over_reference" in row else ""
+            print(f"  {model_name:<9} {objective_name:<5} bare {bare['images_per_s']:6.1f}  app "
+                  f"{app['images_per_s']:6.1f} img/s  app/bare {row['app_over_bare']:.2f}  "
+                  f"peak {app['peak_rss_mb']:.0f} MB{extra}")
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
