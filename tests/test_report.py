@@ -1,4 +1,5 @@
-"""The multirun report: reading job dirs, inferring the sweep, aggregating, writing outputs."""
+"""The multirun report end to end: `report()` and `python src/report.py` on fake job dirs
+(tests/fake_runs.py); the pieces have their own test_report_*.py files."""
 
 import json
 import math
@@ -6,9 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-import yaml
+from fake_runs import fake_multirun, make_job
 
 from mim import report
 
@@ -16,49 +16,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
-# (objective, hidden, seed, metrics) of the fake jobs; None: the job failed (no metrics.json)
-JOBS = [
-    ("mim", 5, 1, {"test/mi": 4.0, "test/nll": 3.0, "test/recon": 0.5, "test/knn5": 0.8}),
-    ("mim", 5, 2, {"test/mi": 5.0, "test/nll": 3.5, "test/recon": 0.3, "test/knn5": 0.9}),
-    ("mim", 500, 1, {"test/mi": 6.8, "test/nll": 3.2, "test/recon": 0.01, "test/knn5": 0.95}),
-    ("mim", 500, 2, {"test/mi": 6.6, "test/nll": 3.4, "test/recon": 0.03, "test/knn5": 0.93}),
-    ("mim", 500, 3, {"test/mi": 7.0, "test/nll": 3.0, "test/recon": 0.02, "test/knn5": 0.97}),
-    ("vae", 5, 1, {"test/mi": 0.0, "test/nll": 2.8, "test/recon": 0.9, "test/knn5": 0.5}),
-    ("vae", 5, 2, {"test/mi": 0.2, "test/nll": 2.9, "test/recon": 0.8, "test/knn5": 0.6}),
-    ("vae", 500, 1, {"test/mi": 1.4, "test/nll": 2.6, "test/recon": 0.5}),  # no knn5 here
-    ("vae", 500, 2, {"test/mi": 1.6, "test/nll": 2.7, "test/recon": 0.4, "test/knn5": 0.74}),
-    ("vae", 500, 3, None),
-]
-
-
-def make_job(root: Path, num: int, objective: str, hidden: int, seed: int,
-             metrics: dict | None, extra: dict | None = None) -> Path:
-    job = root / str(num)
-    (job / ".hydra").mkdir(parents=True)
-    overrides = [f"objective={objective}", f"model.hidden={hidden}", f"seed={seed}"]
-    overrides += [f"{k}={v}" for k, v in (extra or {}).items()]
-    (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
-    config = {"seed": seed, "model": {"latent_dim": 2, "hidden": hidden,
-                                      "encoder": {"hidden": "${model.hidden}"}},
-              "objective": {"_target_": f"mim.objectives.{objective}.{objective.upper()}"},
-              "data": {"x_dim": 2, "seed": "${seed}"}}
-    (job / ".hydra" / "config.yaml").write_text(yaml.safe_dump(config))
-    (job / ".hydra" / "hydra.yaml").write_text(yaml.safe_dump(
-        {"hydra": {"runtime": {"choices": {"objective": objective, "model": "mlp"}}}}))
-    if metrics is not None:
-        full = {"val/loss": 1.0 + seed, "test/loss": 2.0, "train/epochs": 10.0 * seed,
-                "time/fit_s": 1.5, "time/total_s": 2.0, **metrics}
-        (job / "metrics.json").write_text(json.dumps(full))
-    return job
-
 
 @pytest.fixture
 def multirun(tmp_path: Path) -> Path:
-    root = tmp_path / "multiruns" / "2026-01-01_00-00-00"
-    for num, (objective, hidden, seed, metrics) in enumerate(JOBS):
-        make_job(root, num, objective, hidden, seed, metrics)
-    (root / "multirun.yaml").write_text("hydra: {}\n")  # Hydra's top-level file: not a job
-    return root
+    return fake_multirun(tmp_path / "multiruns" / "2026-01-01_00-00-00")
 
 
 def row(results: dict, group: str, x) -> dict:
@@ -165,11 +126,6 @@ def test_explicit_x_from_config(multirun: Path, tmp_path: Path):
     assert sorted({r["x"] for r in results["rows"]}) == [5, 500]
 
 
-def test_parse_overrides():
-    assert report.parse_overrides(["a.b=3", "+c=0.5", "~d", "e=vae", "f=1e-3", "g=[1,2]"]) == {
-        "a.b": 3, "c": 0.5, "e": "vae", "f": 0.001, "g": [1, 2]}
-
-
 def test_no_jobs(tmp_path: Path):
     with pytest.raises(ValueError, match="no job directories"):
         report.report(tmp_path)
@@ -188,22 +144,11 @@ def test_cli(multirun: Path, tmp_path: Path):
     assert missing.returncode == 1 and missing.stderr.startswith("error:")
 
 
-def test_fig2_grid_tiles_the_lowest_seed_of_each_cell(multirun: Path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    # jobs 0 and 1: mim, H = 5, seeds 1 and 2 (red and blue); job 5: vae, H = 5, seed 1
-    for num, colour in ((0, (1, 0, 0)), (1, (0, 0, 1)), (5, (0, 1, 0))):
-        plt.imsave(multirun / str(num) / "fig2.png", np.full((4, 4, 3), colour, dtype=float))
-    results = report.report(multirun)
-    grid = Path(results["outputs"]["fig2_grid"])
-    image = plt.imread(grid)
-    assert grid.read_bytes().startswith(PNG_MAGIC)
-    pixels = {tuple(p) for p in image[..., :3].reshape(-1, 3).round(2).tolist()}
-    assert (1.0, 0.0, 0.0) in pixels and (0.0, 1.0, 0.0) in pixels  # mim seed 1, vae seed 1
-    assert (0.0, 0.0, 1.0) not in pixels  # seed 2 is not shown
-
-
-def test_no_fig2_grid_without_fig2_files(multirun: Path):
-    assert report.report(multirun)["outputs"]["fig2_grid"] is None
+def test_cli_unparsable_override_is_one_error_line(multirun: Path):
+    overrides = multirun / "3" / ".hydra" / "overrides.yaml"
+    overrides.write_text("- objective=mim\n- model.hidden=[500,\n")
+    done = subprocess.run([sys.executable, str(ROOT / "src" / "report.py"), str(multirun)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and str(overrides) in errors[0] and "model.hidden=[500," in errors[0]

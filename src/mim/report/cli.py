@@ -1,0 +1,81 @@
+"""The report's entry points: `report()` reads, aggregates and writes the outputs of a multirun;
+`main()` is its command line (`python src/report.py`)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from mim.report.aggregate import aggregate
+from mim.report.fig2_grid import fig2_grid
+from mim.report.panels import plot_rows
+from mim.report.runs import job_dirs, read_job
+from mim.report.sweep import DEFAULT_GROUP, infer_x_key
+from mim.report.tables import results_json, results_markdown
+
+FIGURE_NAME = "figure.png"
+TABLE_NAME = "results.md"
+JSON_NAME = "results.json"
+FIG2_NAME = "fig2_grid.png"
+
+
+def report(multirun: str | Path, out: str | Path | None = None, x_key: str | None = None,
+           group: str = DEFAULT_GROUP) -> dict:
+    """Read, aggregate and write figure.png, results.md, fig2_grid.png (when the jobs drew a
+    fig2.png) and results.json into `out` (default: the multirun dir); returns results.json's dict.
+
+    `x_key` None infers the swept key; raises FileNotFoundError/ValueError on an empty multirun.
+    """
+    multirun = Path(multirun)
+    if not multirun.is_dir():
+        raise FileNotFoundError(f"{multirun} is not a directory")
+    paths = job_dirs(multirun)
+    if not paths:
+        raise ValueError(f"{multirun} holds no job directories (sub-directories with .hydra/)")
+    jobs = [job for job in map(read_job, paths) if job is not None]
+    skipped = [p for p in paths if p not in {job.path for job in jobs}]
+    if not jobs:
+        raise ValueError(f"no job of {multirun} has a metrics.json")
+    if x_key is None:
+        x_key = infer_x_key(jobs, group)
+    rows = aggregate(jobs, x_key, group)
+    out_dir = Path(out) if out is not None else multirun
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = results_json(rows, x_key, group, multirun, skipped)
+    figure = plot_rows(rows, x_key, out_dir / FIGURE_NAME,
+                       title=f"{multirun.name}: {len(jobs)} jobs" + (f", x = {x_key}" if x_key else ""))
+    table = out_dir / TABLE_NAME
+    table.write_text(results_markdown(rows, x_key, group, multirun, skipped))
+    grid = fig2_grid(jobs, x_key, group, out_dir / FIG2_NAME)
+    results["outputs"] = {"figure": str(figure) if figure else None, "table": str(table),
+                          "fig2_grid": str(grid) if grid else None,
+                          "json": str(out_dir / JSON_NAME)}
+    (out_dir / JSON_NAME).write_text(json.dumps(results, indent=2) + "\n")
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python src/report.py <multirun> [--out DIR] [--x KEY] [--group KEY]`; 1 on an error line."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        description="Aggregate a Hydra multirun over seeds: figure.png (paper Figs. 3-5 style), "
+                    "results.md and results.json.")
+    parser.add_argument("multirun", help="the multirun directory (outputs/<task>/multiruns/<time>)")
+    parser.add_argument("--out", help="output directory (default: the multirun directory)")
+    parser.add_argument("--x", dest="x_key", help="the swept key of the x axis (default: inferred)")
+    parser.add_argument("--group", default=DEFAULT_GROUP,
+                        help=f"the key that makes the lines (default: {DEFAULT_GROUP})")
+    args = parser.parse_args(argv)
+    try:
+        results = report(args.multirun, args.out, args.x_key, args.group)
+    except (OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"{results['jobs']} jobs, {len(results['rows'])} rows, x = {results['x']}, "
+          f"group = {results['group']}")
+    for kind, path in results["outputs"].items():
+        if path:
+            print(f"{kind}: {path}")
+    return 0
