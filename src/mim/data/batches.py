@@ -16,6 +16,8 @@ from mim.config import positive_int
 
 Tensors = tuple[torch.Tensor, ...]
 
+EVAL_SEED_BASE = 2**40  # keeps fixed-set seeds apart from per-epoch training seeds
+
 
 class Batches(IterableDataset):
     """Iterates over `source(epoch)`'s tensors in slices of `batch_size`, epoch by epoch."""
@@ -38,6 +40,12 @@ class Batches(IterableDataset):
 
 def seeded(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
+
+
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """The generator of training epoch `epoch` of a run seeded `seed` (data are a function of
+    (seed, epoch), so a resumed run draws what an uninterrupted one would)."""
+    return seeded(seed * 1_000_003 + epoch)
 
 
 def check_sizes(**sizes) -> None:

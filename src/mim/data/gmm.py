@@ -19,10 +19,10 @@ import math
 
 import torch
 
-from mim.data.batches import TensorDataModule, Tensors, check_sizes, seeded
+from mim.data.batches import (EVAL_SEED_BASE, TensorDataModule, Tensors, check_sizes,
+                              epoch_generator, seeded)
 
 COMPONENTS = 5
-EVAL_SEED_BASE = 2**40  # keeps fixed-set seeds apart from per-epoch training seeds
 
 
 def gmm_means(x_dim: int, separation: float = 20.0) -> torch.Tensor:
@@ -78,7 +78,7 @@ class GMMDataModule(TensorDataModule):
         return self._n_train
 
     def train_epoch(self, epoch: int) -> Tensors:
-        return self._draw(self._n_train, seeded(self.seed * 1_000_003 + epoch))
+        return self._draw(self._n_train, epoch_generator(self.seed, epoch))
 
     def train_fixed(self) -> Tensors:
         return self._fixed

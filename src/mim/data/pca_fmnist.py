@@ -1,31 +1,37 @@
 """Fashion-MNIST as its top PCA coefficients (spec §4, paper Fig. 5).
 
-Pixels are scaled to [0, 1] (x / 255). The first `n_train` (50,000) training images are the
-training set, the last `n_val` (10,000) the validation set, the 10,000 test images the test set.
-The PCA is fit on the training set alone: its mean is subtracted and the data projected onto the
-top `x_dim` (20) eigenvectors of its covariance, computed exactly (float64 `eigh` of the
-784 x 784 covariance). The coefficients are kept raw, neither whitened nor rescaled, as in
-the paper's reference; `explained_variance` holds the fraction of the training variance that
-the kept components capture (the paper quotes 78.5% for 20).
+The files are read by torchvision's `FashionMNIST` (`mim.data.mnist_files`: copied from
+`source_dir` into `data_dir`, md5-checked and extracted on first use). Pixels are scaled to
+[0, 1] (x / 255). The first `n_train` (50,000) training images are the training set, the last
+`n_val` (10,000) the validation set, the 10,000 test images the test set.
+The PCA is fit on the training set alone by scikit-learn's `PCA` with the exact
+"covariance_eigh" solver (float64 eigendecomposition of the 784 x 784 covariance): its mean is
+subtracted and the data projected onto the top `x_dim` (20) components. The coefficients are
+kept raw, neither whitened nor rescaled, as in the paper's reference; `explained_variance`
+holds the fraction of the training variance that the kept components capture (the paper quotes
+78.5% for 20).
 
-Each eigenvector's sign is fixed so that its largest-magnitude entry is positive, so the
-coefficients do not depend on the LAPACK build. The projected tensors are cached in
-`data_dir` (`pca_fmnist_k{x_dim}_train{n_train}_val{n_val}.pt`, plain tensors and values,
-read with `weights_only=True`); later runs skip reading the images and the eigendecomposition.
+Each component's sign is fixed so that its largest-magnitude entry is positive, so the
+coefficients do not depend on the LAPACK build or the scikit-learn version. The projected
+tensors are cached in `data_dir` (`pca_fmnist_k{x_dim}_train{n_train}_val{n_val}.pt`, see
+`mim.data.storage`); later runs skip reading the images and the eigendecomposition.
 A cache that cannot be read or does not match is rebuilt; delete it to force a rebuild.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import time
 from pathlib import Path
 
 import torch
+from sklearn.decomposition import PCA
+from threadpoolctl import threadpool_limits
 
-from mim.data.batches import TensorDataModule, Tensors, check_sizes, seeded
-from mim.data.idx import load_idx_dataset, temporary_beside
+from mim.config import ConfigError
+from mim.data.batches import TensorDataModule, Tensors, check_sizes, epoch_generator
+from mim.data.mnist_files import load_mnist_files
+from mim.data.storage import load_cache, save_cache
 
 log = logging.getLogger(__name__)
 
@@ -34,33 +40,22 @@ CACHE_FORMAT = 1
 SPLITS = ("train", "val", "test")
 
 
-def _eigh_one_thread(matrix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """torch.linalg.eigh on one thread: the 784 x 784 solve takes ~0.1 s that way, but 1-10 s
-    with two threads on a busy 2-core machine (its many small BLAS calls synchronise badly)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return torch.linalg.eigh(matrix)
-    finally:
-        torch.set_num_threads(threads)
-
-
 def fit_pca(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Mean [D], eigenvalues [D] (descending) and eigenvectors [D, D] (one per row) of the
-    covariance of `x` [N, D], in float64. `x` is not modified."""
+    """Mean [D], eigenvalues [M] (descending) and components [M, D] (one per row) of the
+    covariance of `x` [N, D], M = min(N, D), in float64. `x` is not modified.
+
+    On one BLAS thread: the 784 x 784 eigendecomposition takes ~1 s that way, several times
+    longer with two threads on a busy 2-core machine (its many small calls synchronise badly).
+    """
     if x.shape[0] < 2:
         raise ValueError(f"PCA needs at least 2 training points, got {x.shape[0]}")
-    x = x.to(torch.float64)
-    mean = x.mean(0)
-    centred = x - mean
-    covariance = centred.T @ centred / (x.shape[0] - 1)
-    del centred
-    eigenvalues, eigenvectors = _eigh_one_thread(covariance)
-    eigenvalues = eigenvalues.flip(0).clamp_min(0)
-    components = eigenvectors.flip(1).T.contiguous()
+    with threadpool_limits(1):
+        pca = PCA(svd_solver="covariance_eigh").fit(x.to(torch.float64).numpy())
+    components = torch.from_numpy(pca.components_)
     largest = components.abs().argmax(1)
     signs = torch.sign(components[torch.arange(len(components)), largest])
-    return mean, eigenvalues, components * signs[:, None]
+    return (torch.from_numpy(pca.mean_), torch.from_numpy(pca.explained_variance_),
+            components * signs[:, None])
 
 
 def project(images: torch.Tensor, mean: torch.Tensor, components: torch.Tensor) -> torch.Tensor:
@@ -73,23 +68,25 @@ class PCAFashionMNISTDataModule(TensorDataModule):
     """Fashion-MNIST projected on its top `x_dim` PCA components (x_dim is the model's input
     size, hence the name). Batches are (coefficients float32 [B, x_dim], labels int64 [B])."""
 
-    def __init__(self, data_dir: str, source_dir: str | None = None, x_dim: int = 20,
-                 n_train: int = 50000, n_val: int = 10000, batch_size: int = 128,
-                 eval_batch_size: int = 10000, seed: int = 1):
+    def __init__(self, data_dir: str, source_dir: str | None = None, download: bool = False,
+                 x_dim: int = 20, n_train: int = 50000, n_val: int = 10000,
+                 batch_size: int = 128, eval_batch_size: int = 10000, seed: int = 1):
         super().__init__(batch_size, eval_batch_size, seed)
         check_sizes(x_dim=x_dim, n_train=n_train, n_val=n_val)
         self.data_dir = Path(data_dir)
         self.source_dir = source_dir
+        self.download = download
         self.x_shape = (x_dim,)
         self._n_train = n_train
         self._n_val = n_val
         self.cache_path = self.data_dir / f"pca_fmnist_k{x_dim}_train{n_train}_val{n_val}.pt"
         start = time.perf_counter()
-        tensors, meta = self._load_cache()
-        self.from_cache = tensors is not None
-        if tensors is None:
-            tensors, meta = self._build()
-            self._save_cache(tensors, meta)
+        stored = load_cache(self.cache_path, self._valid)
+        self.from_cache = stored is not None
+        if stored is None:
+            stored = self._build()
+            save_cache(stored, self.cache_path)
+        tensors, meta = stored["tensors"], stored["meta"]
         self.setup_seconds = time.perf_counter() - start
         self.explained_variance: float = meta["explained_variance"]
         self.mean = tensors["mean"]
@@ -111,7 +108,7 @@ class PCAFashionMNISTDataModule(TensorDataModule):
         return self._n_train
 
     def train_epoch(self, epoch: int) -> Tensors:
-        order = torch.randperm(self._n_train, generator=seeded(self.seed * 1_000_003 + epoch))
+        order = torch.randperm(self._n_train, generator=epoch_generator(self.seed, epoch))
         return tuple(t[order] for t in self._train)
 
     def train_fixed(self) -> Tensors:
@@ -128,16 +125,16 @@ class PCAFashionMNISTDataModule(TensorDataModule):
         return {"format": CACHE_FORMAT, "dataset": DATASET, "x_dim": self.x_dim,
                 "n_train": self._n_train, "n_val": self._n_val}
 
-    def _build(self) -> tuple[dict[str, torch.Tensor], dict]:
-        data = load_idx_dataset(self.data_dir, DATASET, self.source_dir)
+    def _build(self) -> dict:
+        data = load_mnist_files(DATASET, self.data_dir, self.source_dir, self.download)
         available = len(data.train_images)
         if self._n_train + self._n_val > available:
-            raise ValueError(f"data.n_train + data.n_val = {self._n_train + self._n_val} exceeds "
-                             f"the {available} Fashion-MNIST training images")
+            raise ConfigError(f"data.n_train + data.n_val = {self._n_train + self._n_val} "
+                              f"exceeds the {available} Fashion-MNIST training images")
         pixels = data.train_images[0].numel()
-        if self.x_dim > pixels:
-            raise ValueError(f"data.x_dim (PCA components) must be at most {pixels}, "
-                             f"got {self.x_dim}")
+        if self.x_dim > min(pixels, self._n_train):
+            raise ConfigError(f"data.x_dim (PCA components) must be at most the pixel count "
+                              f"{pixels} and data.n_train {self._n_train}, got {self.x_dim}")
         train_images = data.train_images[:self._n_train]
         val_images = data.train_images[available - self._n_val:]
         x_train = train_images.reshape(self._n_train, -1).to(torch.float64).div_(255)
@@ -156,9 +153,12 @@ class PCAFashionMNISTDataModule(TensorDataModule):
         explained = float(eigenvalues[:self.x_dim].sum() / eigenvalues.sum())
         meta = self._expected_meta() | {"explained_variance": explained,
                                         "n_test": len(data.test_images)}
-        return tensors, meta
+        return {"tensors": tensors, "meta": meta}
 
-    def _valid(self, tensors: dict, meta: dict) -> bool:
+    def _valid(self, stored: dict) -> bool:
+        tensors, meta = stored.get("tensors"), stored.get("meta")
+        if not (isinstance(tensors, dict) and isinstance(meta, dict)):
+            return False
         if {k: meta.get(k) for k in self._expected_meta()} != self._expected_meta():
             return False
         if not isinstance(meta.get("explained_variance"), float) or not isinstance(
@@ -177,32 +177,5 @@ class PCAFashionMNISTDataModule(TensorDataModule):
                                                                   "components"))
         return (isinstance(mean, torch.Tensor) and isinstance(eigenvalues, torch.Tensor)
                 and isinstance(components, torch.Tensor) and mean.ndim == 1
-                and eigenvalues.shape == mean.shape
+                and eigenvalues.ndim == 1 and self.x_dim <= len(eigenvalues) <= len(mean)
                 and components.shape == (self.x_dim, mean.shape[0]))
-
-    def _load_cache(self) -> tuple[dict | None, dict | None]:
-        if not self.cache_path.is_file():
-            return None, None
-        try:
-            stored = torch.load(self.cache_path, map_location="cpu", weights_only=True)
-            tensors, meta = stored["tensors"], stored["meta"]
-            if self._valid(tensors, meta):
-                return tensors, meta
-            reason = "its contents do not match this configuration"
-        except Exception as error:  # truncated, corrupt or foreign file
-            reason = f"{type(error).__name__}: {' '.join(str(error).split())[:200]}"
-        log.warning("ignoring the PCA cache %s (%s); recomputing it", self.cache_path, reason)
-        return None, None
-
-    def _save_cache(self, tensors: dict, meta: dict) -> None:
-        try:
-            self.cache_path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = temporary_beside(self.cache_path)
-            try:
-                torch.save({"tensors": tensors, "meta": meta}, temporary)
-                os.replace(temporary, self.cache_path)
-            finally:
-                temporary.unlink(missing_ok=True)
-        except OSError as error:
-            log.warning("could not write the PCA cache %s (%s); the next run recomputes it",
-                        self.cache_path, error.strerror or error)
