@@ -38,6 +38,17 @@ def _check_writable(output_dir: str) -> Path:
     return Path(output_dir)
 
 
+def check_input_shape(model: dict, datamodule) -> None:
+    """ConfigError unless the model takes the data's inputs (e.g. model=convhvae on data=gmm2d)."""
+    model_shape = list(model.get("x_shape") or [model["encoder"].get("in_dim")])
+    data_shape = list(getattr(datamodule, "x_shape", model_shape))
+    if model_shape != data_shape:
+        kind = "images" if len(model_shape) == 3 else "flat vectors"
+        raise ConfigError(f"the model takes {kind} of shape {model_shape} but the data give {data_shape}: "
+                          f"choose a model for this data (flat data: model=mlp|mlp_bernoulli; "
+                          f"binary images: model=convhvae|pixelhvae)")
+
+
 def _build(cfg: DictConfig, module: AutoencoderModule | None = None):
     """Datamodule, module, trainer for `cfg`; raises ConfigError before any work is done."""
     plain = to_plain(cfg)
@@ -47,6 +58,7 @@ def _build(cfg: DictConfig, module: AutoencoderModule | None = None):
         torch.set_num_threads(cfg.threads)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = instantiate(cfg.data)
+    check_input_shape(plain["model"], datamodule)
     if module is None:
         module = AutoencoderModule(model=plain["model"], prior=plain["prior"],
                                    objective=plain["objective"], optim=plain["optim"])
