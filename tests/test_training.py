@@ -125,8 +125,8 @@ def test_non_finite_loss_stops_the_run_and_keeps_earlier_checkpoints(train_confi
         return out
 
     monkeypatch.setattr(MIM, "__call__", diverging)
-    with pytest.raises(NonFiniteLossError, match="epoch 2, step 8"):
-        train(train_config("trainer.max_epochs=3"))
+    with pytest.raises(NonFiniteLossError, match="epoch 2, step 8"):  # warmup=0: epoch 1 is a candidate
+        train(train_config("trainer.max_epochs=3", "warmup=0"))
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
     assert torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 0
 
