@@ -10,6 +10,10 @@ shared and noisy, see ../shared/docs/baselines.md), as medians over `--repeats`:
 2. training: one β = 1 epoch of the Lightning module (MIM and VAE) against a bare PyTorch loop
    over the same model, objective, data and optimiser: the floor for this model in eager
    PyTorch, so the ratio is the cost of the framework.
+3. distributions: one β = 1 MIM epoch of the bare loop with the package's `DiagonalGaussian`
+   against the same loop with `torch.distributions.Independent(Normal)` in its place (swapped
+   inside this benchmark only), without and with torch's argument validation; the ratio is
+   torch.distributions' time over ours (README, "Design decisions").
 The authors' epoch times (baselines.md: MIM 0.89 s, VAE 0.62 s on this machine kind) are
 printed for context; they were not measured in this run.
 """
@@ -17,6 +21,7 @@ printed for context; they were not measured in this run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -33,6 +38,7 @@ from torch.utils.data import DataLoader, Dataset
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+import mim.nets.mlp  # noqa: E402
 from mim.autoencoder import build_autoencoder  # noqa: E402
 from mim.callbacks.beta_warmup import BetaWarmup  # noqa: E402
 from mim.data.gmm import GMMDataModule  # noqa: E402
@@ -80,6 +86,46 @@ def bare_epoch(model, objective, optimizer, loader) -> None:
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+
+
+def torch_gaussian(validate: bool):
+    """A stand-in for `DiagonalGaussian(mean, std)` built from torch.distributions."""
+    def make(mean, std, event_dims: int = 1):
+        normal = torch.distributions.Normal(mean, std, validate_args=validate)
+        return torch.distributions.Independent(normal, event_dims, validate_args=validate)
+    return make
+
+
+@contextlib.contextmanager
+def gaussian_class(factory):
+    """The networks build their Gaussians with `factory` inside the block."""
+    own = mim.nets.mlp.DiagonalGaussian
+    mim.nets.mlp.DiagonalGaussian = factory
+    try:
+        yield
+    finally:
+        mim.nets.mlp.DiagonalGaussian = own
+
+
+def distribution_classes(loader, repeats: int) -> dict:
+    """Median bare-loop MIM epoch per Gaussian class, the variants interleaved epoch by epoch."""
+    variants = {"own_s": None, "torch_s": torch_gaussian(False), "torch_validated_s": torch_gaussian(True)}
+    objective = instantiate(OBJECTIVES["mim"])
+    setups = {}
+    for name in variants:
+        torch.manual_seed(0)
+        model = build_autoencoder(MODEL, PRIOR)
+        setups[name] = (model, torch.optim.Adam(model.parameters(), lr=1e-3))
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(repeats + 1):  # the first round warms up
+        for name, factory in variants.items():
+            model, optimizer = setups[name]
+            with gaussian_class(factory) if factory else contextlib.nullcontext():
+                times[name].append(seconds(lambda: bare_epoch(model, objective, optimizer, loader)))
+    result = {name: statistics.median(values[1:]) for name, values in times.items()}
+    result["torch_over_own"] = result["torch_s"] / result["own_s"]
+    result["torch_validated_over_own"] = result["torch_validated_s"] / result["own_s"]
+    return result
 
 
 class EpochTimer(L.Callback):
@@ -137,6 +183,16 @@ def main() -> None:
                                     "authors_s_not_this_run": AUTHORS_EPOCH_S[name]}
         print(f"  {name:<9} {bare:9.3f}s {lightning:9.3f}s {lightning / bare:6.2f} "
               f"{AUTHORS_EPOCH_S[name]:>23.2f}s")
+
+    rounds = 3 * args.repeats  # a 1.05 threshold needs a steadier median than the rest
+    dist = distribution_classes(ours, rounds)
+    results["distributions_mim_epoch"] = dist | {"rounds": rounds}
+    print("one bare-loop MIM epoch at β = 1 by Gaussian class, median of", rounds)
+    print(f"  mim.distributions.DiagonalGaussian          {dist['own_s']:8.3f} s")
+    print(f"  Independent(Normal), validate_args=False    {dist['torch_s']:8.3f} s   "
+          f"{dist['torch_over_own']:.2f}x ours")
+    print(f"  Independent(Normal), validated (torch default) {dist['torch_validated_s']:5.3f} s   "
+          f"{dist['torch_validated_over_own']:.2f}x ours")
 
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -2,26 +2,61 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
 from mim.autoencoder import Autoencoder
-from mim.distributions import DiagonalGaussian
+from mim.data.gmm import GMMDataModule
+from mim.distributions import Bernoulli, DiagonalGaussian
 from mim.priors.standard import StandardNormalPrior
 
 
 class AffineGaussian(nn.Module):
-    """v -> N(scale * v + shift, std^2): a 1-parameter-per-role conditional for hand checks."""
+    """v -> N(scale * v + shift, std^2): a 1-parameter-per-role conditional for hand checks.
 
-    def __init__(self, scale: float, std: float, shift: float = 0.0, dim: int = 1):
+    learn_std: make the std a parameter too (as exp(log_std)), so that gradients reach it.
+    """
+
+    def __init__(self, scale: float, std: float, shift: float = 0.0, dim: int = 1,
+                 learn_std: bool = False):
         super().__init__()
         self.in_dim = dim
         self.scale = nn.Parameter(torch.tensor(scale))
         self.shift = nn.Parameter(torch.tensor(shift))
+        self.log_std = nn.Parameter(torch.tensor(math.log(std))) if learn_std else None
         self.std = std
 
     def forward(self, v: torch.Tensor) -> DiagonalGaussian:
-        return DiagonalGaussian(self.scale * v + self.shift, torch.full_like(v, self.std))
+        std = torch.full_like(v, self.std) if self.log_std is None else self.log_std.exp().expand_as(v)
+        return DiagonalGaussian(self.scale * v + self.shift, std)
+
+
+class AffineBernoulli(nn.Module):
+    """z -> Bernoulli(logits = scale * z + shift), elementwise: a tiny binary decoder."""
+
+    def __init__(self, scale: float, shift: float = 0.0):
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor(scale))
+        self.shift = nn.Parameter(torch.tensor(shift))
+
+    def forward(self, z: torch.Tensor) -> Bernoulli:
+        return Bernoulli(self.scale * z + self.shift)
+
+
+class LinearGaussian(nn.Module):
+    """inputs -> N(inputs Aᵀ + c, diag(std²)), all fixed (linear-Gaussian closed forms)."""
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor, std: torch.Tensor):
+        super().__init__()
+        self.weight = nn.Parameter(weight, requires_grad=False)
+        self.bias = nn.Parameter(bias, requires_grad=False)
+        self.std = nn.Parameter(std, requires_grad=False)
+
+    def forward(self, inputs: torch.Tensor) -> DiagonalGaussian:
+        mean = inputs @ self.weight.T + self.bias
+        return DiagonalGaussian(mean, self.std.expand_as(mean))
 
 
 def affine_model(a=0.5, s=0.5, b=1.5, t=0.5) -> Autoencoder:
@@ -33,3 +68,22 @@ def noiseless(monkeypatch):
     """Make every Gaussian reparameterised sample return its mean (eps = 0)."""
     monkeypatch.setattr(DiagonalGaussian, "rsample",
                         lambda self, shape=(): self.mean.expand(torch.Size(shape) + self.mean.shape))
+
+
+def binarize(tensors: tuple) -> tuple:
+    """(x, labels) -> (1[x > 0], labels)."""
+    return ((tensors[0] > 0).to(tensors[0].dtype),) + tuple(tensors[1:])
+
+
+class BinaryGMMDataModule(GMMDataModule):
+    """The toy GMM with every coordinate thresholded at 0: binary data, the same labels."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.val, self.test = binarize(self.val), binarize(self.test)
+
+    def train_epoch(self, epoch: int) -> tuple:
+        return binarize(super().train_epoch(epoch))
+
+    def train_fixed(self) -> tuple:
+        return binarize(super().train_fixed())

@@ -1,5 +1,6 @@
 import math
 
+import pytest
 import torch
 
 from mim.distributions import Bernoulli, DiagonalGaussian, standard_normal_log_prob
@@ -51,3 +52,20 @@ def test_standard_normal():
     z = torch.tensor([[0.0, 0.0], [1.0, -1.0]])
     expected = torch.tensor([-math.log(2 * math.pi), -1.0 - math.log(2 * math.pi)])
     assert torch.allclose(standard_normal_log_prob(z), expected)
+
+
+def test_bernoulli_log_prob_rejects_non_binary_targets_while_validation_is_on():
+    b = Bernoulli(torch.zeros(3, 2))
+    Distribution = torch.distributions.Distribution
+    assert Distribution._validate_args  # torch's default (python without -O)
+    for bad in (torch.full((3, 2), 0.5), torch.tensor([[1.0, 0.0], [-1.0, 1.0], [0.0, 0.0]])):
+        with pytest.raises(ValueError, match="binary targets"):
+            b.log_prob(bad)
+    try:
+        Distribution.set_default_validate_args(False)
+        # unchecked: x l - softplus(l) at l = 0 gives -log 2 per coordinate, whatever x
+        assert torch.allclose(b.log_prob(torch.full((3, 2), -1.0)), torch.full((3,), -2 * math.log(2.0)))
+        # what validation prevents: x = -1 with logits -50 "scores" +50, above any log-probability
+        assert Bernoulli(torch.full((1, 1), -50.0)).log_prob(-torch.ones(1, 1)).item() == pytest.approx(50.0)
+    finally:
+        Distribution.set_default_validate_args(True)

@@ -11,10 +11,9 @@ import math
 
 import pytest
 import torch
-from torch import nn
 
+from helpers import LinearGaussian
 from mim.autoencoder import Autoencoder
-from mim.distributions import DiagonalGaussian
 from mim.metrics.consistency import consistency_gap, gap_terms
 from mim.metrics.nll import nll_is, nll_one_sample, nll_per_example
 from mim.priors.standard import StandardNormalPrior
@@ -22,20 +21,6 @@ from mim.priors.standard import StandardNormalPrior
 DTYPE = torch.float64
 SIGMA = 0.5
 COLUMN_NORMS = (2.0, 1.0)
-
-
-class AffineGaussian(nn.Module):
-    """inputs -> N(inputs Aᵀ + c, diag(std²)), with a constant std."""
-
-    def __init__(self, weight: torch.Tensor, bias: torch.Tensor, std: torch.Tensor):
-        super().__init__()
-        self.weight = nn.Parameter(weight, requires_grad=False)
-        self.bias = nn.Parameter(bias, requires_grad=False)
-        self.std = nn.Parameter(std, requires_grad=False)
-
-    def forward(self, inputs: torch.Tensor) -> DiagonalGaussian:
-        mean = inputs @ self.weight.T + self.bias
-        return DiagonalGaussian(mean, self.std.expand_as(mean))
 
 
 def linear_gaussian_parts():
@@ -51,8 +36,8 @@ def linear_gaussian_parts():
 def make_model(mean_scale: float = 1.0, std_scale: float = 1.0) -> Autoencoder:
     """The linear-Gaussian model; the encoder is the exact posterior scaled by the factors."""
     w, b, a, post_var = linear_gaussian_parts()
-    decoder = AffineGaussian(w, b, torch.full((3,), SIGMA, dtype=DTYPE))
-    encoder = AffineGaussian(mean_scale * a, -mean_scale * a @ b, std_scale * post_var.sqrt())
+    decoder = LinearGaussian(w, b, torch.full((3,), SIGMA, dtype=DTYPE))
+    encoder = LinearGaussian(mean_scale * a, -mean_scale * a @ b, std_scale * post_var.sqrt())
     return Autoencoder(encoder, decoder, StandardNormalPrior(2)).eval()
 
 

@@ -84,3 +84,32 @@ def test_prior_sample_shapes(make):
 
 def test_standard_prior_log_prob():
     assert StandardNormalPrior(2).log_prob(torch.zeros(1, 2)).item() == pytest.approx(-2 * C)
+
+
+def test_mog_samples_follow_the_mixture():
+    # weights 3/4, 1/4; means -1, 2; stds 0.5, 1: mean 3/4·(-1) + 1/4·2 = -0.25,
+    # E[z²] = 3/4·(0.25 + 1) + 1/4·(1 + 4) = 2.1875, variance 2.1875 - 0.0625 = 2.125,
+    # P(z > 0.5) = 3/4 P(N(0,1) > 3) + 1/4 P(N(0,1) > -1.5)
+    prior = MixtureOfGaussiansPrior(latent_dim=1, components=2)
+    with torch.no_grad():
+        prior.means.copy_(torch.tensor([[-1.0], [2.0]]))
+        prior.log_stds.copy_(torch.tensor([[math.log(0.5)], [0.0]]))
+        prior.logits.copy_(torch.tensor([math.log(3.0), 0.0]))
+    torch.manual_seed(0)
+    z = prior.sample(200000).squeeze(1).double()
+    upper = lambda t: 0.5 * math.erfc(t / math.sqrt(2))
+    assert z.mean().item() == pytest.approx(-0.25, abs=0.015)  # 4.5 standard errors
+    assert z.var().item() == pytest.approx(2.125, abs=0.04)
+    assert (z > 0.5).double().mean().item() == pytest.approx(0.75 * upper(3.0) + 0.25 * upper(-1.5), abs=0.005)
+
+
+def test_vamp_samples_follow_the_encoded_pseudo_inputs():
+    # components q(z|u) = N(0.5 u, 0.5²) at u = 0 and 2: N(0, 0.25) and N(1, 0.25), equal
+    # weights: mean 0.5, variance 0.25 + 0.25 = 0.5
+    prior = VampPrior(latent_dim=1, encoder=AffineGaussian(scale=0.5, std=0.5), pseudo_inputs=2)
+    with torch.no_grad():
+        prior.pseudo_weights.copy_(torch.tensor([[0.0], [2.0]]))
+    torch.manual_seed(0)
+    z = prior.sample(200000).squeeze(1).double()
+    assert z.mean().item() == pytest.approx(0.5, abs=0.01)
+    assert z.var().item() == pytest.approx(0.5, abs=0.01)

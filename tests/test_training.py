@@ -2,6 +2,7 @@
 
 import csv
 import json
+import math
 
 import lightning as L
 import pytest
@@ -93,13 +94,37 @@ def test_save_load_round_trip_keeps_the_trained_model(prior, tmp_path):
         assert torch.equal(a, b)
 
 
+def binary_gmm_entropy() -> float:
+    """H(x) in nats of the 2-D GMM (means, std 0.25) thresholded at 0, from the normal CDF."""
+    from mim.data.gmm import gmm_means
+
+    cells = [0.0] * 4
+    for mean in gmm_means(2).tolist():
+        p = [0.5 * (1 + math.erf(m / (0.25 * math.sqrt(2)))) for m in mean]  # P(x_d > 0)
+        for bits in range(4):
+            b0, b1 = bits & 1, bits >> 1
+            cells[bits] += (p[0] if b0 else 1 - p[0]) * (p[1] if b1 else 1 - p[1]) / len(gmm_means(2))
+    return -sum(c * math.log(c) for c in cells)
+
+
 def test_bernoulli_decoder_trains_with_reinforce(train_config, tmp_path):
-    # binary 2-D data: the GMM thresholded is not needed, the Bernoulli log-prob accepts any
-    # x in [0, 1]; use the MIM objective so decoder pairs take the score-function path
-    cfg = train_config("model=mlp_bernoulli", "trainer.max_epochs=1", "data.std=0.01",
-                       "data.separation=0")
+    # binary data (the 2-D GMM thresholded at 0); MIM, so decoder pairs take the REINFORCE path
+    cfg = train_config("model=mlp_bernoulli", "data._target_=helpers.BinaryGMMDataModule",
+                       "data.n_train=2048", "trainer.max_epochs=3", "warmup=1", "optim.lr=1e-2",
+                       "optim.schedule=constant", "callbacks.fig2_plot=null",
+                       "callbacks.representation_metrics.nll_samples=100",
+                       "callbacks.representation_metrics.consistency_pairs=256")
     metrics = train(cfg)
-    assert torch.isfinite(torch.tensor(metrics["test/loss"]))
+    # binary x: log p(x|z) ≤ 0, and the decoder reconstructs the bits far better than a coin
+    # flip (2 log ½ = -1.39); -log q(x) cannot beat the data's entropy (up to test-set noise)
+    assert -0.7 < metrics["test/log_px_z"] < 0
+    assert binary_gmm_entropy() == pytest.approx(1.351, abs=1e-3)
+    assert metrics["test/nll"] > binary_gmm_entropy() - 0.05
+
+
+def test_bernoulli_decoder_rejects_real_valued_data(train_config):
+    with pytest.raises(ValueError, match="Bernoulli.log_prob needs binary targets"):
+        train(train_config("model=mlp_bernoulli", "trainer.max_epochs=1"))
 
 
 def test_noam_schedule_is_applied_per_epoch(train_config, tmp_path):
@@ -125,8 +150,8 @@ def test_non_finite_loss_stops_the_run_and_keeps_earlier_checkpoints(train_confi
         return out
 
     monkeypatch.setattr(MIM, "__call__", diverging)
-    with pytest.raises(NonFiniteLossError, match="epoch 2, step 8"):
-        train(train_config("trainer.max_epochs=3"))
+    with pytest.raises(NonFiniteLossError, match="epoch 2, step 8"):  # warmup=0: epoch 1 is a candidate
+        train(train_config("trainer.max_epochs=3", "warmup=0"))
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
     assert torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 0
 

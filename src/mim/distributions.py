@@ -3,6 +3,11 @@
 They follow the `torch.distributions` vocabulary (`log_prob`, `rsample`, `sample`, `mean`)
 but sum the log-density over all event dimensions, so `log_prob` of a batch `[B, ...]`
 is a vector `[B]`. Leading sample dimensions broadcast: `log_prob` of `[S, B, ...]` is `[S, B]`.
+
+Argument validation follows torch's global switch: while
+`torch.distributions.Distribution.set_default_validate_args(True)` is in force (torch's default
+unless Python runs with -O), `Bernoulli.log_prob` rejects targets other than 0 and 1; switch it
+off for speed. (A Bernoulli log-likelihood of non-binary x is unbounded above.)
 """
 
 from __future__ import annotations
@@ -65,6 +70,11 @@ class Bernoulli:
         raise NotImplementedError("a Bernoulli sample cannot be reparameterised; use sample()")
 
     def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        if torch.distributions.Distribution._validate_args and not ((value == 0) | (value == 1)).all():
+            raise ValueError(
+                "Bernoulli.log_prob needs binary targets (0 or 1), got values in "
+                f"[{value.min().item():.4g}, {value.max().item():.4g}]: a Bernoulli decoder "
+                "(model=mlp_bernoulli) is for binary data")
         logits, value = torch.broadcast_tensors(self.logits, value)
         elementwise = -F.binary_cross_entropy_with_logits(logits, value, reduction="none")
         return elementwise.flatten(start_dim=elementwise.dim() - self.event_dims).sum(-1)

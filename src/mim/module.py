@@ -3,14 +3,19 @@
 
 from __future__ import annotations
 
+import logging
+
 import lightning as L
 import torch
 from hydra.utils import instantiate
 
 from mim.autoencoder import build_autoencoder
+from mim.callbacks.beta_warmup import BetaWarmup
 from mim.gradients import GRAD_NORMS, normalize_per_tensor
 from mim.priors.vamp import VampPrior
 from mim.schedules import noam_factor
+
+log = logging.getLogger(__name__)
 
 SCHEDULES = ("noam", "constant")
 
@@ -51,6 +56,11 @@ class AutoencoderModule(L.LightningModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model.embed(x)
+
+    def on_fit_start(self) -> None:
+        if not any(isinstance(callback, BetaWarmup) for callback in self.trainer.callbacks):
+            log.warning("no BetaWarmup among the callbacks (this callbacks preset has no β warm-up): "
+                        "β stays %g for the whole run", self.beta)
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         x = batch[0]

@@ -1,10 +1,19 @@
-"""Sets the module's β at the start of every training epoch (spec §2: β = min(1, e / warmup))."""
+"""Sets the module's β at the start of every training epoch (spec §2: β = min(1, e / warmup)).
+
+`warmup = 0` gives β = 1 from the first epoch. Model selection and early stopping consider only
+epochs trained at β = 1 (`at_full_beta`), so both agree on which epochs count.
+"""
 
 from __future__ import annotations
 
 import lightning as L
 
 from mim.schedules import beta_at
+
+
+def at_full_beta(pl_module: L.LightningModule) -> bool:
+    """True if the current epoch trains at β = 1 (a module without a `beta` counts as β = 1)."""
+    return getattr(pl_module, "beta", 1.0) >= 1.0
 
 
 class BetaWarmup(L.Callback):

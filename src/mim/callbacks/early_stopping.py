@@ -1,17 +1,20 @@
-"""Early stopping that starts counting only once β has reached 1 (spec §2, model selection)."""
+"""Early stopping that counts only epochs trained at β = 1 (spec §2, model selection)."""
 
 from __future__ import annotations
 
 import lightning as L
 from lightning.pytorch.callbacks import EarlyStopping
 
+from mim.callbacks.beta_warmup import at_full_beta
+
 
 class WarmupEarlyStopping(EarlyStopping):
-    """`EarlyStopping` on the β = 1 validation loss, silent during the `warmup` epochs."""
+    """`EarlyStopping` on the β = 1 validation loss, silent while the module's β < 1.
 
-    def __init__(self, warmup: int, **kwargs):
-        super().__init__(**kwargs)
-        self.warmup = warmup
+    The patience counts epochs trained at β = 1 only: the first of them (epoch max(W, 1) for a
+    warm-up of W epochs) sets the best score, so with patience P the earliest stop is after
+    epoch max(W, 1) + P.
+    """
 
     def _should_skip_check(self, trainer: L.Trainer) -> bool:
-        return super()._should_skip_check(trainer) or trainer.current_epoch + 1 < self.warmup
+        return super()._should_skip_check(trainer) or not at_full_beta(trainer.lightning_module)
