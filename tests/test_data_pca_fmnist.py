@@ -110,9 +110,11 @@ def test_splits_shapes_and_labels(tmp_path, source):
     # the training coefficients are centred and their variances are the top eigenvalues
     assert x.double().mean(0).abs().max() < 1e-5
     np.testing.assert_allclose(x.double().var(0).numpy(), dm.eigenvalues[:K].numpy(), rtol=1e-5)
-    # the inverse map brings back a close approximation of the images
-    images = dm.to_images(x[:3])
-    assert images.shape == (3, 28, 28)
+    # the inverse map is the projection onto the K components: x̂ = mean + V Vᵀ (x - mean)
+    mean, _, basis = numpy_pca(arrays)
+    pixels = arrays["train_images"][:3].reshape(3, -1).astype(np.float64) / 255
+    expected = mean + (pixels - mean) @ basis.T @ basis
+    np.testing.assert_allclose(dm.to_images(x[:3]).reshape(3, -1).numpy(), expected, atol=2e-6)
     # read by torchvision from the files extracted into data_dir
     assert (tmp_path / "data" / "FashionMNIST" / "raw" / "train-images-idx3-ubyte").is_file()
 
@@ -218,11 +220,15 @@ def test_hydra_config(tmp_path, source, monkeypatch):
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         cfg = compose("train", overrides=[
             "data=pca_fmnist", f"data.data_dir={tmp_path / 'data'}", f"data.source_dir={folder}",
-            f"data.n_train={N_TRAIN}", f"data.n_val={N_VAL}", f"data.x_dim={K}"])
-    assert cfg.model.encoder.in_dim == K and cfg.model.decoder.out_dim == K
-    assert cfg.data.seed == cfg.seed
+            f"data.n_train={N_TRAIN}", f"data.n_val={N_VAL}", f"data.x_dim={K}", "seed=7"])
     dm = instantiate(cfg.data)
     assert isinstance(dm, PCAFashionMNISTDataModule) and dm.x_shape == (K,)
+    # the run's seed drives the data stream: the same epoch as a module built with seed 7
+    direct = module(tmp_path, folder, seed=7)
+    assert all(torch.equal(a, b) for a, b in zip(dm.train_epoch(0), direct.train_epoch(0)))
+    # the composed model takes the data's K coefficients
+    model = instantiate(cfg.model.encoder)
+    assert model(dm.val[0][:2]).mean.shape == (2, cfg.model.latent_dim)
 
 
 @pytest.mark.slow

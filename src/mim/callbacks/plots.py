@@ -84,6 +84,9 @@ class Fig2Plot(L.Callback):
         model = getattr(pl_module, "model", None)
         if model is None or getattr(model, "latent_dim", None) != 2:
             return
+        with torch.no_grad():   # the q(x) level sets need a density on the plane: Gaussian decoders
+            if not model.decoder(torch.zeros(1, 2, device=pl_module.device)).has_rsample:
+                return
         x = collect_test_inputs(trainer)
         if x is None or tuple(x.shape[1:]) != (2,):
             return
