@@ -203,3 +203,11 @@ def test_evaluate_a_checkpoint_on_other_data_settings(train_config, tmp_path, mo
     assert "test/mi" in metrics and "val/loss" in metrics
     assert built[-1]["n_test"] == 256 and built[-1]["n_val"] == 128  # the run's other settings kept
     assert built[-1]["n_train"] == 1024 and built[-1]["seed"] == 1
+
+
+def test_each_epoch_logs_one_progress_line(train_config, caplog):
+    with caplog.at_level("INFO", logger="mim.module"):
+        train(train_config("trainer.max_epochs=2", "warmup=2"))
+    lines = [r.getMessage() for r in caplog.records if r.name == "mim.module" and r.getMessage().startswith("epoch")]
+    assert [line.split("  ")[:2] for line in lines] == [["epoch 1/2", "β=0.5"], ["epoch 2/2", "β=1"]]
+    assert all("val/loss=" in line and "training items/s" in line for line in lines)

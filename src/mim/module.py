@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import lightning as L
 import torch
@@ -80,11 +81,25 @@ class AutoencoderModule(L.LightningModule):
     def on_train_epoch_start(self) -> None:
         self._train_sums: dict[str, torch.Tensor] = {}
         self._train_count = 0
+        self._epoch_start = time.perf_counter()
 
     def on_train_epoch_end(self) -> None:
         if self._train_count:
             self.log_dict({f"train/{k}": v / self._train_count for k, v in self._train_sums.items()})
         self.log("train/beta", self.beta)
+        log.info(self._epoch_summary())
+
+    def _epoch_summary(self) -> str:
+        """One log line per epoch (train.log shows progress with the bar off, e.g. in sweeps)."""
+        seconds = time.perf_counter() - self._epoch_start
+        parts = [f"epoch {self.current_epoch + 1}/{self.trainer.max_epochs}", f"β={self.beta:.3g}"]
+        if self._train_count:
+            parts.append(f"train/loss={float(self._train_sums['loss']) / self._train_count:.4g}")
+        val = self.trainer.callback_metrics.get("val/loss")
+        if val is not None:
+            parts.append(f"val/loss={float(val):.4g}")
+        parts.append(f"{seconds:.1f} s ({self._train_count / seconds:.0f} training items/s)")
+        return "  ".join(parts)
 
     def _evaluation_step(self, batch, stage: str) -> None:
         x = batch[0]
