@@ -130,6 +130,17 @@ def measure(model_name: str, objective_name: str, kind: str, steps: int) -> dict
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
+def sampler_seconds(chains: int = BATCH) -> float:
+    """One draw of `chains` PixelHVAE images (784 sequential steps): the extra cost symmetric MIM
+    pays in every training step (and validation batch) with this decoder."""
+    torch.manual_seed(0)
+    model = build_autoencoder(model_config("pixelhvae"), PRIOR)
+    z = torch.randn(chains, 80)
+    start = time.perf_counter()
+    model.decoder(z).sample()
+    return time.perf_counter() - start
+
+
 def in_subprocess(*args: str) -> dict:
     out = subprocess.run([sys.executable, __file__, "--one", *args], capture_output=True, text=True,
                          check=True)
@@ -181,6 +192,10 @@ def main() -> None:
             print(f"  {model_name:<9} {objective_name:<5} bare {bare['images_per_s']:6.1f}  app "
                   f"{app['images_per_s']:6.1f} img/s  app/bare {row['app_over_bare']:.2f}  "
                   f"peak {app['peak_rss_mb']:.0f} MB{extra}")
+    if "pixelhvae" in args.models.split(","):
+        results["pixelhvae/sampler_s_per_batch"] = sampler_seconds()
+        print(f"  pixelhvae sampler: {results['pixelhvae/sampler_s_per_batch']:.1f} s for {BATCH} "
+              f"images (784 steps), added to every symmetric-MIM training step")
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=2) + "\n")
