@@ -3,11 +3,15 @@
 import os
 from pathlib import Path
 
-import hydra
-from omegaconf import DictConfig
+from mim.allocator import configure_allocator
 
-from mim.cli import run_task
-from mim.run import evaluate
+configure_allocator()  # before torch allocates anything: glibc keeps freed memory (Makefile's settings)
+
+import hydra  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
+
+from mim.cli import run_task  # noqa: E402
+from mim.run import evaluate  # noqa: E402
 
 
 os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parents[1]))

@@ -13,12 +13,17 @@ Logged through `pl_module.log`, so they reach `trainer.test`'s results and metri
 | test/consistency | MIM's consistency gap R (paper Eq. 10–11), S = `consistency_samples` |
 
 All of it runs without gradients, in eval mode, from a fixed seed (the global RNG is left as it
-was), on the datamodule's whole `test` tensors and its `train_fixed()` set.
+was), on the datamodule's `test` tensors (all of them, or the first `test_points`) and its
+`train_fixed()` set. Every pass takes bounded chunks: `encode_batch` rows per encoder pass,
+at most 2^15 (x, z) pairs per importance-sampling pass, and the mixture priors' log-densities
+row-chunked (`mim.priors.chunked`). Under `Trainer(fast_dev_run=...)` every metric is computed
+on at most `FAST_DEV_RUN_POINTS` points with at most `FAST_DEV_RUN_SAMPLES` samples.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import time
 
 import lightning as L
@@ -31,6 +36,10 @@ from mim.metrics.knn import knn_accuracy
 from mim.metrics.ksg import ksg_mutual_information
 from mim.metrics.nll import nll_is, nll_one_sample
 from mim.metrics.posterior import active_units, mean_posterior_variance
+
+# the caps of a `fast_dev_run` (one batch of everything): points per metric, samples per estimate
+FAST_DEV_RUN_POINTS = 256
+FAST_DEV_RUN_SAMPLES = 10
 
 
 @contextlib.contextmanager
@@ -70,13 +79,14 @@ class RepresentationMetrics(L.Callback):
     active_threshold: variance threshold of an active unit (Burda et al.: 0.01).
     encode_batch: rows per encoder pass when embedding whole sets.
     seed: seed of the metrics' own random draws (None: use the global RNG as it is).
+    test_points: score only the first `test_points` test points (None: all of them).
     """
 
     def __init__(self, mi_pairs: int = 10000, ksg_k: int = 5, nll_samples: int = 1000,
                  nll_batch: int = 32, knn_ks=(1, 3, 5, 10), knn_train: int = 10000,
                  embed_sample: bool = True, consistency_samples: int = 100,
                  consistency_pairs: int = 10000, active_threshold: float = 0.01,
-                 encode_batch: int = 10000, seed: int | None = 0):
+                 encode_batch: int = 10000, seed: int | None = 0, test_points: int | None = None):
         self.mi_pairs = positive_int("mi_pairs", mi_pairs)
         self.ksg_k = positive_int("ksg_k", ksg_k)
         self.nll_samples = positive_int("nll_samples", nll_samples)
@@ -91,6 +101,19 @@ class RepresentationMetrics(L.Callback):
         self.active_threshold = float(active_threshold)
         self.encode_batch = positive_int("encode_batch", encode_batch)
         self.seed = seed
+        self.test_points = None if test_points is None else positive_int("test_points", test_points)
+
+    def capped(self, points: int, samples: int) -> RepresentationMetrics:
+        """A copy that uses at most `points` test, K-NN training, MI and consistency points and
+        at most `samples` samples per NLL and consistency estimate (for a quick check run)."""
+        small = copy.copy(self)
+        small.test_points = min(self.test_points or points, points)
+        small.mi_pairs = min(self.mi_pairs, points)
+        small.knn_train = min(self.knn_train, points)
+        small.consistency_pairs = min(self.consistency_pairs, points)
+        small.nll_samples = min(self.nll_samples, samples)
+        small.consistency_samples = min(self.consistency_samples, samples)
+        return small
 
     def compute(self, model, test: tuple, train: tuple | None = None,
                 timings: dict[str, float] | None = None) -> dict[str, float]:
@@ -99,6 +122,8 @@ class RepresentationMetrics(L.Callback):
         K-NN accuracies are skipped when `train` is None or either set has no labels.
         `timings`, if given, receives the seconds spent per metric.
         """
+        if self.test_points is not None:
+            test = tuple(None if part is None else part[:self.test_points] for part in test)
         anchor = next(model.parameters())
         x_test = test[0].to(anchor.device)
         was_training = model.training
@@ -155,5 +180,6 @@ class RepresentationMetrics(L.Callback):
         except (AttributeError, NotImplementedError):
             rank_zero_warn("RepresentationMetrics: no `train_fixed()` set; K-NN accuracy skipped")
             train = None
-        for name, value in self.compute(pl_module.model, test, train).items():
+        metrics = self.capped(FAST_DEV_RUN_POINTS, FAST_DEV_RUN_SAMPLES) if trainer.fast_dev_run else self
+        for name, value in metrics.compute(pl_module.model, test, train).items():
             pl_module.log(name, value)

@@ -1,4 +1,7 @@
-"""A learnable mixture of K diagonal Gaussians: p(z) = sum_k pi_k N(z; mu_k, diag(s_k^2))."""
+"""A learnable mixture of K diagonal Gaussians: p(z) = sum_k pi_k N(z; mu_k, diag(s_k^2)).
+
+`log_prob` takes the rows of z in chunks of bounded size (`mim.priors.chunked`).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from torch import nn
 
 from mim.config import positive_int
 from mim.distributions import DiagonalGaussian
+from mim.priors.chunked import MAX_ELEMENTS, over_row_chunks, rows_per_chunk
 
 
 class MixtureOfGaussiansPrior(nn.Module):
@@ -23,9 +27,16 @@ class MixtureOfGaussiansPrior(nn.Module):
     def _components(self) -> DiagonalGaussian:
         return DiagonalGaussian(self.means, torch.exp(self.log_stds))
 
-    def log_prob(self, z: torch.Tensor) -> torch.Tensor:
-        per_component = self._components().log_prob(z.unsqueeze(-2))  # [..., K]
-        return torch.logsumexp(per_component + torch.log_softmax(self.logits, -1), dim=-1)
+    def log_prob(self, z: torch.Tensor, max_elements: int = MAX_ELEMENTS) -> torch.Tensor:
+        """log p(z) for z [..., D]; at most `max_elements` numbers per [rows, K, D] intermediate."""
+        components, log_weights = self._components(), torch.log_softmax(self.logits, -1)
+
+        def mixture(rows: torch.Tensor) -> torch.Tensor:
+            per_component = components.log_prob(rows.unsqueeze(-2))  # [..., K]
+            return torch.logsumexp(per_component + log_weights, dim=-1)
+
+        per_row = self.logits.shape[0] * z.shape[-1]
+        return over_row_chunks(mixture, z, rows_per_chunk(max_elements, per_row))
 
     def sample(self, n: int) -> torch.Tensor:
         k = torch.multinomial(torch.softmax(self.logits, -1), n, replacement=True)

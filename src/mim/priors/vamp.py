@@ -4,6 +4,7 @@ u_k = act(W e_k): a learnable matrix read column by column, with `hardtanh` into
 image data or no activation for real-valued data. The encoder is the model's own q(z|x),
 held by reference (not as a sub-module, so its weights appear once in the state dict).
 In eval mode without gradients the K encoded components are computed once and cached.
+`log_prob` takes the rows of z in chunks of bounded size (`mim.priors.chunked`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import torch.nn.functional as F
 
 from mim.config import positive_int
 from mim.distributions import DiagonalGaussian
+from mim.priors.chunked import MAX_ELEMENTS, over_row_chunks, rows_per_chunk
 
 INITS = ("random", "data")
 
@@ -67,9 +69,16 @@ class VampPrior(nn.Module):
         self._cache = None
         return super().train(mode)
 
-    def log_prob(self, z: torch.Tensor) -> torch.Tensor:
-        per_component = self._components().log_prob(z.unsqueeze(-2))  # [..., K]
-        return torch.logsumexp(per_component, dim=-1) - math.log(per_component.shape[-1])
+    def log_prob(self, z: torch.Tensor, max_elements: int = MAX_ELEMENTS) -> torch.Tensor:
+        """log p(z) for z [..., D]; at most `max_elements` numbers per [rows, K, D] intermediate."""
+        components = self._components()
+
+        def mixture(rows: torch.Tensor) -> torch.Tensor:
+            per_component = components.log_prob(rows.unsqueeze(-2))  # [..., K]
+            return torch.logsumexp(per_component, dim=-1) - math.log(per_component.shape[-1])
+
+        per_row = self.pseudo_weights.shape[0] * z.shape[-1]
+        return over_row_chunks(mixture, z, rows_per_chunk(max_elements, per_row))
 
     def sample(self, n: int) -> torch.Tensor:
         components = self._components()
