@@ -33,3 +33,20 @@ def noiseless(monkeypatch):
     """Make every Gaussian reparameterised sample return its mean (eps = 0)."""
     monkeypatch.setattr(DiagonalGaussian, "rsample",
                         lambda self, shape=(): self.mean.expand(torch.Size(shape) + self.mean.shape))
+
+
+class _RecordingComponents:
+    def __init__(self, inner, sizes: list[int]):
+        self.inner, self.sizes = inner, sizes
+
+    def log_prob(self, value):
+        self.sizes.append(torch.broadcast_shapes(value.shape, self.inner.mean.shape).numel())
+        return self.inner.log_prob(value)
+
+
+def record_component_sizes(prior, monkeypatch) -> list[int]:
+    """Sizes (numbers) of every [rows, K, D] intermediate a mixture prior's log_prob builds."""
+    sizes: list[int] = []
+    components = prior._components
+    monkeypatch.setattr(prior, "_components", lambda: _RecordingComponents(components(), sizes))
+    return sizes
