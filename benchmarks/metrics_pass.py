@@ -9,6 +9,8 @@ points. Reports seconds per metric and in total (target: < 10 s on the 2-core CP
 then the KSG estimator alone at N = 2,500 ... 40,000 with the fitted exponent of t ∝ N^a
 (O(N log N) shows as a ≈ 1–1.1), for informative codes (z keeps x, as a trained encoder's)
 and for the fresh model's nearly independent codes (the counting worst case, ≈ N^1.5).
+Last, the same metrics pass with the toy VampPrior (prior=vamp, K = 500 pseudo-inputs) in a
+child process, for its peak resident memory (ru_maxrss) and its time.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import argparse
 import json
 import math
 import os
+import resource
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,6 +31,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 os.environ.setdefault("PROJECT_ROOT", str(ROOT))
+
+from mim.allocator import configure_allocator  # noqa: E402
+
+configure_allocator()  # as src/train.py: the Makefile's glibc settings, before torch allocates
 
 from hydra import compose, initialize_config_dir  # noqa: E402
 from hydra.utils import instantiate  # noqa: E402
@@ -49,6 +57,32 @@ def default_setup(overrides: list[str]):
     return build_autoencoder(model, prior).eval(), instantiate(data), callback
 
 
+def max_rss_mib() -> float:
+    """This process's peak resident memory so far (ru_maxrss: KiB on Linux), in MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def vamp_pass() -> None:
+    """(child) The metrics pass of a toy VampPrior model; prints its memory and time as JSON."""
+    torch.manual_seed(0)
+    model, datamodule, callback = default_setup(["prior=vamp"])
+    test, train = datamodule.test, datamodule.train_fixed()
+    before = max_rss_mib()
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    callback.compute(model, test, train, timings)
+    print(json.dumps({"pseudo_inputs": model.prior.pseudo_weights.shape[0], "n_test": len(test[0]),
+                      "max_rss_before_mib": before, "max_rss_mib": max_rss_mib(),
+                      "total_s": time.perf_counter() - start, "seconds": timings}))
+
+
+def measure_vamp_pass() -> dict:
+    """Run `vamp_pass` in a fresh process (its own peak RSS) and return what it measured."""
+    child = subprocess.run([sys.executable, __file__, "--vamp-child"], capture_output=True,
+                           text=True, check=True)
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
 def fitted_exponent(sizes, seconds) -> float:
     slope, _ = np.polyfit(np.log(sizes), np.log(seconds), 1)
     return float(slope)
@@ -58,8 +92,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     parser.add_argument("--repeats", type=int, default=3, help="KSG timings: best of this many")
+    parser.add_argument("--skip-vamp", action="store_true", help="skip the VampPrior memory run")
+    parser.add_argument("--vamp-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("overrides", nargs="*", help="Hydra overrides of conf/train.yaml")
     args = parser.parse_args()
+    if args.vamp_child:
+        vamp_pass()
+        return
 
     torch.manual_seed(0)
     model, datamodule, callback = default_setup(args.overrides)
@@ -108,13 +147,20 @@ def main() -> None:
                   f"{1e6 * row['seconds'] / row['n']:9.2f} {row['mi']:7.3f}")
         print(f"  {kind:<12} fitted exponent t ∝ N^a: a = {result['exponent']:.3f}")
 
+    vamp = None if args.skip_vamp else measure_vamp_pass()
+    if vamp is not None:
+        print(f"VampPrior metrics pass (prior=vamp, K = {vamp['pseudo_inputs']}, {vamp['n_test']} test "
+              f"points): peak RSS {vamp['max_rss_mib']:.0f} MiB ({vamp['max_rss_before_mib']:.0f} MiB "
+              f"before the pass), {vamp['total_s']:.1f} s")
+        print("  " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in vamp["seconds"].items()))
+
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         result = {"metrics_pass": {"seconds": timings, "total_s": total, "n_test": len(test[0]),
                                    "settings": {k: v for k, v in vars(callback).items()
                                                 if not k.startswith("_")},
                                    "values": metrics},
-                  "ksg": {"k": callback.ksg_k, **ksg},
+                  "ksg": {"k": callback.ksg_k, **ksg}, "vamp_pass": vamp,
                   "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count()}
         args.out.write_text(json.dumps(result, indent=2, default=list) + "\n")
         print(f"written to {args.out}")

@@ -87,3 +87,20 @@ class BinaryGMMDataModule(GMMDataModule):
 
     def train_fixed(self) -> tuple:
         return binarize(super().train_fixed())
+
+
+class _RecordingComponents:
+    def __init__(self, inner, sizes: list[int]):
+        self.inner, self.sizes = inner, sizes
+
+    def log_prob(self, value):
+        self.sizes.append(torch.broadcast_shapes(value.shape, self.inner.mean.shape).numel())
+        return self.inner.log_prob(value)
+
+
+def record_component_sizes(prior, monkeypatch) -> list[int]:
+    """Sizes (numbers) of every [rows, K, D] intermediate a mixture prior's log_prob builds."""
+    sizes: list[int] = []
+    components = prior._components
+    monkeypatch.setattr(prior, "_components", lambda: _RecordingComponents(components(), sizes))
+    return sizes

@@ -1,4 +1,5 @@
-"""RepresentationMetrics through a real (short) training run and its metrics.json, and inside a\nreal test run of a model built to have known answers."""
+"""RepresentationMetrics: a real (short) training run and its metrics.json, known answers inside a
+real test run, bounded passes, caps."""
 
 from __future__ import annotations
 
@@ -9,12 +10,17 @@ import lightning as L
 import pytest
 import torch
 
-from helpers import LinearGaussian
+import mim.callbacks.metrics as metrics_module
+from helpers import LinearGaussian, record_component_sizes
 from mim.autoencoder import Autoencoder
 from mim.callbacks.metrics import RepresentationMetrics
 from mim.data.gmm import GMMDataModule
 from mim.module import AutoencoderModule
+from mim.nets.mlp import GaussianMLP
+from mim.priors import vamp
+from mim.priors.chunked import rows_per_chunk
 from mim.priors.standard import StandardNormalPrior
+from mim.priors.vamp import VampPrior
 from mim.run import train
 
 METRICS = ["test/mi", "test/nll", "test/nll_1s", "test/knn1", "test/knn3", "test/knn5", "test/knn10",
@@ -93,3 +99,81 @@ def test_rejects_bad_settings():
         RepresentationMetrics(nll_samples=0)
     with pytest.raises(ValueError):
         RepresentationMetrics(knn_ks=(1, -3))
+
+
+def _vamp_model(components=50):
+    torch.manual_seed(0)
+    encoder, decoder = GaussianMLP(2, 2, 8), GaussianMLP(2, 2, 8)
+    return Autoencoder(encoder, decoder, VampPrior(2, encoder=encoder, pseudo_inputs=components))
+
+
+def _labelled(n, seed):
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 2, generator=generator), torch.randint(0, 3, (n,), generator=generator)
+
+
+SMALL = dict(mi_pairs=300, nll_samples=40, consistency_samples=20, consistency_pairs=100,
+             knn_train=300, encode_batch=128)
+
+
+def test_vamp_evaluation_encodes_once_and_every_pass_stays_within_the_budget(monkeypatch):
+    test, train_set = _labelled(300, 1), _labelled(300, 2)
+    callback = RepresentationMetrics(**SMALL)
+    reference = callback.compute(_vamp_model(), test, train_set)
+
+    model = _vamp_model()
+    budget = 1000  # K D = 100: 10 rows per chunk
+    monkeypatch.setattr(vamp, "rows_per_chunk", lambda _, per_row: rows_per_chunk(budget, per_row))
+    sizes = record_component_sizes(model.prior, monkeypatch)
+    encodes = []
+    pseudo_inputs = model.prior.pseudo_inputs
+    monkeypatch.setattr(model.prior, "pseudo_inputs", lambda: encodes.append(1) or pseudo_inputs())
+    chunked = callback.compute(model, test, train_set)
+    assert len(encodes) == 1  # the K components, once for the whole evaluation
+    assert max(sizes) <= budget
+    assert len(sizes) > 300  # the NLL, nll_1s and consistency passes, chunk by chunk
+    assert chunked.keys() == reference.keys()
+    for name, value in reference.items():
+        assert chunked[name] == pytest.approx(value, rel=1e-5, abs=1e-6), name
+
+
+def test_capped_settings():
+    small = RepresentationMetrics(nll_samples=5, knn_train=100).capped(points=256, samples=10)
+    assert (small.test_points, small.mi_pairs, small.knn_train, small.consistency_pairs) == (256, 256, 100, 256)
+    assert (small.nll_samples, small.consistency_samples) == (5, 10)
+    assert RepresentationMetrics().nll_samples == 1000  # the original is left as it was
+
+
+def test_test_points_scores_the_first_points_only():
+    test, train_set = _labelled(300, 1), _labelled(300, 2)
+    first = RepresentationMetrics(**SMALL, test_points=120).compute(_vamp_model(5), test, train_set)
+    cut = RepresentationMetrics(**SMALL).compute(_vamp_model(5), (test[0][:120], test[1][:120]), train_set)
+    assert first == cut
+    with pytest.raises(ValueError, match="test_points"):
+        RepresentationMetrics(test_points=0)
+
+
+@pytest.mark.parametrize("how", ["debug=fast_dev_run", "+trainer.fast_dev_run=true"])
+def test_fast_dev_run_computes_every_metric_on_one_small_batch(train_config, monkeypatch, how):
+    # the preset sets the callback's knobs; a bare Trainer(fast_dev_run) is capped by the callback
+    seen = {}
+
+    def spy(name, fn, size_of):
+        def wrapped(*args, **kwargs):
+            seen.setdefault(name, []).append(size_of(*args, **kwargs))
+            return fn(*args, **kwargs)
+        monkeypatch.setattr(metrics_module, name, wrapped)
+
+    spy("encode", metrics_module.encode, lambda model, x, batch: len(x))
+    spy("ksg_mutual_information", metrics_module.ksg_mutual_information, lambda x, z, k: len(x))
+    spy("nll_is", metrics_module.nll_is, lambda model, x, samples, batch: (len(x), samples))
+    spy("nll_one_sample", metrics_module.nll_one_sample, lambda model, x, batch: len(x))
+    spy("knn_accuracy", metrics_module.knn_accuracy, lambda a, b, c, d, ks: (len(a), len(c)))
+    spy("consistency_gap", metrics_module.consistency_gap, lambda model, x, samples: (len(x), samples))
+    metrics = train(train_config("logger=none", "callbacks.lr_monitor=null", "data.n_test=1000",
+                                 "data.n_train=1000", how))
+    assert all(name in metrics for name in METRICS)
+    assert seen["encode"] == [256, 256]  # test, then K-NN training points
+    assert seen["ksg_mutual_information"] == [256] and seen["nll_one_sample"] == [256]
+    assert seen["nll_is"] == [(256, 10)] and seen["consistency_gap"] == [(256, 10)]
+    assert seen["knn_accuracy"] == [(256, 256)]
