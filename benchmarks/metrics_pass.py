@@ -10,7 +10,8 @@ then the KSG estimator alone at N = 2,500 ... 40,000 with the fitted exponent of
 (O(N log N) shows as a ≈ 1–1.1), for informative codes (z keeps x, as a trained encoder's)
 and for the fresh model's nearly independent codes (the counting worst case, ≈ N^1.5).
 Last, the same metrics pass with the toy VampPrior (prior=vamp, K = 500 pseudo-inputs) in a
-child process, for its peak resident memory (ru_maxrss) and its time.
+child process, for its peak resident memory (ru_maxrss) and its time. That peak varies from run
+to run (glibc heap fragmentation under the no-mmap, no-trim settings): compare several runs.
 """
 
 from __future__ import annotations
