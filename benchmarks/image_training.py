@@ -35,6 +35,7 @@ from hydra.utils import instantiate
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from results import write_results  # noqa: E402
 from mim.allocator import configure_allocator  # noqa: E402
 from mim.autoencoder import build_autoencoder  # noqa: E402
 from mim.callbacks.beta_warmup import BetaWarmup  # noqa: E402
@@ -196,10 +197,7 @@ def main() -> None:
         results["pixelhvae/sampler_s_per_batch"] = sampler_seconds()
         print(f"  pixelhvae sampler: {results['pixelhvae/sampler_s_per_batch']:.1f} s for {BATCH} "
               f"images (784 steps), added to every symmetric-MIM training step")
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=2) + "\n")
-        print(f"written to {args.out}")
+    write_results(results, args.out)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 os.environ.setdefault("PROJECT_ROOT", str(ROOT))
 
+from results import write_results  # noqa: E402
 from mim.allocator import configure_allocator  # noqa: E402
 
 configure_allocator()  # as src/train.py: the Makefile's glibc settings, before torch allocates
@@ -156,15 +157,13 @@ def main() -> None:
         print("  " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in vamp["seconds"].items()))
 
     if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
         result = {"metrics_pass": {"seconds": timings, "total_s": total, "n_test": len(test[0]),
                                    "settings": {k: v for k, v in vars(callback).items()
                                                 if not k.startswith("_")},
                                    "values": metrics},
                   "ksg": {"k": callback.ksg_k, **ksg}, "vamp_pass": vamp,
                   "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count()}
-        args.out.write_text(json.dumps(result, indent=2, default=list) + "\n")
-        print(f"written to {args.out}")
+        write_results(result, args.out)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import statistics
 import sys
@@ -39,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 import mim.nets.mlp  # noqa: E402
+from results import write_results  # noqa: E402
 from mim.autoencoder import build_autoencoder  # noqa: E402
 from mim.callbacks.beta_warmup import BetaWarmup  # noqa: E402
 from mim.data.gmm import GMMDataModule  # noqa: E402
@@ -194,10 +194,7 @@ def main() -> None:
     print(f"  Independent(Normal), validated (torch default) {dist['torch_validated_s']:5.3f} s   "
           f"{dist['torch_validated_over_own']:.2f}x ours")
 
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=2) + "\n")
-        print(f"written to {args.out}")
+    write_results(results, args.out)
 
 
 if __name__ == "__main__":
