@@ -7,7 +7,8 @@ For each model (convHVAE, PixelHVAE; VampPrior K = 500, z1 = z2 = 40) and object
 1. bare: a minimal eager-PyTorch loop over the same model and loss (forward, backward, per-tensor
    gradient normalisation, Adam) — the floor for this model in eager PyTorch;
 2. app: the Lightning module, as `python src/train.py` trains it (callbacks, logging, the
-   datamodule's batches), timed per step from inside the training loop;
+   datamodule's batches), timed per step from inside the training loop; and the same with
+   `trainer.precision=bf16-mixed` (networks in bf16, densities in fp32);
 3. reference (optional, `--ref`): the public VampPrior code's own training step, timed by
    ../shared/tools/ref_vampprior_bench.py in a subprocess of this run (its docstring says how to
    extract and patch the snapshot outside the repository).
@@ -113,19 +114,23 @@ def bare_steps(model_name: str, objective_name: str, steps: int) -> list[float]:
     return times[2:]
 
 
-def app_steps(model_name: str, objective_name: str, steps: int) -> list[float]:
+def app_steps(model_name: str, objective_name: str, steps: int, precision: str = "32-true") -> list[float]:
     torch.manual_seed(0)
     module = AutoencoderModule(model_config(model_name), PRIOR, OBJECTIVES[objective_name], OPTIM)
     timer = StepTimer()
     trainer = L.Trainer(max_steps=steps + 2, callbacks=[BetaWarmup(0), timer], logger=False,
                         enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, limit_val_batches=0, accelerator="cpu")
+                        enable_model_summary=False, limit_val_batches=0, accelerator="cpu",
+                        precision=precision)
     trainer.fit(module, datamodule=RandomImages(BATCH * (steps + 2)))
     return timer.times[2:]
 
 
 def measure(model_name: str, objective_name: str, kind: str, steps: int) -> dict:
-    times = (bare_steps if kind == "bare" else app_steps)(model_name, objective_name, steps)
+    if kind == "bare":
+        times = bare_steps(model_name, objective_name, steps)
+    else:
+        times = app_steps(model_name, objective_name, steps, "bf16-mixed" if kind == "app-bf16" else "32-true")
     step = statistics.median(times)
     return {"step_s": step, "images_per_s": BATCH / step,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
@@ -185,14 +190,20 @@ def main() -> None:
         for objective_name in args.objectives.split(","):
             bare = in_subprocess(model_name, objective_name, "bare")
             app = in_subprocess(model_name, objective_name, "app")
-            row = {"bare": bare, "app": app, "app_over_bare": app["images_per_s"] / bare["images_per_s"]}
+            bf16 = in_subprocess(model_name, objective_name, "app-bf16")
+            row = {"bare": bare, "app": app, "app_bf16": bf16,
+                   "app_over_bare": app["images_per_s"] / bare["images_per_s"],
+                   "app_bf16_over_bare": bf16["images_per_s"] / bare["images_per_s"]}
             if ref and objective_name == "vae":
                 row["app_over_reference"] = app["images_per_s"] / ref["images_per_s"]
+                row["app_bf16_over_reference"] = bf16["images_per_s"] / ref["images_per_s"]
             results[f"{model_name}/{objective_name}"] = row
-            extra = f"  {row['app_over_reference']:.2f}x the reference" if "app_over_reference" in row else ""
+            extra = (f"  vs the reference: app {row['app_over_reference']:.2f}x, bf16 "
+                     f"{row['app_bf16_over_reference']:.2f}x" if "app_over_reference" in row else "")
             print(f"  {model_name:<9} {objective_name:<5} bare {bare['images_per_s']:6.1f}  app "
-                  f"{app['images_per_s']:6.1f} img/s  app/bare {row['app_over_bare']:.2f}  "
-                  f"peak {app['peak_rss_mb']:.0f} MB{extra}")
+                  f"{app['images_per_s']:6.1f}  app bf16-mixed {bf16['images_per_s']:6.1f} img/s  "
+                  f"app/bare {row['app_over_bare']:.2f}  peak {app['peak_rss_mb']:.0f} MB "
+                  f"(bf16 {bf16['peak_rss_mb']:.0f} MB){extra}")
     if "pixelhvae" in args.models.split(","):
         results["pixelhvae/sampler_s_per_batch"] = sampler_seconds()
         print(f"  pixelhvae sampler: {results['pixelhvae/sampler_s_per_batch']:.1f} s for {BATCH} "

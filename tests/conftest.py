@@ -25,7 +25,7 @@ os.environ.setdefault("PROJECT_ROOT", str(ROOT))
 # small, quick settings that keep the real pipeline (data, model, callbacks, logger)
 FAST = [
     "data.n_train=1024", "data.n_val=512", "data.n_test=512", "trainer.max_epochs=2",
-    "trainer.enable_progress_bar=false", "callbacks.progress_bar=null",
+    "trainer.enable_progress_bar=false",   # drops the progress_bar callback too (run.py)
 ]
 
 

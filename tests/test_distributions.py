@@ -69,3 +69,36 @@ def test_bernoulli_log_prob_rejects_non_binary_targets_while_validation_is_on():
         assert Bernoulli(torch.full((1, 1), -50.0)).log_prob(-torch.ones(1, 1)).item() == pytest.approx(50.0)
     finally:
         Distribution.set_default_validate_args(True)
+
+
+def test_half_precision_parameters_are_scored_in_fp32_and_float64_stays_float64():
+    """Under bf16 autocast the networks emit bf16; densities must not be summed in bf16
+    (8-bit mantissa: a sum of 784 log-probabilities of order 100 would lose whole nats)."""
+    logits = torch.tensor([[2.0, -1.0, 0.5]], dtype=torch.bfloat16)
+    x = torch.tensor([[1.0, 0.0, 1.0]])
+    bern = Bernoulli(logits)
+    assert bern.logits.dtype == torch.float32
+    # exact value for the bf16-rounded logits, computed in float64 by hand
+    l64 = logits.double()
+    expected = (torch.nn.functional.logsigmoid(l64[0, 0]) + torch.nn.functional.logsigmoid(-l64[0, 1])
+                + torch.nn.functional.logsigmoid(l64[0, 2]))
+    assert bern.log_prob(x).dtype == torch.float32
+    assert abs(bern.log_prob(x).item() - expected.item()) < 1e-6
+    gauss = DiagonalGaussian(torch.zeros(2, dtype=torch.bfloat16), torch.ones(2, dtype=torch.float16))
+    assert gauss.mean.dtype == gauss.std.dtype == torch.float32
+    assert gauss.rsample().dtype == torch.float32
+    wide = DiagonalGaussian(torch.zeros(2, dtype=torch.float64), torch.ones(2, dtype=torch.float64))
+    assert wide.log_prob(torch.zeros(2, dtype=torch.float64)).dtype == torch.float64
+
+
+def test_gaussian_heads_give_fp32_densities_under_bf16_autocast():
+    from mim.nets.heads import GaussianHeads
+    heads = GaussianHeads(8, 3)
+    h = torch.randn(4, 8)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        posterior = heads(h)
+        assert posterior.mean.dtype == posterior.std.dtype == torch.float32
+        log_q = posterior.log_prob(torch.zeros(4, 3))
+    assert log_q.dtype == torch.float32
+    exact = heads(h)   # fp32 throughout: bf16 networks change the answer by rounding only
+    assert torch.allclose(log_q, exact.log_prob(torch.zeros(4, 3)), rtol=0.05, atol=0.5)

@@ -161,17 +161,19 @@ def exact_decoder_pair_loss(model, beta: float) -> torch.Tensor:
     return total
 
 
-@pytest.mark.parametrize("baseline", [True, False])
-def test_bernoulli_decoder_pairs_gradient_is_unbiased(monkeypatch, baseline):
-    copies = 40000
+@pytest.mark.parametrize("baseline,x_per_z", [(True, 1), (False, 1), (True, 2)])
+def test_bernoulli_decoder_pairs_gradient_is_unbiased(monkeypatch, baseline, x_per_z):
+    copies = 40000 // x_per_z
     monkeypatch.setattr(MIM, "sample_anchor",
                         staticmethod(lambda model, n, like: ANCHORS.repeat(copies, 1)))
     model = bernoulli_model()
     exact = autograd_gradient(model, lambda m: exact_decoder_pair_loss(m, 1.0))
     torch.manual_seed(0)
     model.zero_grad()
-    objective = MIM(reinforce_baseline=baseline)
-    objective.decoder_pairs(model, len(ANCHORS) * copies, ANCHORS, 1.0).mean().backward()
+    objective = MIM(reinforce_baseline=baseline, x_per_z=x_per_z)
+    pairs = objective.decoder_pairs(model, len(ANCHORS) * copies * x_per_z, ANCHORS, 1.0)
+    assert len(pairs) == len(ANCHORS) * copies * x_per_z
+    pairs.mean().backward()
     grads = dict(model.named_parameters())
     # Monte-Carlo std of these means over 120,000 pairs (8 seeds): ≤ 0.004 with the baseline,
     # ≤ 0.007 without; the tolerance is 4 of those

@@ -121,6 +121,19 @@ def test_leave_one_out_baseline_and_surrogate_by_hand():
     assert theta.grad.item() == pytest.approx(14.0)  # Σ f k
 
 
+def test_grouped_leave_one_out_baseline_by_hand():
+    # two groups of three pairs sharing a z: each baseline is the mean of its group's others
+    f = torch.tensor([1.0, 2.0, 6.0, 10.0, 20.0, 30.0])
+    assert torch.allclose(leave_one_out_baseline(f, group=3),
+                          torch.tensor([4.0, 3.5, 1.5, 25.0, 20.0, 15.0]))
+    # anything that depends on the group only (log p(z)) drops out of f - b
+    shift = torch.tensor([5.0, 5.0, 5.0, -7.0, -7.0, -7.0])
+    assert torch.allclose((f + shift) - leave_one_out_baseline(f + shift, group=3),
+                          f - leave_one_out_baseline(f, group=3))
+    with pytest.raises(ValueError, match="x_per_z"):
+        MIM(x_per_z=0)
+
+
 def test_score_function_gradient_is_unbiased():
     # d/dθ E_{x~Bern(σ(θ))}[(x - 0.3)²] = σ'(θ) (0.49 - 0.09) = 0.1 at θ = 0
     torch.manual_seed(0)

@@ -107,3 +107,20 @@ def test_a_toy_model_on_images_is_refused_before_any_work(train_config, tmp_path
     with pytest.raises(ConfigError, match=r"takes flat vectors of shape \[784\] but the data give \[1, 28, 28\]"):
         train(cfg)
     assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_bf16_mixed_precision_trains_with_fp32_densities(train_config, tmp_path, image_source):
+    """`trainer.precision=bf16-mixed`: the networks run in bf16 (about 2x faster on CPUs with
+    AVX512-BF16, README), every log-density and the loss stay fp32."""
+    cfg = image_config(train_config, tmp_path, image_source, "model=convhvae", "prior=vamp",
+                       "objective=mim", "trainer.precision=bf16-mixed", *SMALL,
+                       extra=["prior.pseudo_inputs=6"])
+    metrics = train(cfg)
+    check_run(metrics, tmp_path / "run")
+    module = load_module(str(tmp_path / "run" / "checkpoints" / "last.ckpt"))
+    x = torch.bernoulli(torch.full((4, 1, 28, 28), 0.3))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        hidden = module.model.decoder(module.model.encoder(x).rsample())
+        out = module.objective(module.model, x, 1.0)
+    assert hidden.logits.dtype == torch.float32
+    assert out["loss"].dtype == torch.float32 and torch.isfinite(out["loss"])

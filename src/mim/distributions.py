@@ -18,6 +18,14 @@ import torch
 import torch.nn.functional as F
 
 LOG_2PI = math.log(2.0 * math.pi)
+HALF_PRECISION = (torch.bfloat16, torch.float16)
+
+
+def full_precision(t: torch.Tensor) -> torch.Tensor:
+    """fp32 for a half-precision tensor, anything else unchanged: under mixed precision
+    (`trainer.precision=bf16-mixed`) the networks run in bf16 but every log-density, sample and
+    logsumexp is computed in fp32 (float64 stays float64)."""
+    return t.float() if t.dtype in HALF_PRECISION else t
 
 
 class DiagonalGaussian:
@@ -26,8 +34,8 @@ class DiagonalGaussian:
     has_rsample = True
 
     def __init__(self, mean: torch.Tensor, std: torch.Tensor, event_dims: int = 1):
-        self.mean = mean
-        self.std = std
+        self.mean = full_precision(mean)
+        self.std = full_precision(std)
         self.event_dims = event_dims
 
     def rsample(self, sample_shape: torch.Size | tuple = ()) -> torch.Tensor:
@@ -54,7 +62,7 @@ class Bernoulli:
     has_rsample = False
 
     def __init__(self, logits: torch.Tensor, event_dims: int = 1):
-        self.logits = logits
+        self.logits = full_precision(logits)
         self.event_dims = event_dims
 
     @property

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mim.distributions import DiagonalGaussian
+from mim.distributions import DiagonalGaussian, full_precision
 from mim.nets.gated import GatedDense, he_normal_
 
 LOGVAR_RANGE = (-6.0, 2.0)
@@ -18,7 +18,7 @@ class GaussianHeads(nn.Module):
         self.linear = he_normal_(nn.Linear(in_features, 2 * out_features))
 
     def forward(self, h: torch.Tensor) -> DiagonalGaussian:
-        mean, logvar = self.linear(h).chunk(2, dim=-1)
+        mean, logvar = full_precision(self.linear(h)).chunk(2, dim=-1)
         return DiagonalGaussian(mean, torch.exp(0.5 * logvar.clamp(*LOGVAR_RANGE)))
 
 

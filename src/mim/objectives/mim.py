@@ -43,12 +43,17 @@ class MIM:
     symmetric_during_warmup: if False (the reference), decoder pairs join only once β = 1.
     reinforce_baseline: leave-one-out baseline for the score-function estimator used when
         the decoder cannot be reparameterised (Bernoulli).
+    x_per_z: decoder pairs draw B // x_per_z latents z and x_per_z samples x ~ p(x|z) from each
+        (B pairs in all, at the same cost); with x_per_z > 1 the leave-one-out baseline is taken
+        within each z's group, which removes the between-z spread of the loss from the
+        score-function weight (docs/decisions/mim-binary-images.md). 1: B latents, one x each.
     """
 
     def __init__(self, symmetric: bool = True, qx_samples: int = 1, qx_fresh: bool = False,
                  decoder_qx: str = "prior_sample", symmetric_during_warmup: bool = False,
-                 reinforce_baseline: bool = True, decoder_z: str = "anchor"):
+                 reinforce_baseline: bool = True, decoder_z: str = "anchor", x_per_z: int = 1):
         positive_int("objective.qx_samples", qx_samples)
+        positive_int("objective.x_per_z", x_per_z)
         if decoder_qx not in DECODER_QX:
             raise ValueError(f"objective.decoder_qx must be one of {DECODER_QX}, got {decoder_qx!r}")
         if decoder_z not in DECODER_Z:
@@ -60,6 +65,7 @@ class MIM:
         self.decoder_qx = decoder_qx
         self.symmetric_during_warmup = symmetric_during_warmup
         self.reinforce_baseline = reinforce_baseline
+        self.x_per_z = x_per_z
 
     def encoder_pairs(self, model, x: torch.Tensor, beta: float):
         posterior = model.encoder(x)
@@ -79,10 +85,15 @@ class MIM:
         return torch.randn(n, model.latent_dim, dtype=like.dtype, device=like.device)
 
     def decoder_pairs(self, model, n: int, like: torch.Tensor, beta: float):
+        """Per-pair losses of max(1, n // x_per_z) · x_per_z decoder pairs (z, x ~ p(x|z)),
+        the x_per_z pairs of one z consecutive."""
+        latents = max(1, n // self.x_per_z)
         if self.decoder_z == "anchor":
-            z = self.sample_anchor(model, n, like)
+            z = self.sample_anchor(model, latents, like)
         else:
-            z = model.prior.sample(n).detach()
+            z = model.prior.sample(latents).detach()
+        if self.x_per_z > 1:
+            z = z.repeat_interleave(self.x_per_z, dim=0)
         likelihood = model.decoder(z)
         x = likelihood.rsample() if likelihood.has_rsample else likelihood.sample()
         log_px_z = likelihood.log_prob(x)
@@ -95,7 +106,7 @@ class MIM:
             log_qx = sample_log_marginal(model, x, self.qx_samples, posterior)
         f = mim_pair_loss(log_px_z, log_pz, log_qz_x, log_qx, beta)
         if not likelihood.has_rsample:
-            f = score_function_surrogate(f, log_px_z, self.reinforce_baseline)
+            f = score_function_surrogate(f, log_px_z, self.reinforce_baseline, self.x_per_z)
         return f
 
     def uses_decoder_pairs(self, beta: float) -> bool:
@@ -107,6 +118,8 @@ class MIM:
         if self.uses_decoder_pairs(beta):
             decoder_losses = self.decoder_pairs(model, x.shape[0], x, beta)
             out["decoder_pair_loss"] = decoder_losses.mean().detach()
-            losses = torch.cat([losses, decoder_losses])
-        out["loss"] = losses.mean()
+            # M_S = ½ (M_Q + M_P), whatever the two halves' pair counts
+            out["loss"] = 0.5 * (losses.mean() + decoder_losses.mean())
+        else:
+            out["loss"] = losses.mean()
         return out
