@@ -68,6 +68,7 @@ class MIM:
         self.x_per_z = x_per_z
 
     def encoder_pairs(self, model, x: torch.Tensor, beta: float):
+        """Per-pair losses of the B encoder pairs and their terms {name: [B]}."""
         posterior = model.encoder(x)
         z = posterior.rsample()
         log_px_z = model.decoder(z).log_prob(x)
@@ -77,16 +78,21 @@ class MIM:
             log_qx = log_px_z + log_pz - log_qz_x
         else:
             log_qx = sample_log_marginal(model, x, self.qx_samples, posterior)
-        return mim_pair_loss(log_px_z, log_pz, log_qz_x, log_qx, beta), log_px_z, log_qx
+        terms = {"log_px_z": log_px_z, "log_pz": log_pz, "log_qz_x": log_qz_x, "log_qx": log_qx}
+        return mim_pair_loss(log_px_z, log_pz, log_qz_x, log_qx, beta), terms
 
     @staticmethod
     def sample_anchor(model, n: int, like: torch.Tensor) -> torch.Tensor:
         """z ~ P(z) = N(0, I), the latent anchor."""
         return torch.randn(n, model.latent_dim, dtype=like.dtype, device=like.device)
 
-    def decoder_pairs(self, model, n: int, like: torch.Tensor, beta: float):
+    def decoder_pairs(self, model, n: int, like: torch.Tensor, beta: float) -> torch.Tensor:
         """Per-pair losses of max(1, n // x_per_z) · x_per_z decoder pairs (z, x ~ p(x|z)),
         the x_per_z pairs of one z consecutive."""
+        return self.decoder_pair_terms(model, n, like, beta)[0]
+
+    def decoder_pair_terms(self, model, n: int, like: torch.Tensor, beta: float):
+        """`decoder_pairs` and the pairs' terms {name: [pairs]}."""
         latents = max(1, n // self.x_per_z)
         if self.decoder_z == "anchor":
             z = self.sample_anchor(model, latents, like)
@@ -107,16 +113,19 @@ class MIM:
         f = mim_pair_loss(log_px_z, log_pz, log_qz_x, log_qx, beta)
         if not likelihood.has_rsample:
             f = score_function_surrogate(f, log_px_z, self.reinforce_baseline, self.x_per_z)
-        return f
+        return f, {"log_px_z": log_px_z, "log_pz": log_pz, "log_qz_x": log_qz_x}
 
     def uses_decoder_pairs(self, beta: float) -> bool:
         return self.symmetric and (beta >= 1.0 or self.symmetric_during_warmup)
 
     def __call__(self, model, x: torch.Tensor, beta: float) -> dict[str, torch.Tensor]:
-        losses, log_px_z, log_qx = self.encoder_pairs(model, x, beta)
-        out = {"log_px_z": log_px_z.mean().detach(), "log_qx": log_qx.mean().detach()}
+        losses, terms = self.encoder_pairs(model, x, beta)
+        # the terms' means are logged (stage/log_pz, stage/decoder_log_qz_x, ...): on a dashboard
+        # they show which part of the loss moves
+        out = {name: value.mean().detach() for name, value in terms.items()}
         if self.uses_decoder_pairs(beta):
-            decoder_losses = self.decoder_pairs(model, x.shape[0], x, beta)
+            decoder_losses, terms = self.decoder_pair_terms(model, x.shape[0], x, beta)
+            out.update({f"decoder_{name}": value.mean().detach() for name, value in terms.items()})
             out["decoder_pair_loss"] = decoder_losses.mean().detach()
             # M_S = ½ (M_Q + M_P), whatever the two halves' pair counts
             out["loss"] = 0.5 * (losses.mean() + decoder_losses.mean())
