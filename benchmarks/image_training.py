@@ -36,6 +36,7 @@ from hydra.utils import instantiate
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from image_models import PRIOR, X_SHAPE, model_config  # noqa: E402
 from results import write_results  # noqa: E402
 from mim.allocator import configure_allocator  # noqa: E402
 from mim.autoencoder import build_autoencoder  # noqa: E402
@@ -45,27 +46,12 @@ from mim.gradients import normalize_per_tensor  # noqa: E402
 from mim.module import AutoencoderModule  # noqa: E402
 
 BATCH = 100
-X_SHAPE = [1, 28, 28]
 REF_TOOL = ROOT.parent / "shared" / "tools" / "ref_vampprior_bench.py"
 REF_NAMES = {"convhvae": "convHVAE_2level", "pixelhvae": "PixelHVAE_2level"}
 OPTIM = {"lr": 5e-4, "schedule": "constant", "warmup": 0, "grad_norm": "per_tensor"}
 OBJECTIVES = {"vae": {"_target_": "mim.objectives.vae.VAE"},
               "amim": {"_target_": "mim.objectives.mim.MIM", "symmetric": False},
               "mim": {"_target_": "mim.objectives.mim.MIM", "decoder_z": "prior"}}
-
-
-def model_config(name: str) -> dict:
-    two_level = {"z1_dim": 40, "z2_dim": 40,
-                 "encoder": {"_target_": "mim.nets.conv_encoder.TwoLevelConvEncoder", "x_shape": X_SHAPE},
-                 "conditional_prior": {"_target_": "mim.nets.heads.GatedGaussianMLP", "in_dim": 40,
-                                       "out_dim": 40}}
-    decoder = {"convhvae": "mim.nets.conv_decoder.ConvDecoder",
-               "pixelhvae": "mim.nets.pixel_decoder.PixelDecoder"}[name]
-    return {**two_level, "eval_recon": False, "decoder": {"_target_": decoder, "x_shape": X_SHAPE}}
-
-
-PRIOR = {"_target_": "mim.priors.vamp.VampPrior", "pseudo_inputs": 500, "activation": "hardtanh",
-         "init_mean": 0.05, "init_std": 0.01}
 
 
 class RandomImages(TensorDataModule):

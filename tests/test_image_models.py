@@ -5,6 +5,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from mim.autoencoder import Autoencoder
@@ -14,7 +15,7 @@ from mim.nets.conv_decoder import ConvDecoder
 from mim.nets.conv_encoder import TwoLevelConvEncoder
 from mim.nets.gated import GatedConv2d, GatedDense
 from mim.nets.heads import GatedGaussianMLP
-from mim.nets.masked import raster_mask
+from mim.nets.masked import MaskedConv2d, raster_mask
 from mim.nets.pixel_decoder import PixelDecoder
 from mim.priors.standard import StandardNormalPrior
 from mim.priors.two_level import TwoLevelPrior
@@ -61,6 +62,55 @@ def test_gated_layers_by_hand():
         conv.conv.weight.copy_(torch.tensor([1.0, 0.0]).view(2, 1, 1, 1))
         conv.conv.bias.copy_(torch.tensor([0.0, math.log(3.0)]))    # gate sigmoid(log 3) = 3/4
     assert conv(torch.full((1, 1, 2, 2), 4.0)).flatten().tolist() == pytest.approx([3.0] * 4)
+
+
+@pytest.mark.parametrize("mask_type, kernel", [("A", 3), ("B", 3), ("B", 5)])
+def test_masked_conv_skips_the_masked_rows_exactly(mask_type, kernel):
+    # only the kernel rows down to the centre are computed: the same output and weight gradient as
+    # the full k×k masked convolution (non-square input, bias, a folded affine map)
+    torch.manual_seed(0)
+    conv = MaskedConv2d(mask_type, 3, 4, kernel, bias=True).double()
+    x = torch.randn(2, 3, 7, 9, dtype=torch.float64)
+    full = F.conv2d(x, conv.weight * conv.mask, conv.bias, padding=kernel // 2)
+    assert torch.allclose(conv(x), full, atol=1e-12)
+    scale, shift = torch.rand(4, dtype=torch.float64) + 0.5, torch.randn(4, dtype=torch.float64)
+    assert torch.allclose(conv(x, scale, shift), full * scale.view(-1, 1, 1) + shift.view(-1, 1, 1),
+                          atol=1e-12)
+    (conv(x) ** 2).sum().backward()
+    cropped_grad, conv.weight.grad = conv.weight.grad, None
+    (F.conv2d(x, conv.weight * conv.mask, conv.bias, padding=kernel // 2) ** 2).sum().backward()
+    assert torch.allclose(cropped_grad, conv.weight.grad, atol=1e-10)
+    assert cropped_grad[:, :, conv.mask == 0].abs().max() == 0
+    with pytest.raises(ValueError, match="odd"):
+        MaskedConv2d("B", 3, 4, 4)
+
+
+def test_pixelcnn_eval_path_equals_the_plain_layers():
+    # eval mode folds each BatchNorm into its convolution and runs channels-last; train mode runs the
+    # Sequential (batch statistics). Both against the layers applied one by one.
+    torch.manual_seed(3)
+    decoder = PixelDecoder([1, 6, 5], z1_dim=2, z2_dim=2, channels=8, layers=3).double()
+    for module in decoder.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+            module.weight.data.uniform_(0.5, 1.5)
+    x = torch.bernoulli(torch.full((4, 1, 6, 5), 0.5, dtype=torch.float64))
+    maps = decoder.maps(torch.randn(4, 4, dtype=torch.float64)).detach()
+
+    def plain(training):
+        h = torch.cat([x, maps], dim=1)
+        for conv, norm in decoder.blocks():
+            h = F.conv2d(h, conv.weight * conv.mask, padding=1)
+            h = F.relu(F.batch_norm(h, norm.running_mean.clone(), norm.running_var.clone(), norm.weight,
+                                    norm.bias, training=training, eps=norm.eps))
+        return decoder.out(h)
+
+    with torch.no_grad():
+        decoder.eval()
+        assert torch.allclose(decoder.logits(x, maps), plain(False), atol=1e-12)
+        decoder.train()
+        assert torch.allclose(decoder.logits(x, maps), plain(True), atol=1e-12)
 
 
 def _raster_index(r, c):

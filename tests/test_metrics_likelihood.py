@@ -95,8 +95,20 @@ def test_importance_sampling_error_shrinks_with_samples():
     assert errors[1] > 0.3
     assert errors[1] > 3 * errors[10] > 0 and errors[10] > 3 * abs(errors[100])
     assert abs(errors[1000]) < 0.01
-    # the same S with x and the samples cut into many small passes
+    # the same S with x and the samples cut into many small passes (uneven ones too)
     assert nll_is(model, x, samples=1000, batch_size=64, max_pairs=1000) == pytest.approx(truth, abs=0.01)
+    assert nll_is(model, x, samples=1000, batch_size=250, max_pairs=3000) == pytest.approx(truth, abs=0.01)
+
+
+@pytest.mark.parametrize("samples, batch_size, max_pairs",
+                         [(1, 7, 3), (5, 64, 7), (13, 3, 1000), (40, 500, 64), (9, 1, 1)])
+def test_exact_posterior_is_exact_for_any_samples_and_passes(samples, batch_size, max_pairs):
+    # every importance weight is q(x): the batched, chunked path must return it whatever the cuts
+    # (more points per batch than rows per pass included: the batch is cut to max_pairs points)
+    model, x = make_model(), data(300, seed=15)
+    torch.manual_seed(5)
+    got = nll_per_example(model, x, samples, batch_size, max_pairs)
+    assert torch.allclose(got, -true_log_marginal(x), rtol=0, atol=1e-10)
 
 
 def test_gap_terms_by_hand():

@@ -6,13 +6,13 @@ Objectives (VAE, MIM, A-MIM) own only the loss; they read the three components f
 
 from __future__ import annotations
 
-import math
+import contextlib
 
 import torch
 from hydra.utils import instantiate
 from torch import nn
 
-from mim.marginal import sample_log_marginal
+from mim.marginal import chunked_log_marginal
 from mim.priors.two_level import TwoLevelPrior
 
 
@@ -57,16 +57,28 @@ class Autoencoder(nn.Module):
         """-log q(x) per example by importance sampling with S = `samples` (spec §3).
 
         Samples are drawn `chunk` at a time and combined exactly by logsumexp; all x of the
-        batch are scored in each pass.
+        batch are scored in each pass. Runs in eval mode (BatchNorm running statistics, the
+        VampPrior's cached components); the modules' modes are restored afterwards.
         """
-        posterior = self.encoder(x)
-        parts, done = [], 0
-        while done < samples:
-            s = min(chunk, samples - done)
-            parts.append(sample_log_marginal(self, x, s, posterior) + math.log(s))
-            done += s
-        log_sum = torch.logsumexp(torch.stack(parts), dim=0)
-        return -(log_sum - math.log(samples))
+        with eval_mode(self):
+            return -chunked_log_marginal(self, x, samples, chunk)
+
+
+@contextlib.contextmanager
+def eval_mode(module: nn.Module):
+    """`module` and all its sub-modules in eval mode inside the block; every module's own mode
+    is restored afterwards. A module already wholly in eval mode is left untouched (so a
+    VampPrior keeps the components it has cached)."""
+    modes = [(m, m.training) for m in module.modules()]
+    if not any(mode for _, mode in modes):
+        yield module
+        return
+    module.eval()
+    try:
+        yield module
+    finally:
+        for m, mode in modes:   # parents before children: each ends in its own recorded mode
+            m.train(mode)
 
 
 def build_autoencoder(model: dict, prior: dict) -> Autoencoder:

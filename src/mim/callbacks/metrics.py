@@ -15,9 +15,11 @@ Logged through `pl_module.log`, so they reach `trainer.test`'s results and metri
 All of it runs without gradients, in eval mode, from a fixed seed (the global RNG is left as it
 was), on the datamodule's `test` tensors (all of them, or the first `test_points`) and its
 `train_fixed()` set. Every pass takes bounded chunks: `encode_batch` rows per encoder pass,
-at most 2^15 (x, z) pairs per importance-sampling pass, and the mixture priors' log-densities
-row-chunked (`mim.priors.chunked`). Under `Trainer(fast_dev_run=...)` every metric is computed
-on at most `FAST_DEV_RUN_POINTS` points with at most `FAST_DEV_RUN_SAMPLES` samples.
+at most 2^15 (x, z) pairs per importance-sampling pass (500 for images: `mim.metrics.nll`), and
+the mixture priors' log-densities row-chunked (`mim.priors.chunked`). The NLL over many images
+(S = 5000) takes hours on a CPU: it logs its progress and the time left every minute. Under
+`Trainer(fast_dev_run=...)` every metric is computed on at most `FAST_DEV_RUN_POINTS` points with
+at most `FAST_DEV_RUN_SAMPLES` samples.
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ class RepresentationMetrics(L.Callback):
     ksg_k: KSG neighbour order (spec: 5).
     nll_samples: S of the importance-sampling NLL (spec: 5000 for images).
     nll_batch: test points scored per pass of the NLL; the S samples are drawn in chunks so a
-        pass holds at most 32,768 (x, z) pairs.
+        pass holds at most 32,768 (x, z) pairs (500 for image data).
     knn_ks: the k of the K-NN accuracies (spec: 1, 3, 5, 10).
     knn_train: training points (from `train_fixed()`) the K-NN classifier is fit on.
     embed_sample: embed with a draw z ~ q(z|x) (the reference) rather than the posterior mean.
