@@ -31,12 +31,12 @@ test-all: $(STAMP)
 	$(PY) -m pytest -q $(ARGS)
 
 ## speed benchmarks, each against a baseline measured in the same run (results in outputs/bench/);
-## REF=/tmp/vp adds the VampPrior reference's training step (see benchmarks/image_training.py)
+## REF=/tmp/vp adds the VampPrior reference's training step and IS-NLL (see benchmarks/image_training.py)
 bench: $(STAMP)
 	$(PY) benchmarks/training_speed.py --out outputs/bench/training_speed.json
 	$(PY) benchmarks/metrics_pass.py --out outputs/bench/metrics_pass.json
 	$(PY) benchmarks/image_training.py --out outputs/bench/image_training.json $(if $(REF),--ref $(REF))
-	$(PY) benchmarks/image_nll.py --out outputs/bench/image_nll.json
+	$(PY) benchmarks/image_nll.py --out outputs/bench/image_nll.json $(if $(REF),--ref $(REF))
 
 ## plots and tables of a sweep (Figs. 3-5 layout, results.md, results.json, into the sweep dir):
 ## make figures RUN=outputs/train/multiruns/<time> [ARGS="--out DIR --x model.hidden --group objective"]

@@ -3,6 +3,8 @@ K = 500 pseudo-inputs, z1 = z2 = 40, 1×28×28 binary images (plain config dicts
 
 from __future__ import annotations
 
+from pathlib import Path
+
 X_SHAPE = [1, 28, 28]
 PRIOR = {"_target_": "mim.priors.vamp.VampPrior", "pseudo_inputs": 500, "activation": "hardtanh",
          "init_mean": 0.05, "init_std": 0.01}
@@ -16,3 +18,9 @@ def model_config(name: str) -> dict:
     decoder = {"convhvae": "mim.nets.conv_decoder.ConvDecoder",
                "pixelhvae": "mim.nets.pixel_decoder.PixelDecoder"}[name]
     return {**two_level, "eval_recon": False, "decoder": {"_target_": decoder, "x_shape": X_SHAPE}}
+
+
+# the public VampPrior code, timed by ../shared/tools/ref_vampprior_bench.py (its docstring says how
+# to extract and patch a snapshot outside the repository)
+REF_TOOL = Path(__file__).resolve().parents[2] / "shared" / "tools" / "ref_vampprior_bench.py"
+REF_NAMES = {"convhvae": "convHVAE_2level", "pixelhvae": "PixelHVAE_2level"}

@@ -1,7 +1,7 @@
 """IS-NLL (S = 5000) of the image models: our path against the reference protocol, in one run.
 
     .venv/bin/python benchmarks/image_nll.py --out outputs/bench/image_nll.json [--images 2]
-        [--samples 5000] [--threads 2] [--pairs 100,250,500,1000,2000]
+        [--samples 5000] [--threads 2] [--pairs 100,250,500,1000,2000] [--bf16] [--ref /tmp/vp]
 
 For convHVAE and PixelHVAE (VampPrior K = 500, z1 = z2 = 40; random weights from seed 0: the cost
 is the same for any weights) on the same `--images` test images (the first binarised MNIST test
@@ -17,12 +17,14 @@ its peak resident memory (ru_maxrss) is its own:
    NCHW); eval mode, no gradients; all 5000 log-weights combined by one logsumexp.
 
 Reports seconds per image, the ratio, peak RSS, and the matmul/conv FLOPs per image (counted with
-torch.utils.flop_counter.FlopCounterMode) over the time, also as a fraction of the machine's conv
-ceiling (≈390 GFLOP/s fp32 forward on 2 threads, ../shared/docs/baselines.md). `--pairs` times our
-path at several rows per pass (the measurement behind `IMAGE_MAX_PAIRS`); `--bf16` also times it
-with the networks under bf16 autocast (densities and logsumexp stay fp32; not a library option,
-an experiment: it shifts the estimate, printed per image). The machine is shared: compare within
-one run.
+torch.utils.flop_counter.FlopCounterMode) over the time, also as a fraction of the machine kind's
+conv ceiling (≈390 GFLOP/s fp32 forward on 2 threads, ../shared/docs/baselines.md) and of the same
+conv kernel timed on this machine in this run (machines of one kind differ by 1.4× and more). `--pairs` times our
+path at several rows per pass (the measurement behind `IMAGE_MAX_PAIRS`). `--ref /tmp/vp` also
+times the public reference code itself (../shared/tools/ref_vampprior_bench.py, in a subprocess).
+`--bf16` also times our path with the networks under bf16 autocast (densities and logsumexp stay
+fp32; an experiment, not a library option: it shifts the estimate, printed per image). The
+machine is shared: compare within one run.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import argparse
 import json
 import math
 import os
+import re
 import resource
 import statistics
 import subprocess
@@ -46,7 +49,7 @@ from torch.utils.flop_counter import FlopCounterMode
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from image_models import PRIOR, X_SHAPE, model_config  # noqa: E402
+from image_models import PRIOR, REF_NAMES, REF_TOOL, X_SHAPE, model_config  # noqa: E402
 from results import write_results  # noqa: E402
 from mim.allocator import configure_allocator  # noqa: E402
 from mim.autoencoder import build_autoencoder  # noqa: E402
@@ -154,6 +157,40 @@ def flops_per_image(name: str, samples: int) -> dict:
             "reference_per_chunk": chunk}
 
 
+def reference_code(ref: Path, name: str, images: int, samples: int, threads: int | None) -> dict | None:
+    """The public VampPrior code's own IS-NLL (its `calculate_likelihood`, MB = 100), timed by
+    ../shared/tools/ref_vampprior_bench.py in a subprocess (on its own random binary images: the
+    cost does not depend on them)."""
+    env = {**os.environ, "MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "100000000000"}
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
+    out = subprocess.run([sys.executable, str(REF_TOOL), "--ref", str(ref), "--model", REF_NAMES[name],
+                          "--steps", "1", "--nll-images", str(images), "--S", str(samples)],
+                         capture_output=True, text=True, env=env)
+    found = re.search(r"IS-NLL S=\d+ ([\d.]+) s/image", out.stdout)
+    if not found:
+        print(f"  reference code failed: {(out.stderr or out.stdout).strip().splitlines()[-1:]}")
+        return None
+    return {"s_per_image": float(found.group(1))}
+
+
+def conv_rate(repeats: int = 10) -> float:
+    """FLOP/s of the baselines.md ceiling kernel on this machine now: conv2d 64→64, 3×3, on
+    100×64×28×28, fp32 forward, the faster of NCHW and channels-last, median of `repeats`."""
+    x, w = torch.randn(100, 64, 28, 28), torch.randn(64, 64, 3, 3)
+    best = math.inf
+    for layout in (torch.contiguous_format, torch.channels_last):
+        xl = x.contiguous(memory_format=layout)
+        F.conv2d(xl, w, padding=1)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            F.conv2d(xl, w, padding=1)
+            times.append(time.perf_counter() - start)
+        best = min(best, statistics.median(times))
+    return 2 * 100 * 28 * 28 * 64 * 64 * 9 / best
+
+
 def child(*args: str) -> dict:
     out = subprocess.run([sys.executable, __file__, *args[:-5], "--one", *args[-5:]],
                          capture_output=True, text=True)
@@ -172,6 +209,8 @@ def main() -> None:
     parser.add_argument("--pairs", default="", help="rows per pass to time our path at, e.g. 100,500,2000")
     parser.add_argument("--repeats", type=int, default=1, help="timed runs per measurement (median)")
     parser.add_argument("--skip-reference", action="store_true")
+    parser.add_argument("--ref", type=Path, default=None,
+                        help="also time the public reference code (a patched vae_vampprior snapshot)")
     parser.add_argument("--bf16", action="store_true",
                         help="also time our path with the networks under bf16 autocast (an experiment)")
     parser.add_argument("--one", nargs=5, metavar=("MODEL", "KIND", "IMAGES", "S", "PAIRS"),
@@ -182,8 +221,12 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     if args.one:
         name, kind, images, samples, pairs = args.one
-        result = flops_per_image(name, int(samples)) if kind == "flops" else \
-            measure(name, kind, Path(images), int(samples), int(pairs) or None, args.repeats)
+        if kind == "flops":
+            result = flops_per_image(name, int(samples))
+        elif kind == "ceiling":
+            result = {"flops_per_s": conv_rate()}
+        else:
+            result = measure(name, kind, Path(images), int(samples), int(pairs) or None, args.repeats)
         print(json.dumps(result))
         return
     if args.samples % REFERENCE_COPIES:
@@ -204,6 +247,10 @@ def main() -> None:
         def run(name, kind, pairs=0):
             return child(*options, name, kind, str(images), str(args.samples), str(pairs))
 
+        measured = run("-", "ceiling")["flops_per_s"]
+        results["conv_measured_gflops"] = measured / 1e9
+        print(f"  conv 64→64 3×3, batch 100, fp32 forward on this machine now: {measured / 1e9:.0f} GFLOP/s "
+              f"(baselines.md: {CONV_CEILING / 1e9:.0f})")
         for name in args.models.split(","):
             flops = run(name, "flops")
             row: dict = {"flops": flops, "ours": run(name, "ours")}
@@ -211,18 +258,28 @@ def main() -> None:
                 row["reference"] = run(name, "reference")
             if args.bf16:
                 row["ours-bf16"] = run(name, "ours-bf16")
+            if args.ref:
+                row["reference_code"] = reference_code(args.ref, name, args.images, args.samples,
+                                                       args.threads)
             for kind in ("ours", "reference", "ours-bf16"):
                 if kind in row:
                     work = flops[kind.removesuffix("-bf16")]
                     rate = work / row[kind]["s_per_image"]
-                    row[kind].update(gflops=rate / 1e9, ceiling_fraction=rate / CONV_CEILING)
+                    row[kind].update(gflops=rate / 1e9, ceiling_fraction=rate / CONV_CEILING,
+                                     measured_conv_fraction=rate / measured)
                     print(f"  {name:<9} {kind:<9} {row[kind]['s_per_image']:7.2f} s/image  "
                           f"{work / 1e12:5.2f} TFLOP/image  {rate / 1e9:5.0f} GFLOP/s "
-                          f"({100 * rate / CONV_CEILING:3.0f} % of the conv ceiling)  peak "
+                          f"({100 * rate / CONV_CEILING:3.0f} % of the ceiling, "
+                          f"{100 * rate / measured:3.0f} % of the conv now)  peak "
                           f"{row[kind]['peak_rss_mb']:.0f} MB  NLL {row[kind]['nll']}")
             if "reference" in row:
                 row["speedup"] = row["reference"]["s_per_image"] / row["ours"]["s_per_image"]
                 print(f"  {name:<9} ours is {row['speedup']:.2f}x faster per image than the reference protocol")
+            if row.get("reference_code"):
+                row["speedup_over_reference_code"] = (row["reference_code"]["s_per_image"]
+                                                      / row["ours"]["s_per_image"])
+                print(f"  {name:<9} reference code {row['reference_code']['s_per_image']:7.2f} s/image: "
+                      f"ours is {row['speedup_over_reference_code']:.2f}x faster")
             if "ours-bf16" in row:
                 row["bf16_speedup"] = row["ours"]["s_per_image"] / row["ours-bf16"]["s_per_image"]
                 shift = [b - a for a, b in zip(row["ours"]["nll"], row["ours-bf16"]["nll"])]

@@ -36,7 +36,7 @@ from hydra.utils import instantiate
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from image_models import PRIOR, X_SHAPE, model_config  # noqa: E402
+from image_models import PRIOR, REF_NAMES, REF_TOOL, X_SHAPE, model_config  # noqa: E402
 from results import write_results  # noqa: E402
 from mim.allocator import configure_allocator  # noqa: E402
 from mim.autoencoder import build_autoencoder  # noqa: E402
@@ -46,8 +46,6 @@ from mim.gradients import normalize_per_tensor  # noqa: E402
 from mim.module import AutoencoderModule  # noqa: E402
 
 BATCH = 100
-REF_TOOL = ROOT.parent / "shared" / "tools" / "ref_vampprior_bench.py"
-REF_NAMES = {"convhvae": "convHVAE_2level", "pixelhvae": "PixelHVAE_2level"}
 OPTIM = {"lr": 5e-4, "schedule": "constant", "warmup": 0, "grad_norm": "per_tensor"}
 OBJECTIVES = {"vae": {"_target_": "mim.objectives.vae.VAE"},
               "amim": {"_target_": "mim.objectives.mim.MIM", "symmetric": False},
