@@ -14,13 +14,11 @@ from typing import Callable
 
 import torch
 
-from mim.distributions import full_precision
-
 
 def importance_log_marginal(log_px_z: torch.Tensor, log_pz: torch.Tensor,
                             log_qz_x: torch.Tensor, dim: int = 0) -> torch.Tensor:
     """log (1/S) sum_s p(x|z_s) p(z_s) / q(z_s|x), the S samples along `dim`."""
-    log_w = full_precision(log_px_z) + full_precision(log_pz) - full_precision(log_qz_x)
+    log_w = log_px_z + log_pz - log_qz_x   # fp32 or wider: the distributions cast (full_precision)
     return torch.logsumexp(log_w, dim=dim) - math.log(log_w.shape[dim])
 
 
