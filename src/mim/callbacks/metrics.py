@@ -5,10 +5,13 @@ Logged through `pl_module.log`, so they reach `trainer.test`'s results and metri
 | name | what |
 |---|---|
 | test/mi | KSG I(x; z), z ~ q(z|x), first `mi_pairs` test points, k = `ksg_k` |
-| test/nll | −log q(x), importance sampling with S = `nll_samples` |
-| test/nll_1s | the one-sample estimate of −log q(x) the reference reported for the toy data |
+| test/nll | −log q(x), importance sampling with S = `nll_samples`, first `nll_points` test points |
+| test/nll_points, test/nll_samples | how many test points and samples per point `test/nll` used |
+| test/nll_1s | −ELBO: the one-sample estimate of −log q(x) (the reference's toy-figure number) |
+| test/points, test/mi_points | test points scored (all metrics but the NLL), pairs of the KSG estimate |
 | test/knn{k} | K-NN accuracy, fit on `knn_train` training embeddings, scored on the test set |
 | test/active_units | latent dims with Var_x(E_q[z_d]) > `active_threshold` (Burda et al.) |
+| test/active_units/z1, /z2 | the same per latent group of the two-level image models |
 | test/posterior_var_mean, test/posterior_var/d{i} | E_x[σ_d(x)²], mean over dims and per dim |
 | test/consistency | MIM's consistency gap R (paper Eq. 10–11), S = `consistency_samples` |
 
@@ -54,15 +57,19 @@ def _timed(timings: dict | None, name: str):
 
 @torch.no_grad()
 def encode(model, x: torch.Tensor, batch_size: int) -> dict[str, torch.Tensor]:
-    """Posterior means, stds (if Gaussian) and one sample z ~ q(z|x) for every row of x."""
+    """Posterior means, stds (if Gaussian) and one sample z ~ q(z|x) for every row of x; for
+    two-level latents z = [z1, z2] also "z1_dim" (an int)."""
     parts: dict[str, list] = {"mean": [], "std": [], "sample": []}
+    z1_dim = None
     for start in range(0, len(x), batch_size):
         posterior = model.encoder(x[start:start + batch_size])
         parts["mean"].append(posterior.mean)
         parts["sample"].append(posterior.sample())
         if getattr(posterior, "std", None) is not None:
             parts["std"].append(posterior.std)
-    return {name: torch.cat(values) for name, values in parts.items() if values}
+        z1_dim = getattr(posterior, "z1_dim", None)
+    codes = {name: torch.cat(values) for name, values in parts.items() if values}
+    return codes if z1_dim is None else {**codes, "z1_dim": z1_dim}
 
 
 class RepresentationMetrics(L.Callback):
@@ -82,13 +89,16 @@ class RepresentationMetrics(L.Callback):
     encode_batch: rows per encoder pass when embedding whole sets.
     seed: seed of the metrics' own random draws (None: use the global RNG as it is).
     test_points: score only the first `test_points` test points (None: all of them).
+    nll_points: score `test/nll` on the first `nll_points` of those only (None: all); the S = 5000
+        image NLL costs seconds per image on a CPU, the other metrics milliseconds.
     """
 
     def __init__(self, mi_pairs: int = 10000, ksg_k: int = 5, nll_samples: int = 1000,
                  nll_batch: int = 32, knn_ks=(1, 3, 5, 10), knn_train: int = 10000,
                  embed_sample: bool = True, consistency_samples: int = 100,
                  consistency_pairs: int = 10000, active_threshold: float = 0.01,
-                 encode_batch: int = 10000, seed: int | None = 0, test_points: int | None = None):
+                 encode_batch: int = 10000, seed: int | None = 0, test_points: int | None = None,
+                 nll_points: int | None = None):
         self.mi_pairs = positive_int("mi_pairs", mi_pairs)
         self.ksg_k = positive_int("ksg_k", ksg_k)
         self.nll_samples = positive_int("nll_samples", nll_samples)
@@ -104,12 +114,14 @@ class RepresentationMetrics(L.Callback):
         self.encode_batch = positive_int("encode_batch", encode_batch)
         self.seed = seed
         self.test_points = None if test_points is None else positive_int("test_points", test_points)
+        self.nll_points = None if nll_points is None else positive_int("nll_points", nll_points)
 
     def capped(self, points: int, samples: int) -> RepresentationMetrics:
         """A copy that uses at most `points` test, K-NN training, MI and consistency points and
         at most `samples` samples per NLL and consistency estimate (for a quick check run)."""
         small = copy.copy(self)
         small.test_points = min(self.test_points or points, points)
+        small.nll_points = min(self.nll_points or points, points)
         small.mi_pairs = min(self.mi_pairs, points)
         small.knn_train = min(self.knn_train, points)
         small.consistency_pairs = min(self.consistency_pairs, points)
@@ -140,15 +152,18 @@ class RepresentationMetrics(L.Callback):
             model.train(was_training)
 
     def _compute(self, model, x_test, test, train, timings) -> dict[str, float]:
-        metrics: dict[str, float] = {}
+        metrics: dict[str, float] = {"test/points": float(len(x_test))}
         with _timed(timings, "encode"):
             codes = encode(model, x_test, self.encode_batch)
         with _timed(timings, "mi"):
             n = min(self.mi_pairs, len(x_test))
             if n > self.ksg_k:
                 metrics["test/mi"] = ksg_mutual_information(x_test[:n], codes["sample"][:n], k=self.ksg_k)
+                metrics["test/mi_points"] = float(n)
         with _timed(timings, "nll"):
-            metrics["test/nll"] = nll_is(model, x_test, self.nll_samples, self.nll_batch)
+            x_nll = x_test[:self.nll_points]
+            metrics["test/nll"] = nll_is(model, x_nll, self.nll_samples, self.nll_batch)
+            metrics.update({"test/nll_points": float(len(x_nll)), "test/nll_samples": float(self.nll_samples)})
         with _timed(timings, "nll_1s"):
             metrics["test/nll_1s"] = nll_one_sample(model, x_test, self.encode_batch)
         if train is not None and len(train) > 1 and len(test) > 1:
@@ -161,6 +176,10 @@ class RepresentationMetrics(L.Callback):
                 metrics.update({f"test/knn{k}": value for k, value in scores.items()})
         with _timed(timings, "posterior"):
             metrics["test/active_units"] = float(active_units(codes["mean"], self.active_threshold))
+            if "z1_dim" in codes:   # two-level latents z = [z1, z2]
+                z1_dim = codes["z1_dim"]
+                for group, means in (("z1", codes["mean"][:, :z1_dim]), ("z2", codes["mean"][:, z1_dim:])):
+                    metrics[f"test/active_units/{group}"] = float(active_units(means, self.active_threshold))
             if "std" in codes:
                 variances = mean_posterior_variance(codes["std"])
                 metrics["test/posterior_var_mean"] = float(variances.mean())

@@ -46,8 +46,14 @@ def collect_test_inputs(trainer: L.Trainer, limit: int = MAX_TEST_POINTS) -> tor
     return torch.cat(parts) if parts else None
 
 
+# display names of the image models' decoders and priors (the paper's)
+IMAGE_ARCHITECTURES = {"ConvDecoder": "convHVAE", "PixelDecoder": "PixelHVAE"}
+IMAGE_PRIORS = {"StandardNormalPrior": "standard prior", "VampPrior": "VampPrior"}
+
+
 def describe(pl_module: L.LightningModule) -> str | None:
-    """A title such as "MIM, H = 50" from the module's hyper-parameters, where it has them."""
+    """A title such as "MIM, H = 50" (toy models) or "A-MIM, PixelHVAE, VampPrior" (image
+    models) from the module's hyper-parameters, where it has them."""
     hparams = getattr(pl_module, "hparams", {}) or {}
     objective, model = hparams.get("objective") or {}, hparams.get("model") or {}
     target = str(objective.get("_target_", ""))
@@ -56,6 +62,12 @@ def describe(pl_module: L.LightningModule) -> str | None:
     name = target.rsplit(".", 1)[-1]
     if name == "MIM" and objective.get("symmetric") is False:
         name = "A-MIM"
+    if model.get("x_shape"):
+        decoder = str((model.get("decoder") or {}).get("_target_", ""))
+        prior = str((hparams.get("prior") or {}).get("_target_", ""))
+        arch = IMAGE_ARCHITECTURES.get(decoder.rsplit(".", 1)[-1], "")
+        prior_name = IMAGE_PRIORS.get(prior.rsplit(".", 1)[-1], "")
+        return ", ".join(part for part in (name, arch, prior_name) if part)
     hidden = model.get("hidden")
     return f"{name}, H = {hidden}" if hidden is not None else name
 

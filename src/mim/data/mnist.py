@@ -60,3 +60,6 @@ class FashionMNISTDataModule(MNISTDataModule):
     """Dynamically binarised Fashion-MNIST, the same protocol as MNIST."""
 
     dataset = "FashionMNIST"
+    # the garment of each label 0-9 (for plot legends)
+    class_names = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                   "Sneaker", "Bag", "Ankle boot"]
