@@ -36,9 +36,33 @@ def test_hparams_search_grid_composes():
     ("objective", ["mim", "amim", "vae"]), ("prior", ["standard", "vamp", "mog"]),
     ("model", ["mlp", "mlp_bernoulli"]), ("data", ["gmm2d", "gmm20d", "pca_fmnist"]),
     ("logger", ["csv", "wandb", "tensorboard", "many", "none"]),
-    ("trainer", ["default", "cpu", "gpu"]), ("debug", ["fast_dev_run", "overfit", "default"]),
+    ("trainer", ["default", "cpu", "gpu"]),
+    ("debug", ["fast_dev_run", "overfit", "default", "cpu_subset", "grid_smoke"]),
     ("callbacks", ["default", "evaluation", "none"]),
 ])
 def test_every_group_option_composes(group, options):
     for option in options:
         compose_train(f"{group}={option}")
+
+
+@pytest.mark.parametrize("experiment, model, objectives", [
+    ("table1_convhvae", "convhvae", "vae,mim"), ("table1_pixelhvae", "pixelhvae", "vae,amim")])
+def test_table1_grids_sweep_the_papers_cells_at_the_image_protocol(experiment, model, objectives):
+    cfg = compose_train(f"experiment={experiment}")
+    assert str(cfg.hydra.mode) == "RunMode.MULTIRUN" and cfg.task_name == "table1"
+    assert dict(cfg.hydra.sweeper.params) == {"data": "mnist,fmnist,omniglot", "prior": "standard,vamp",
+                                              "seed": "range(1,11)", "objective": objectives}
+    assert cfg.hydra.runtime.choices.model == model
+    # the references' budget (spec §6) and the full test protocol (spec §3)
+    assert (cfg.trainer.max_epochs, cfg.warmup, cfg.patience) == (2000, 100, 50)
+    metrics = cfg.callbacks.representation_metrics
+    assert (metrics.nll_samples, metrics.nll_points, metrics.mi_pairs) == (5000, None, 3000)
+    small = compose_train(f"experiment={experiment}", "debug=grid_smoke")
+    assert (small.data.n_train, small.trainer.max_epochs, small.callbacks.representation_metrics.nll_points) == (300, 2, 50)
+
+
+def test_cpu_comparison_experiment():
+    cfg = compose_train("experiment=cpu_mnist_comparison")
+    assert dict(cfg.hydra.sweeper.params) == {"objective": "vae,amim,mim", "seed": "1,2"}
+    assert (cfg.hydra.runtime.choices.model, cfg.hydra.runtime.choices.prior) == ("convhvae", "vamp")
+    assert cfg.model.decoder_z == "anchor" and cfg.model.x_per_z == 2

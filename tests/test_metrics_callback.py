@@ -177,3 +177,51 @@ def test_fast_dev_run_computes_every_metric_on_one_small_batch(train_config, mon
     assert seen["ksg_mutual_information"] == [256] and seen["nll_one_sample"] == [256]
     assert seen["nll_is"] == [(256, 10)] and seen["consistency_gap"] == [(256, 10)]
     assert seen["knn_accuracy"] == [(256, 256)]
+
+
+def test_nll_points_scores_the_nll_on_the_first_points_and_records_the_budget():
+    # the exact posterior makes every importance weight q(x): the estimate is exact for any S
+    model = exact_posterior_model()
+    data = GMMDataModule(std=0.05, n_train=300, n_val=10, n_test=400)
+    callback = RepresentationMetrics(mi_pairs=200, nll_samples=7, knn_train=300, nll_points=150,
+                                     consistency_samples=5, consistency_pairs=100)
+    metrics = callback.compute(model, data.test, data.train_fixed())
+    x = data.test[0][:150].double()
+    exact_nll = float((0.5 * x.pow(2).sum(1) / 1.01 + math.log(2 * math.pi * 1.01)).mean())
+    assert metrics["test/nll"] == pytest.approx(exact_nll, abs=1e-4)
+    assert (metrics["test/nll_points"], metrics["test/nll_samples"]) == (150, 7)
+    assert (metrics["test/points"], metrics["test/mi_points"]) == (400, 200)
+    # more NLL points than test points: all of them
+    everything = RepresentationMetrics(mi_pairs=200, nll_samples=3, knn_train=300, nll_points=10**6,
+                                       consistency_samples=5, consistency_pairs=100)
+    assert everything.compute(model, data.test, data.train_fixed())["test/nll_points"] == 400
+    assert callback.capped(points=100, samples=2).nll_points == 100
+    with pytest.raises(ValueError, match="nll_points"):
+        RepresentationMetrics(nll_points=0)
+
+
+class TwoLevelStub(torch.nn.Module):
+    """q(z2|x) = N([x₀, x₁, 0], 0.1²) and q(z1|x, z2) = N(10⁻³ (z2₀ + z2₁), 0.1²), z1 of size 1:
+    z2 has 2 active units (its means follow x), z1 none (Var_x of its mean ≈ 10⁻⁶ < 0.01)."""
+
+    def forward(self, x):
+        from mim.distributions import DiagonalGaussian
+        from mim.two_level import TwoLevelGaussian
+
+        top = DiagonalGaussian(torch.cat([x, torch.zeros(len(x), 1)], 1), torch.full((len(x), 3), 0.1))
+        return TwoLevelGaussian(top, lambda z2: DiagonalGaussian(
+            1e-3 * z2[..., :2].sum(-1, keepdim=True), torch.full_like(z2[..., :1], 0.1)), z1_dim=1)
+
+
+def test_active_units_per_latent_group():
+    decoder = LinearGaussian(torch.tensor([[0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]]),
+                             torch.zeros(2), torch.full((2,), 0.1))
+    model = Autoencoder(TwoLevelStub(), decoder, StandardNormalPrior(4))
+    data = GMMDataModule(std=0.05, n_train=200, n_val=10, n_test=200)
+    metrics = RepresentationMetrics(mi_pairs=100, nll_samples=3, knn_train=200, consistency_samples=3,
+                                    consistency_pairs=20).compute(model, data.test, data.train_fixed())
+    assert metrics["test/active_units"] == 2
+    assert (metrics["test/active_units/z1"], metrics["test/active_units/z2"]) == (0, 2)
+    # flat latents have no groups
+    assert "test/active_units/z1" not in RepresentationMetrics(**SMALL).compute(
+        _vamp_model(5), _labelled(100, 1), _labelled(100, 2))

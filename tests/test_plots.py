@@ -121,6 +121,11 @@ def test_describe():
     mim = SimpleNamespace(hparams={"objective": {"_target_": "mim.objectives.mim.MIM",
                                                  "symmetric": False}, "model": {}})
     assert describe(mim) == "A-MIM"
+    image = SimpleNamespace(hparams={
+        "objective": {"_target_": "mim.objectives.vae.VAE"}, "prior": {"_target_": "mim.priors.vamp.VampPrior"},
+        "model": {"x_shape": [1, 28, 28], "hidden": 300,
+                  "decoder": {"_target_": "mim.nets.pixel_decoder.PixelDecoder"}}})
+    assert describe(image) == "VAE, PixelHVAE, VampPrior"
 
 
 def test_callback_in_a_real_test_run(tmp_path: Path):

@@ -10,6 +10,7 @@ from pathlib import Path
 from mim.report.aggregate import aggregate
 from mim.report.fig2_grid import fig2_grid
 from mim.report.panels import plot_rows
+from mim.report.paper_tables import paper_tables
 from mim.report.runs import job_dirs, read_job
 from mim.report.sweep import DEFAULT_GROUP, infer_x_key
 from mim.report.tables import results_json, results_markdown
@@ -23,7 +24,9 @@ FIG2_NAME = "fig2_grid.png"
 def report(multirun: str | Path, out: str | Path | None = None, x_key: str | None = None,
            group: str = DEFAULT_GROUP) -> dict:
     """Read, aggregate and write figure.png, results.md, fig2_grid.png (when the jobs drew a
-    fig2.png) and results.json into `out` (default: the multirun dir); returns results.json's dict.
+    fig2.png) and results.json into `out` (default: the multirun dir); for image models also the
+    paper's Tables 1–2 (tables.md, tables.json) and each cell's pictures (figures.md, cells/).
+    Returns results.json's dict.
 
     `x_key` None infers the swept key; raises FileNotFoundError/ValueError on an empty multirun.
     """
@@ -48,9 +51,11 @@ def report(multirun: str | Path, out: str | Path | None = None, x_key: str | Non
     table = out_dir / TABLE_NAME
     table.write_text(results_markdown(rows, x_key, group, multirun, skipped))
     grid = fig2_grid(jobs, x_key, group, out_dir / FIG2_NAME)
+    tables = paper_tables(jobs, out_dir)
     results["outputs"] = {"figure": str(figure) if figure else None, "table": str(table),
                           "fig2_grid": str(grid) if grid else None,
-                          "json": str(out_dir / JSON_NAME)}
+                          "json": str(out_dir / JSON_NAME),
+                          **(tables["outputs"] if tables else {})}
     (out_dir / JSON_NAME).write_text(json.dumps(results, indent=2) + "\n")
     return results
 
