@@ -232,3 +232,19 @@ def test_long_estimates_report_progress_and_short_ones_stay_quiet(caplog):
     assert len(lines) == 3 * 2 + 1            # every pass, then the total
     assert "1/3 test points" in lines[2] and "left" in lines[2]
     assert "3 test points in" in lines[-1]
+
+
+@pytest.mark.parametrize("decoder", ["conv", "pixel"])
+def test_bf16_nll_option_runs_the_networks_in_bf16_and_stays_close(decoder):
+    from mim.callbacks.metrics import RepresentationMetrics
+
+    model, x = small_model(decoder).float(), images(6).float()
+    settings = dict(mi_pairs=6, nll_samples=20, consistency_pairs=2, consistency_samples=2, encode_batch=6)
+    fp32 = RepresentationMetrics(**settings).compute(model, (x, None))
+    bf16 = RepresentationMetrics(**settings, nll_precision="bf16").compute(model, (x, None))
+    assert bf16["test/nll_bf16"] == 1 and "test/nll_bf16" not in fp32
+    assert bf16["test/nll"] != fp32["test/nll"]          # the same draws (seeded), other arithmetic
+    assert bf16["test/nll"] == pytest.approx(fp32["test/nll"], rel=0.01)
+    assert bf16["test/mi"] == fp32["test/mi"]             # only the NLL passes change precision
+    with pytest.raises(ValueError, match="nll_precision"):
+        RepresentationMetrics(nll_precision="fp16")

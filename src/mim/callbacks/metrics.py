@@ -45,6 +45,8 @@ from mim.metrics.posterior import active_units, mean_posterior_variance
 # the caps of a `fast_dev_run` (one batch of everything): points per metric, samples per estimate
 FAST_DEV_RUN_POINTS = 256
 FAST_DEV_RUN_SAMPLES = 10
+# the precisions of the NLL passes' networks
+NLL_PRECISIONS = ("32", "bf16")
 
 
 @contextlib.contextmanager
@@ -91,6 +93,10 @@ class RepresentationMetrics(L.Callback):
     test_points: score only the first `test_points` test points (None: all of them).
     nll_points: score `test/nll` on the first `nll_points` of those only (None: all); the S = 5000
         image NLL costs seconds per image on a CPU, the other metrics milliseconds.
+    nll_precision: "32" (default) or "bf16": the networks of the NLL passes under bf16 autocast,
+        densities and logsumexp still fp32 (`mim.distributions.full_precision`): ≈1.9× faster on
+        this CPU, NLL shifts of up to 0.07 nats per image measured (README, Performance). Recorded
+        as `test/nll_bf16` = 1.
     """
 
     def __init__(self, mi_pairs: int = 10000, ksg_k: int = 5, nll_samples: int = 1000,
@@ -98,7 +104,7 @@ class RepresentationMetrics(L.Callback):
                  embed_sample: bool = True, consistency_samples: int = 100,
                  consistency_pairs: int = 10000, active_threshold: float = 0.01,
                  encode_batch: int = 10000, seed: int | None = 0, test_points: int | None = None,
-                 nll_points: int | None = None):
+                 nll_points: int | None = None, nll_precision: str = "32"):
         self.mi_pairs = positive_int("mi_pairs", mi_pairs)
         self.ksg_k = positive_int("ksg_k", ksg_k)
         self.nll_samples = positive_int("nll_samples", nll_samples)
@@ -115,6 +121,9 @@ class RepresentationMetrics(L.Callback):
         self.seed = seed
         self.test_points = None if test_points is None else positive_int("test_points", test_points)
         self.nll_points = None if nll_points is None else positive_int("nll_points", nll_points)
+        if str(nll_precision) not in NLL_PRECISIONS:
+            raise ValueError(f"nll_precision must be one of {'|'.join(NLL_PRECISIONS)}, got {nll_precision!r}")
+        self.nll_precision = str(nll_precision)
 
     def capped(self, points: int, samples: int) -> RepresentationMetrics:
         """A copy that uses at most `points` test, K-NN training, MI and consistency points and
@@ -160,9 +169,12 @@ class RepresentationMetrics(L.Callback):
             if n > self.ksg_k:
                 metrics["test/mi"] = ksg_mutual_information(x_test[:n], codes["sample"][:n], k=self.ksg_k)
                 metrics["test/mi_points"] = float(n)
-        with _timed(timings, "nll"):
+        with _timed(timings, "nll"), torch.autocast(x_test.device.type, dtype=torch.bfloat16,
+                                                    enabled=self.nll_precision == "bf16"):
             x_nll = x_test[:self.nll_points]
             metrics["test/nll"] = nll_is(model, x_nll, self.nll_samples, self.nll_batch)
+            if self.nll_precision == "bf16":
+                metrics["test/nll_bf16"] = 1.0
             metrics.update({"test/nll_points": float(len(x_nll)), "test/nll_samples": float(self.nll_samples)})
         with _timed(timings, "nll_1s"):
             metrics["test/nll_1s"] = nll_one_sample(model, x_test, self.encode_batch)
