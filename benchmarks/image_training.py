@@ -98,14 +98,15 @@ def bare_steps(model_name: str, objective_name: str, steps: int) -> list[float]:
     return times[2:]
 
 
-def app_steps(model_name: str, objective_name: str, steps: int, precision: str = "32-true") -> list[float]:
+def app_steps(model_name: str, objective_name: str, steps: int, precision: str = "32-true",
+              accelerator: str = "cpu") -> list[float]:
     torch.manual_seed(0)
     module = AutoencoderModule(model_config(model_name), PRIOR, OBJECTIVES[objective_name], OPTIM)
     timer = StepTimer()
     trainer = L.Trainer(max_steps=steps + 2, callbacks=[BetaWarmup(0), timer], logger=False,
                         enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, limit_val_batches=0, accelerator="cpu",
-                        precision=precision)
+                        enable_model_summary=False, limit_val_batches=0, accelerator=accelerator,
+                        devices=1, precision=precision)
     trainer.fit(module, datamodule=RandomImages(BATCH * (steps + 2)))
     return timer.times[2:]
 
