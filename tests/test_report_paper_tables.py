@@ -83,3 +83,15 @@ def test_toy_sweeps_get_no_tables(tmp_path: Path):
     out = tmp_path / "report"
     results = report.report(fake_multirun(tmp_path / "toy"), out)
     assert not (out / "tables.md").exists() and "tables.md" not in results["outputs"]
+
+
+def test_several_multiruns_read_as_one(tmp_path: Path):
+    first, second = tmp_path / "convhvae", tmp_path / "pixelhvae"
+    make_image_job(first, 0, "mnist", "convhvae", "vamp", "vae", 1, 90.0, 0.9)
+    make_image_job(second, 0, "mnist", "pixelhvae", "vamp", "amim", 1, 85.0, 0.8)
+    out = tmp_path / "report"
+    assert report.main([str(first), str(second), "--out", str(out)]) == 0
+    table = (out / "tables.md").read_text()
+    assert "| convHVAE (VP) | 90 (1) | – |" in table and "| PixelHVAE (VP) | – | 85 (1) |" in table
+    assert json.loads((out / "results.json").read_text())["jobs"] == 2
+    assert report.main([str(first), str(second)]) == 1     # several need --out

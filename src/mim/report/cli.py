@@ -21,19 +21,25 @@ JSON_NAME = "results.json"
 FIG2_NAME = "fig2_grid.png"
 
 
-def report(multirun: str | Path, out: str | Path | None = None, x_key: str | None = None,
+def report(multirun: str | Path | list, out: str | Path | None = None, x_key: str | None = None,
            group: str = DEFAULT_GROUP) -> dict:
     """Read, aggregate and write figure.png, results.md, fig2_grid.png (when the jobs drew a
     fig2.png) and results.json into `out` (default: the multirun dir); for image models also the
     paper's Tables 1–2 (tables.md, tables.json) and each cell's pictures (figures.md, cells/).
     Returns results.json's dict.
 
-    `x_key` None infers the swept key; raises FileNotFoundError/ValueError on an empty multirun.
+    `multirun` may be a list of multirun dirs, read as one (e.g. the two Tables 1–2 grids; `out`
+    is then required). `x_key` None infers the swept key; raises FileNotFoundError/ValueError on
+    an empty multirun.
     """
-    multirun = Path(multirun)
-    if not multirun.is_dir():
-        raise FileNotFoundError(f"{multirun} is not a directory")
-    paths = job_dirs(multirun)
+    roots = [Path(m) for m in multirun] if isinstance(multirun, (list, tuple)) else [Path(multirun)]
+    for root in roots:
+        if not root.is_dir():
+            raise FileNotFoundError(f"{root} is not a directory")
+    if len(roots) > 1 and out is None:
+        raise ValueError("several multirun dirs need --out")
+    multirun = roots[0] if len(roots) == 1 else " + ".join(map(str, roots))
+    paths = [path for root in roots for path in job_dirs(root)]
     if not paths:
         raise ValueError(f"{multirun} holds no job directories (sub-directories with .hydra/)")
     jobs = [job for job in map(read_job, paths) if job is not None]
@@ -43,11 +49,11 @@ def report(multirun: str | Path, out: str | Path | None = None, x_key: str | Non
     if x_key is None:
         x_key = infer_x_key(jobs, group)
     rows = aggregate(jobs, x_key, group)
-    out_dir = Path(out) if out is not None else multirun
+    out_dir = Path(out) if out is not None else roots[0]
     out_dir.mkdir(parents=True, exist_ok=True)
     results = results_json(rows, x_key, group, multirun, skipped)
     figure = plot_rows(rows, x_key, out_dir / FIGURE_NAME,
-                       title=f"{multirun.name}: {len(jobs)} jobs" + (f", x = {x_key}" if x_key else ""))
+                       title=f"{' + '.join(r.name for r in roots)}: {len(jobs)} jobs" + (f", x = {x_key}" if x_key else ""))
     table = out_dir / TABLE_NAME
     table.write_text(results_markdown(rows, x_key, group, multirun, skipped))
     grid = fig2_grid(jobs, x_key, group, out_dir / FIG2_NAME)
@@ -61,20 +67,23 @@ def report(multirun: str | Path, out: str | Path | None = None, x_key: str | Non
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python src/report.py <multirun> [--out DIR] [--x KEY] [--group KEY]`; 1 on an error line."""
+    """`python src/report.py <multirun> [<multirun> ...] [--out DIR] [--x KEY] [--group KEY]`; 1 on an
+    error line."""
     import argparse
 
     parser = argparse.ArgumentParser(
         description="Aggregate a Hydra multirun over seeds: figure.png (paper Figs. 3-5 style), "
                     "results.md and results.json.")
-    parser.add_argument("multirun", help="the multirun directory (outputs/<task>/multiruns/<time>)")
+    parser.add_argument("multirun", nargs="+",
+                        help="the multirun directory (outputs/<task>/multiruns/<time>); several are read as one")
     parser.add_argument("--out", help="output directory (default: the multirun directory)")
     parser.add_argument("--x", dest="x_key", help="the swept key of the x axis (default: inferred)")
     parser.add_argument("--group", default=DEFAULT_GROUP,
                         help=f"the key that makes the lines (default: {DEFAULT_GROUP})")
     args = parser.parse_args(argv)
     try:
-        results = report(args.multirun, args.out, args.x_key, args.group)
+        multirun = args.multirun[0] if len(args.multirun) == 1 else args.multirun
+        results = report(multirun, args.out, args.x_key, args.group)
     except (OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
