@@ -216,3 +216,24 @@ def test_each_epoch_logs_one_progress_line(train_config, caplog):
     lines = [r.getMessage() for r in caplog.records if r.name == "mim.module" and r.getMessage().startswith("epoch")]
     assert [line.split("  ")[:2] for line in lines] == [["epoch 1/2", "β=0.5"], ["epoch 2/2", "β=1"]]
     assert all("val/loss=" in line and "training items/s" in line for line in lines)
+
+
+@pytest.mark.parametrize("when, stages", [(True, {"val", "test"}), ("test", {"test"}), (False, set())])
+def test_eval_recon_chooses_the_stages_with_reconstruction_errors(when, stages):
+    from mim.data.gmm import GMMDataModule
+    from mim.module import AutoencoderModule
+
+    torch.manual_seed(0)
+    model = {"latent_dim": 2, "eval_recon": when,
+             "encoder": {"_target_": "mim.nets.mlp.GaussianMLP", "in_dim": 2, "out_dim": 2, "hidden": 4},
+             "decoder": {"_target_": "mim.nets.mlp.GaussianMLP", "in_dim": 2, "out_dim": 2, "hidden": 4}}
+    module = AutoencoderModule(model, {"_target_": "mim.priors.standard.StandardNormalPrior"},
+                               {"_target_": "mim.objectives.vae.VAE"},
+                               {"lr": 1e-3, "schedule": "constant", "warmup": 0})
+    data = GMMDataModule(n_train=256, n_val=256, n_test=256)
+    trainer = L.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, accelerator="cpu")
+    logged = {**trainer.validate(module, datamodule=data, verbose=False)[0],
+              **trainer.test(module, datamodule=data, verbose=False)[0]}
+    assert {stage for stage in ("val", "test") if f"{stage}/recon" in logged} == stages
+    assert {stage for stage in ("val", "test") if f"{stage}/recon_mean" in logged} == stages

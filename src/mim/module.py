@@ -37,8 +37,9 @@ class AutoencoderModule(L.LightningModule):
     checkpoint rebuilds the module with torch's weights_only loader).
     optim: {"lr": float, "schedule": "noam" | "constant", "warmup": int,
         "grad_norm": "none" | "per_tensor" (optional, default "none": see `mim.gradients`)}.
-    model["eval_recon"] (optional, default true): log reconstruction errors at every validation;
-        false for decoders whose sampling is slow (PixelHVAE draws 784 pixels in turn).
+    model["eval_recon"] (optional, default true): log reconstruction errors at every validation and
+        test; "test": in test steps only, for decoders whose sampling is slow (PixelHVAE draws 784
+        pixels in turn); false: never.
     """
 
     def __init__(self, model: dict, prior: dict, objective: dict, optim: dict):
@@ -105,7 +106,8 @@ class AutoencoderModule(L.LightningModule):
         x = batch[0]
         out = self.objective(self.model, x, 1.0)  # model selection uses the β = 1 loss
         metrics = {f"{stage}/{k}": v for k, v in out.items()}
-        if self.hparams.model.get("eval_recon", True):
+        when = self.hparams.model.get("eval_recon", True)
+        if when is True or (when == "test" and stage == "test"):
             metrics[f"{stage}/recon"] = reconstruction_error(self.model, x, sample=True)
             metrics[f"{stage}/recon_mean"] = reconstruction_error(self.model, x, sample=False)
         self.log_dict(metrics, batch_size=len(x))
