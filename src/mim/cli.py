@@ -9,6 +9,7 @@ from typing import Callable
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
@@ -38,9 +39,10 @@ def run_task(task: Callable[[DictConfig], dict], cfg: DictConfig) -> float | Non
         log.error("error: %s", message)
         print(f"error: {message}", file=sys.stderr)
         sys.exit(1)
-    shown = {k: v for k, v in metrics.items() if k.startswith(("val/", "test/"))}
-    width = max(map(len, shown), default=0)
-    print("\n".join(f"{name:<{width}}  {value:.6g}" for name, value in sorted(shown.items())))
-    print(f"run dir: {HydraConfig.get().runtime.output_dir}")
+    if rank_zero_only.rank == 0:  # DDP: the other processes ran the same run
+        shown = {k: v for k, v in metrics.items() if k.startswith(("val/", "test/"))}
+        width = max(map(len, shown), default=0)
+        print("\n".join(f"{name:<{width}}  {value:.6g}" for name, value in sorted(shown.items())))
+        print(f"run dir: {HydraConfig.get().runtime.output_dir}")
     optimized = cfg.get("optimized_metric")
     return metrics.get(optimized) if optimized else None

@@ -60,6 +60,8 @@ class AutoencoderModule(L.LightningModule):
         return self.model.embed(x)
 
     def on_fit_start(self) -> None:
+        if self.trainer.world_size > 1:  # DDP: each process draws its own noise and prior samples
+            torch.manual_seed(torch.initial_seed() + self.trainer.global_rank)
         if not any(isinstance(callback, BetaWarmup) for callback in self.trainer.callbacks):
             log.warning("no BetaWarmup among the callbacks (this callbacks preset has no β warm-up): "
                         "β stays %g for the whole run", self.beta)
@@ -85,9 +87,11 @@ class AutoencoderModule(L.LightningModule):
         self._epoch_start = time.perf_counter()
 
     def on_train_epoch_end(self) -> None:
+        # sync_dist: under DDP the logged values are over all processes' data (batch-size weighted)
         if self._train_count:
-            self.log_dict({f"train/{k}": v / self._train_count for k, v in self._train_sums.items()})
-        self.log("train/beta", self.beta)
+            self.log_dict({f"train/{k}": v / self._train_count for k, v in self._train_sums.items()},
+                          batch_size=self._train_count, sync_dist=True)
+        self.log("train/beta", self.beta, sync_dist=True)
         log.info(self._epoch_summary())
 
     def _epoch_summary(self) -> str:
@@ -110,7 +114,7 @@ class AutoencoderModule(L.LightningModule):
         if when is True or (when == "test" and stage == "test"):
             metrics[f"{stage}/recon"] = reconstruction_error(self.model, x, sample=True)
             metrics[f"{stage}/recon_mean"] = reconstruction_error(self.model, x, sample=False)
-        self.log_dict(metrics, batch_size=len(x))
+        self.log_dict(metrics, batch_size=len(x), sync_dist=True)  # global means under DDP
 
     def validation_step(self, batch, batch_idx: int) -> None:
         self._evaluation_step(batch, "val")

@@ -22,6 +22,7 @@ from lightning.pytorch.loggers import WandbLogger
 from omegaconf import DictConfig
 
 from mim.config import ConfigError, check_config, to_plain, unwritable_reason
+from mim.distributed import check_launch
 from mim.module import AutoencoderModule
 
 log = logging.getLogger(__name__)
@@ -68,16 +69,20 @@ def _build(cfg: DictConfig, module: AutoencoderModule | None = None):
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     loggers = _instantiate_all(cfg.get("logger"))
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    check_launch(trainer)  # DDP: no process launching inside a local multirun
     return datamodule, module, trainer, output_dir
 
 
 def _final_metrics(trainer: L.Trainer, datamodule, module, ckpt_path: str | None,
                    seed: int) -> dict[str, float]:
-    """Validation and test metrics, from a fixed RNG state so eval.py reproduces them exactly."""
+    """Validation and test metrics, from a fixed RNG state so eval.py reproduces them exactly
+    (under DDP one state per process, so that their samples differ)."""
     metrics: dict[str, float] = {}
-    L.seed_everything(seed, workers=True, verbose=False)
-    for results in (trainer.validate(module, datamodule, ckpt_path=ckpt_path, verbose=False),
-                    trainer.test(module, datamodule, ckpt_path=ckpt_path, verbose=False)):
+    L.seed_everything(seed + trainer.global_rank, workers=True, verbose=False)
+    validated = trainer.validate(module, datamodule, ckpt_path=ckpt_path, verbose=False)
+    if trainer.world_size > 1:  # DDP re-seeds at every entry: test would redraw validation's noise
+        L.seed_everything(seed + trainer.world_size + trainer.global_rank, workers=True, verbose=False)
+    for results in (validated, trainer.test(module, datamodule, ckpt_path=ckpt_path, verbose=False)):
         for name, value in results[0].items():
             metrics[name] = float(value)
     return metrics
@@ -110,10 +115,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
     metrics = _final_metrics(trainer, datamodule, module, best or None, cfg.seed)
     metrics.update({"train/epochs": float(trainer.current_epoch),
                     "time/fit_s": fit_seconds, "time/total_s": time.perf_counter() - start})
-    path = write_metrics(metrics, output_dir)
+    if trainer.is_global_zero:  # DDP: every process holds these metrics; process 0 writes them
+        log.info("best checkpoint: %s", best or "(none)")
+        log.info("metrics written to %s", write_metrics(metrics, output_dir))
     _close_loggers(trainer)
-    log.info("best checkpoint: %s", best or "(none)")
-    log.info("metrics written to %s", path)
     return metrics
 
 
@@ -149,7 +154,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         run_cfg.data = {**run_cfg.data, **cfg.data_overrides}
     datamodule, module, trainer, output_dir = _build(run_cfg, module=module)
     metrics = _final_metrics(trainer, datamodule, module, None, run_cfg.seed)
-    path = write_metrics(metrics, output_dir)
+    if trainer.is_global_zero:
+        log.info("metrics written to %s", write_metrics(metrics, output_dir))
     _close_loggers(trainer)
-    log.info("metrics written to %s", path)
     return metrics

@@ -17,9 +17,10 @@ Logged through `pl_module.log`, so they reach `trainer.test`'s results and metri
 
 All of it runs without gradients, in eval mode, from a fixed seed (the global RNG is left as it
 was), on the datamodule's `test` tensors (all of them, or the first `test_points`) and its
-`train_fixed()` set. Every pass takes bounded chunks: `encode_batch` rows per encoder pass,
-at most 2^15 (x, z) pairs per importance-sampling pass (500 for images: `mim.metrics.nll`), and
-the mixture priors' log-densities row-chunked (`mim.priors.chunked`). The NLL over many images
+`train_fixed()` set; under DDP every process computes the same numbers on the full sets.
+Every pass takes bounded chunks: `encode_batch` rows per encoder pass, at most 2^15 (x, z)
+pairs per importance-sampling pass (500 for images: `mim.metrics.nll`), and the mixture
+priors' log-densities row-chunked (`mim.priors.chunked`). The NLL over many images
 (S = 5000) takes hours on a CPU: it logs its progress and the time left every minute. Under
 `Trainer(fast_dev_run=...)` every metric is computed on at most `FAST_DEV_RUN_POINTS` points with
 at most `FAST_DEV_RUN_SAMPLES` samples.
@@ -214,5 +215,8 @@ class RepresentationMetrics(L.Callback):
             rank_zero_warn("RepresentationMetrics: no `train_fixed()` set; K-NN accuracy skipped")
             train = None
         metrics = self.capped(FAST_DEV_RUN_POINTS, FAST_DEV_RUN_SAMPLES) if trainer.fast_dev_run else self
+        # under DDP every process computes the same numbers (the full test set, the same model
+        # and seed; no process idles in a collective for the whole computation): sync_dist
+        # logs their mean, which is that number
         for name, value in metrics.compute(pl_module.model, test, train).items():
-            pl_module.log(name, value)
+            pl_module.log(name, value, sync_dist=True)

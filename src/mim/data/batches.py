@@ -20,13 +20,25 @@ EVAL_SEED_BASE = 2**40  # keeps fixed-set seeds apart from per-epoch training se
 
 
 class Batches(IterableDataset):
-    """Iterates over `source(epoch)`'s tensors in slices of `batch_size`, epoch by epoch."""
+    """Iterates over `source(epoch)`'s tensors in slices of `batch_size`, epoch by epoch.
 
-    def __init__(self, source: Callable[[int], Tensors], size: int, batch_size: int):
+    rank, world: in data-parallel runs (`world` processes) this process serves its contiguous
+    1/world of each epoch's rows, cut into as many batches as one process would serve
+    (ceil(size / batch_size)); so every process takes the same number of steps and a step's
+    batches add up to about `batch_size` rows (the same protocol whatever the process count).
+    """
+
+    def __init__(self, source: Callable[[int], Tensors], size: int, batch_size: int,
+                 rank: int = 0, world: int = 1):
         self.source = source
         self.size = size
         self.batch_size = batch_size
+        self.rank, self.world = rank, world
         self.epoch = 0
+        if world > 1 and size // world < len(self):
+            raise ValueError(f"{size} rows in batches of {batch_size} give {len(self)} steps, more "
+                             f"than the {size // world} rows each of {world} processes holds: use a "
+                             f"batch size of at least {world}")
 
     def __len__(self) -> int:
         return math.ceil(self.size / self.batch_size)
@@ -34,8 +46,12 @@ class Batches(IterableDataset):
     def __iter__(self):
         tensors = self.source(self.epoch)
         self.epoch += 1
-        for start in range(0, self.size, self.batch_size):
-            yield tuple(t[start:start + self.batch_size] for t in tensors)
+        if self.world == 1:
+            for start in range(0, self.size, self.batch_size):
+                yield tuple(t[start:start + self.batch_size] for t in tensors)
+            return
+        shards = [t[:self.size].tensor_split(self.world)[self.rank] for t in tensors]
+        yield from zip(*(shard.tensor_split(len(self)) for shard in shards))
 
 
 def seeded(seed: int) -> torch.Generator:
@@ -81,8 +97,14 @@ class TensorDataModule(L.LightningDataModule):
     def n_train(self) -> int:
         raise NotImplementedError
 
+    def _shard(self) -> dict[str, int]:
+        """This process's place among the trainer's data-parallel processes (rank 0 of 1 alone)."""
+        trainer = getattr(self, "trainer", None)
+        return {"rank": getattr(trainer, "global_rank", 0), "world": getattr(trainer, "world_size", 1)}
+
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(Batches(self._train_source, self.n_train, self.batch_size), batch_size=None)
+        return DataLoader(Batches(self._train_source, self.n_train, self.batch_size, **self._shard()),
+                          batch_size=None)
 
     def _train_source(self, count: int) -> Tensors:
         """Training tensors of the trainer's current epoch (so a resumed run draws the data an
@@ -94,8 +116,8 @@ class TensorDataModule(L.LightningDataModule):
         return self.train_epoch(0 if trainer.overfit_batches else trainer.current_epoch)
 
     def _fixed_loader(self, tensors: Tensors) -> DataLoader:
-        return DataLoader(Batches(lambda _: tensors, len(tensors[0]), self.eval_batch_size),
-                          batch_size=None)
+        return DataLoader(Batches(lambda _: tensors, len(tensors[0]), self.eval_batch_size,
+                                  **self._shard()), batch_size=None)
 
     def val_dataloader(self) -> DataLoader:
         return self._fixed_loader(self.val)
