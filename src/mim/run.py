@@ -18,11 +18,12 @@ import lightning as L
 import torch
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
-from lightning.pytorch.loggers import WandbLogger
 from omegaconf import DictConfig
 
 from mim.config import ConfigError, check_config, to_plain, unwritable_reason
+from mim.loggers import finish_wandb, log_run_config
 from mim.module import AutoencoderModule
+from mim.resume import continue_csv_logs, resume_config
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ def _build(cfg: DictConfig, module: AutoencoderModule | None = None):
     if not cfg.trainer.get("enable_progress_bar", True):   # the bar is off: drop its callback too
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     loggers = _instantiate_all(cfg.get("logger"))
+    log_run_config(loggers, plain)
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     return datamodule, module, trainer, output_dir
 
@@ -92,18 +94,21 @@ def write_metrics(metrics: dict[str, float], output_dir: Path) -> Path:
     return path
 
 
-def _close_loggers(trainer: L.Trainer) -> None:
-    """End the W&B run, so the next job of a multirun in this process starts its own."""
-    for logger in trainer.loggers:
-        if isinstance(logger, WandbLogger):
-            logger.experiment.finish()
+def _close_loggers(trainer: L.Trainer, metrics: dict[str, float]) -> None:
+    """End the W&B run with the final metrics as its summary (the next job of a multirun in
+    this process starts its own)."""
+    finish_wandb(trainer.loggers, metrics)
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
-    """Fit, then re-load the best checkpoint and evaluate it on validation and test."""
+    """Fit (or resume: `mim.resume`), then re-load the best checkpoint and evaluate it on
+    validation and test."""
     start = time.perf_counter()
+    cfg, ckpt_path = resume_config(cfg)
     datamodule, module, trainer, output_dir = _build(cfg)
-    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    if ckpt_path:
+        continue_csv_logs(trainer, ckpt_path)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     fit_seconds = time.perf_counter() - start
     checkpoint = trainer.checkpoint_callback
     best = checkpoint.best_model_path if isinstance(checkpoint, ModelCheckpoint) else ""
@@ -111,7 +116,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     metrics.update({"train/epochs": float(trainer.current_epoch),
                     "time/fit_s": fit_seconds, "time/total_s": time.perf_counter() - start})
     path = write_metrics(metrics, output_dir)
-    _close_loggers(trainer)
+    _close_loggers(trainer, metrics)
     log.info("best checkpoint: %s", best or "(none)")
     log.info("metrics written to %s", path)
     return metrics
@@ -150,6 +155,6 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     datamodule, module, trainer, output_dir = _build(run_cfg, module=module)
     metrics = _final_metrics(trainer, datamodule, module, None, run_cfg.seed)
     path = write_metrics(metrics, output_dir)
-    _close_loggers(trainer)
+    _close_loggers(trainer, metrics)
     log.info("metrics written to %s", path)
     return metrics
