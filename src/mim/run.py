@@ -18,12 +18,13 @@ import lightning as L
 import torch
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
-from lightning.pytorch.loggers import WandbLogger
 from omegaconf import DictConfig
 
 from mim.config import ConfigError, check_config, to_plain, unwritable_reason
 from mim.distributed import check_launch
+from mim.loggers import finish_wandb, log_run_config
 from mim.module import AutoencoderModule
+from mim.resume import continue_csv_logs, resume_config
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ def _build(cfg: DictConfig, module: AutoencoderModule | None = None):
     if not cfg.trainer.get("enable_progress_bar", True):   # the bar is off: drop its callback too
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     loggers = _instantiate_all(cfg.get("logger"))
+    log_run_config(loggers, plain)
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     check_launch(trainer)  # DDP: no process launching inside a local multirun
     return datamodule, module, trainer, output_dir
@@ -97,18 +99,21 @@ def write_metrics(metrics: dict[str, float], output_dir: Path) -> Path:
     return path
 
 
-def _close_loggers(trainer: L.Trainer) -> None:
-    """End the W&B run, so the next job of a multirun in this process starts its own."""
-    for logger in trainer.loggers:
-        if isinstance(logger, WandbLogger):
-            logger.experiment.finish()
+def _close_loggers(trainer: L.Trainer, metrics: dict[str, float]) -> None:
+    """End the W&B run with the final metrics as its summary (the next job of a multirun in
+    this process starts its own)."""
+    finish_wandb(trainer.loggers, metrics)
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
-    """Fit, then re-load the best checkpoint and evaluate it on validation and test."""
+    """Fit (or resume: `mim.resume`), then re-load the best checkpoint and evaluate it on
+    validation and test."""
     start = time.perf_counter()
+    cfg, ckpt_path = resume_config(cfg)
     datamodule, module, trainer, output_dir = _build(cfg)
-    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    if ckpt_path:
+        continue_csv_logs(trainer, ckpt_path)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     fit_seconds = time.perf_counter() - start
     checkpoint = trainer.checkpoint_callback
     best = checkpoint.best_model_path if isinstance(checkpoint, ModelCheckpoint) else ""
@@ -118,7 +123,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if trainer.is_global_zero:  # DDP: every process holds these metrics; process 0 writes them
         log.info("best checkpoint: %s", best or "(none)")
         log.info("metrics written to %s", write_metrics(metrics, output_dir))
-    _close_loggers(trainer)
+    _close_loggers(trainer, metrics)
     return metrics
 
 
@@ -156,5 +161,5 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     metrics = _final_metrics(trainer, datamodule, module, None, run_cfg.seed)
     if trainer.is_global_zero:
         log.info("metrics written to %s", write_metrics(metrics, output_dir))
-    _close_loggers(trainer)
+    _close_loggers(trainer, metrics)
     return metrics

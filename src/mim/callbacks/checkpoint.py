@@ -16,13 +16,29 @@ class WarmupModelCheckpoint(ModelCheckpoint):
     """`ModelCheckpoint` whose top-k (best) candidates are the epochs trained at β = 1 only.
 
     The monitored `val/loss` is always the β = 1 loss, but a model trained at β < 1 is another
-    model; as in `WarmupEarlyStopping`, warm-up epochs are not candidates. Lightning writes
-    `last.ckpt` as a copy of each saved checkpoint, so warm-up epochs write none; a run that
-    ends before β = 1 gets `last.ckpt` at its end and no best checkpoint (with a warning).
+    model; as in `WarmupEarlyStopping`, warm-up epochs are not candidates. A run that ends
+    before β = 1 has no best checkpoint (with a warning).
+
+    `last.ckpt` is written at the end of every epoch (Lightning alone writes it only along with a
+    new best one), so a killed run resumes from its latest epoch, warm-up epochs included.
     """
 
     def check_monitor_top_k(self, trainer: L.Trainer, current=None) -> bool:
         return at_full_beta(trainer.lightning_module) and super().check_monitor_top_k(trainer, current)
+
+    def _save_last_every_epoch(self, trainer: L.Trainer) -> None:
+        if self.save_last and not self._should_skip_saving_checkpoint(trainer):
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_validation_end(trainer, pl_module)
+        if not self._should_save_on_train_epoch_end(trainer):
+            self._save_last_every_epoch(trainer)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_train_epoch_end(trainer, pl_module)
+        if self._should_save_on_train_epoch_end(trainer):
+            self._save_last_every_epoch(trainer)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         super().on_train_end(trainer, pl_module)
