@@ -66,7 +66,7 @@ def test_a_killed_run_resumes_to_the_metrics_of_an_uninterrupted_one(train_confi
 
     env.pop("MIM_TEST_PAUSE_AT")
     result = subprocess.run([sys.executable, str(ROOT / "src" / "train.py"), f"resume={run_dir}"],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"run dir: {run_dir}" in result.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["paused", "run"]   # no new run dir
