@@ -97,6 +97,86 @@ def test_pca_is_fit_on_the_training_split_only(tmp_path, source):
         np.testing.assert_allclose(ours[split].numpy(), expected, rtol=1e-5, atol=1e-4)
 
 
+def svd_fit(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and top K components of images / 255 by numpy's SVD, each component's
+    largest-magnitude entry made positive (the module's sign convention)."""
+    x = images.reshape(len(images), -1).astype(np.float64) / 255
+    mean = x.mean(0)
+    basis = np.linalg.svd(x - mean, full_matrices=False)[2][:K]
+    largest = np.abs(basis).argmax(1)
+    return mean, basis * np.sign(basis[np.arange(K), largest])[:, None]
+
+
+def test_pca_fit_separate_projects_the_test_set_on_its_own_pca(tmp_path, source):
+    folder, arrays = source
+    shared = module(tmp_path, folder)
+    separate = module(tmp_path, folder, pca_fit="separate")
+    assert (shared.pca_fit, separate.pca_fit) == ("train", "separate")
+    test_images = arrays["test_images"]
+    x_test = test_images.reshape(N_TEST_FILE, -1).astype(np.float64) / 255
+    # separate: the test coefficients are those of a PCA fit on the 60 test images alone
+    test_mean, test_basis = svd_fit(test_images)
+    np.testing.assert_allclose(separate.test_mean.numpy(), test_mean, atol=1e-12)
+    np.testing.assert_allclose(separate.test_components.numpy(), test_basis, atol=1e-9)
+    np.testing.assert_allclose(separate.test[0].numpy(), (x_test - test_mean) @ test_basis.T,
+                               rtol=1e-5, atol=1e-4)
+    assert separate.test[0].double().mean(0).abs().max() < 1e-5   # centred on the test mean
+    # train: the test images on the training fit
+    train_mean, train_basis = svd_fit(arrays["train_images"][:N_TRAIN])
+    np.testing.assert_allclose(shared.test[0].numpy(), (x_test - train_mean) @ train_basis.T,
+                               rtol=1e-5, atol=1e-4)
+    assert shared.test_mean is None and shared.test_components is None
+    # the two bases give very different test codes (the checks above can tell them apart) ...
+    assert (separate.test[0] - shared.test[0]).abs().max() > 1.0
+    # ... while training, validation (the training fit) and the test labels are the same
+    for a, b in zip(shared.train_fixed() + shared.val + shared.test[1:],
+                    separate.train_fixed() + separate.val + separate.test[1:]):
+        assert torch.equal(a, b)
+    assert torch.equal(shared.components, separate.components)
+    # its own cache file, reloaded as it was written
+    assert separate.cache_path.name == f"pca_fmnist_k{K}_train{N_TRAIN}_val{N_VAL}_testfit.pt"
+    again = module(tmp_path, folder, pca_fit="separate")
+    assert again.from_cache and torch.equal(again.test[0], separate.test[0])
+    assert torch.equal(again.test_components, separate.test_components)
+
+
+def test_pca_fit_caches_are_not_confused(tmp_path, source, caplog):
+    folder, _ = source
+    shared = module(tmp_path, folder)
+    # a training-fit cache under the separate name does not pass (its meta says pca_fit=train)
+    testfit = shared.cache_path.with_name(shared.cache_path.stem + "_testfit.pt")
+    testfit.write_bytes(shared.cache_path.read_bytes())
+    with caplog.at_level(logging.WARNING, logger="mim.data.storage"):
+        separate = module(tmp_path, folder, pca_fit="separate")
+    assert not separate.from_cache and "do not match" in caplog.text
+    assert not torch.equal(separate.test[0], shared.test[0])
+    # a cache written before pca_fit existed (no such meta key) holds the training fit: reused
+    stored = torch.load(shared.cache_path, weights_only=True)
+    del stored["meta"]["pca_fit"]
+    torch.save(stored, shared.cache_path)
+    old = module(tmp_path, folder)
+    assert old.from_cache and torch.equal(old.test[0], shared.test[0])
+
+
+def test_bad_pca_fit_is_one_config_error(tmp_path, source):
+    folder, _ = source
+    with pytest.raises(ConfigError) as error:
+        module(tmp_path, folder, pca_fit="test")
+    assert str(error.value) == "data.pca_fit must be one of train, separate, got 'test'"
+    assert not (tmp_path / "data").exists()   # checked before any file is read
+
+
+def test_bad_pca_fit_on_the_command_line(tmp_path):
+    from conftest import run_cli
+
+    result = run_cli("train.py", "data=pca_fmnist", "data.pca_fit=Separate",
+                     f"data.data_dir={tmp_path / 'data'}", f"hydra.run.dir={tmp_path / 'run'}",
+                     timeout=120)
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert lines == ["error: data.pca_fit must be one of train, separate, got 'Separate'"]
+
+
 def test_splits_shapes_and_labels(tmp_path, source):
     folder, arrays = source
     dm = module(tmp_path, folder)
@@ -223,6 +303,7 @@ def test_hydra_config(tmp_path, source, monkeypatch):
             f"data.n_train={N_TRAIN}", f"data.n_val={N_VAL}", f"data.x_dim={K}", "seed=7"])
     dm = instantiate(cfg.data)
     assert isinstance(dm, PCAFashionMNISTDataModule) and dm.x_shape == (K,)
+    assert cfg.data.pca_fit == "train" and dm.pca_fit == "train"
     # the run's seed drives the data stream: the same epoch as a module built with seed 7
     direct = module(tmp_path, folder, seed=7)
     assert all(torch.equal(a, b) for a, b in zip(dm.train_epoch(0), direct.train_epoch(0)))

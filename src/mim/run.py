@@ -22,6 +22,7 @@ from omegaconf import DictConfig
 
 from mim.config import ConfigError, check_config, to_plain, unwritable_reason
 from mim.distributed import check_launch
+from mim.finished import forget_finished, mark_finished, skip_if_finished
 from mim.loggers import finish_wandb, log_run_config
 from mim.module import AutoencoderModule
 from mim.resume import continue_csv_logs, resume_config
@@ -107,10 +108,20 @@ def _close_loggers(trainer: L.Trainer, metrics: dict[str, float]) -> None:
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit (or resume: `mim.resume`), then re-load the best checkpoint and evaluate it on
-    validation and test."""
+    validation and test.
+
+    With `skip_finished`, a job that already finished in its run dir returns its stored
+    metrics instead (mim.finished, docs/sweeps.md).
+    """
+    if cfg.get("skip_finished"):
+        done = skip_if_finished(cfg.paths.output_dir, cfg.get("optimized_metric"))
+        if done is not None:
+            return done
     start = time.perf_counter()
     cfg, ckpt_path = resume_config(cfg)
     datamodule, module, trainer, output_dir = _build(cfg)
+    if trainer.is_global_zero:
+        forget_finished(output_dir)
     if ckpt_path:
         continue_csv_logs(trainer, ckpt_path)
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
@@ -123,6 +134,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if trainer.is_global_zero:  # DDP: every process holds these metrics; process 0 writes them
         log.info("best checkpoint: %s", best or "(none)")
         log.info("metrics written to %s", write_metrics(metrics, output_dir))
+        mark_finished(output_dir)
     _close_loggers(trainer, metrics)
     return metrics
 

@@ -13,6 +13,10 @@ than one value, `seed` apart. Lines are grouped by `objective` (or `--group`); a
 that varies between jobs is added to the line label, so that different settings are never
 averaged together. Jobs without metrics.json (failed or still running) are skipped with a warning.
 
+For the paper's Figs. 4–5 (`--paper fig4|fig5`, or by the jobs' experiment name), results.md and
+results.json also give the values spec §7 reads off the paper's plots, beside the metrics
+(`paper_values`).
+
 The pieces: `runs` (reading job dirs), `sweep` (what varies), `aggregate` (mean/std over seeds),
 `tables` (results.md, results.json), `panels` and `fig2_grid` (the figures), `cli` (report, main).
 """

@@ -11,6 +11,7 @@ from mim.report.aggregate import aggregate
 from mim.report.fig2_grid import fig2_grid
 from mim.report.panels import plot_rows
 from mim.report.paper_tables import paper_tables
+from mim.report.paper_values import CHOICES as PAPER_CHOICES, choose_figure
 from mim.report.runs import job_dirs, read_job
 from mim.report.sweep import DEFAULT_GROUP, infer_x_key
 from mim.report.tables import results_json, results_markdown
@@ -22,7 +23,7 @@ FIG2_NAME = "fig2_grid.png"
 
 
 def report(multirun: str | Path | list, out: str | Path | None = None, x_key: str | None = None,
-           group: str = DEFAULT_GROUP) -> dict:
+           group: str = DEFAULT_GROUP, paper: str = "auto") -> dict:
     """Read, aggregate and write figure.png, results.md, fig2_grid.png (when the jobs drew a
     fig2.png) and results.json into `out` (default: the multirun dir); for image models also the
     paper's Tables 1–2 (tables.md, tables.json) and each cell's pictures (figures.md, cells/).
@@ -31,6 +32,11 @@ def report(multirun: str | Path | list, out: str | Path | None = None, x_key: st
     `multirun` may be a list of multirun dirs, read as one (e.g. the two Tables 1–2 grids; `out`
     is then required). `x_key` None infers the swept key; raises FileNotFoundError/ValueError on
     an empty multirun.
+
+    `paper`: fig4|fig5 adds that figure's values from the paper (mim.report.paper_values) beside
+    the metrics of results.md and results.json, per objective and latent size; auto (default)
+    does so when every job ran that figure's experiment (task_name fig4_gmm20d*, fig5_pca_fmnist*)
+    and the sweep is over model.latent_dim; none never.
     """
     roots = [Path(m) for m in multirun] if isinstance(multirun, (list, tuple)) else [Path(multirun)]
     for root in roots:
@@ -48,14 +54,15 @@ def report(multirun: str | Path | list, out: str | Path | None = None, x_key: st
         raise ValueError(f"no job of {multirun} has a metrics.json")
     if x_key is None:
         x_key = infer_x_key(jobs, group)
+    paper_figure = choose_figure(paper, [job.config.get("task_name") for job in jobs], x_key)
     rows = aggregate(jobs, x_key, group)
     out_dir = Path(out) if out is not None else roots[0]
     out_dir.mkdir(parents=True, exist_ok=True)
-    results = results_json(rows, x_key, group, multirun, skipped)
+    results = results_json(rows, x_key, group, multirun, skipped, paper_figure)
     figure = plot_rows(rows, x_key, out_dir / FIGURE_NAME,
                        title=f"{' + '.join(r.name for r in roots)}: {len(jobs)} jobs" + (f", x = {x_key}" if x_key else ""))
     table = out_dir / TABLE_NAME
-    table.write_text(results_markdown(rows, x_key, group, multirun, skipped))
+    table.write_text(results_markdown(rows, x_key, group, multirun, skipped, paper_figure))
     grid = fig2_grid(jobs, x_key, group, out_dir / FIG2_NAME)
     tables = paper_tables(jobs, out_dir)
     results["outputs"] = {"figure": str(figure) if figure else None, "table": str(table),
@@ -67,8 +74,8 @@ def report(multirun: str | Path | list, out: str | Path | None = None, x_key: st
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python src/report.py <multirun> [<multirun> ...] [--out DIR] [--x KEY] [--group KEY]`; 1 on an
-    error line."""
+    """`python src/report.py <multirun> [<multirun> ...] [--out DIR] [--x KEY] [--group KEY]
+    [--paper auto|none|fig4|fig5]`; 1 on an error line."""
     import argparse
 
     parser = argparse.ArgumentParser(
@@ -80,15 +87,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--x", dest="x_key", help="the swept key of the x axis (default: inferred)")
     parser.add_argument("--group", default=DEFAULT_GROUP,
                         help=f"the key that makes the lines (default: {DEFAULT_GROUP})")
+    parser.add_argument("--paper", default="auto", choices=PAPER_CHOICES,
+                        help="add the paper's Fig. 4 or 5 values (spec §7) beside the metrics, per "
+                             "objective and latent size (default auto: by the jobs' experiment)")
     args = parser.parse_args(argv)
     try:
         multirun = args.multirun[0] if len(args.multirun) == 1 else args.multirun
-        results = report(multirun, args.out, args.x_key, args.group)
+        results = report(multirun, args.out, args.x_key, args.group, args.paper)
     except (OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(f"{results['jobs']} jobs, {len(results['rows'])} rows, x = {results['x']}, "
-          f"group = {results['group']}")
+          f"group = {results['group']}"
+          + (f", paper values: {results['paper']['title']}" if "paper" in results else ""))
     for kind, path in results["outputs"].items():
         if path:
             print(f"{kind}: {path}")

@@ -1,11 +1,13 @@
 """The aggregated rows as tables: results.md (mean ± std per row) and results.json (every
-metric)."""
+metric). With a paper figure (`mim.report.paper_values`, Figs. 4–5), each metric the paper plots
+gets a "(paper)" column beside its own, and each row of results.json a "paper" entry."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from mim.report.aggregate import Row
+from mim.report.paper_values import FIGURES, format_paper, paper_value
 from mim.report.values import format_value
 
 # (column header, metric) of the markdown table, in order; absent metrics are left out
@@ -46,21 +48,42 @@ def table_columns(rows: list[Row]) -> list[tuple[str, str]]:
     return [(header, name) for header, name in TABLE_METRICS if name in present]
 
 
-def markdown_table(rows: list[Row], x_key: str | None, group: str) -> str:
-    """A markdown table: the line label, x (when swept), n, then one column per table metric."""
-    columns = table_columns(rows)
-    headers = [group] + ([x_key] if x_key else []) + ["n"] + [h for h, _ in columns]
+def row_paper_values(row: Row, figure: str | None) -> dict:
+    """{metric: the paper's value} for this row's objective and latent size (its x)."""
+    if figure is None:
+        return {}
+    found = {metric: paper_value(figure, metric, row.group, row.x)
+             for metric in FIGURES[figure]["values"]}
+    return {metric: value for metric, value in found.items() if value is not None}
+
+
+def markdown_table(rows: list[Row], x_key: str | None, group: str,
+                   figure: str | None = None) -> str:
+    """A markdown table: the line label, x (when swept), n, then one column per table metric;
+    with a paper `figure`, a "(paper)" column after each metric the paper gives a row value of."""
+    present = {name for _, name in table_columns(rows)}
+    papers = [row_paper_values(row, figure) for row in rows]
+    in_paper = {name for values in papers for name in values}
+    columns = []   # (header, metric, from the paper)
+    for header, name in TABLE_METRICS:
+        if name in present:
+            columns.append((header, name, False))
+        if name in in_paper:
+            columns.append((f"{header} (paper)", name, True))
+    headers = [group] + ([x_key] if x_key else []) + ["n"] + [h for h, _, _ in columns]
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    for row in rows:
+    for row, paper in zip(rows, papers):
         cells = [row.label] + ([format_value(row.x)] if x_key else []) + [str(row.n)]
-        cells += [format_cell(row.metrics.get(name), row.n) for _, name in columns]
+        cells += [format_paper(paper.get(name)) if from_paper
+                  else format_cell(row.metrics.get(name), row.n) for _, name, from_paper in columns]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
 def results_markdown(rows: list[Row], x_key: str | None, group: str, multirun: Path,
-                     skipped: list[Path]) -> str:
-    """results.md: a title, what was aggregated and skipped, and the markdown table."""
+                     skipped: list[Path], figure: str | None = None) -> str:
+    """results.md: a title, what was aggregated and skipped, and the markdown table (with the
+    paper `figure`'s columns and a line saying where they come from)."""
     parts = [f"# Results of `{multirun}`", ""]
     jobs = sum(row.n for row in rows)
     parts.append(f"{jobs} jobs, grouped by `{group}`"
@@ -69,14 +92,19 @@ def results_markdown(rows: list[Row], x_key: str | None, group: str, multirun: P
                    "jobs with that metric, where fewer).")
     if skipped:
         parts.append(f"Skipped (no metrics.json): {', '.join(p.name for p in skipped)}.")
-    parts += ["", markdown_table(rows, x_key, group)]
+    if figure is not None:
+        parts += ["", f"(paper) columns: {FIGURES[figure]['title']}, {FIGURES[figure]['note']}; "
+                     f"a range where the plot gives one, – where it gives no value at that size."]
+    parts += ["", markdown_table(rows, x_key, group, figure)]
     return "\n".join(parts)
 
 
 def results_json(rows: list[Row], x_key: str | None, group: str, multirun: Path,
-                 skipped: list[Path]) -> dict:
-    """results.json's content (the outputs' paths apart): every row with every metric's stats."""
-    return {
+                 skipped: list[Path], figure: str | None = None) -> dict:
+    """results.json's content (the outputs' paths apart): every row with every metric's stats;
+    with a paper `figure`, its title and note, and each row's paper values ([low, high] for a
+    range)."""
+    results = {
         "multirun": str(multirun),
         "x": x_key,
         "group": group,
@@ -91,3 +119,10 @@ def results_json(rows: list[Row], x_key: str | None, group: str, multirun: Path,
             "metrics": row.metrics,
         } for row in rows],
     }
+    if figure is not None:
+        results["paper"] = {"figure": figure, "title": FIGURES[figure]["title"],
+                            "note": FIGURES[figure]["note"]}
+        for entry, row in zip(results["rows"], rows):
+            entry["paper"] = {name: list(value) if isinstance(value, tuple) else value
+                              for name, value in row_paper_values(row, figure).items()}
+    return results
