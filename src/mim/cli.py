@@ -1,19 +1,28 @@
-"""Shared wrapper of the Hydra entry points: one-line errors, a short final report."""
+"""Shared wrapper of the Hydra entry points: one-line errors, a short final report.
+
+A single run ends on a user error with one line and exit status 1. A job of a multirun does not
+end the process: its error (any exception, with the traceback in the job's log when it is not a
+user error) is logged, written to the job's failure.json and the job returns, so the other jobs
+run; `mim.hydra_callbacks.ReportFailures` lists the failed jobs at the end of the sweep.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
 import warnings
+from pathlib import Path
 from typing import Callable
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
+from hydra.types import RunMode
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from mim.config import one_line
+from mim.hydra_callbacks import JOB_FAILURE, record_failure
 from mim.module import NonFiniteLossError
 
 log = logging.getLogger("mim")
@@ -27,18 +36,43 @@ USER_ERRORS = (ValueError, TypeError, OSError, NonFiniteLossError, Instantiation
                OmegaConfBaseException)
 
 
+def _sweep_job() -> bool:
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def _fail_job(cfg: DictConfig, message: str) -> float | None:
+    """Record a failed multirun job; its return value (NaN: a failed trial to a search)."""
+    hydra = HydraConfig.get()
+    job = f"job {hydra.job.num} ({hydra.runtime.output_dir})"
+    log.error("error: %s: %s", job, message)
+    print(f"error: {job}: {message}", file=sys.stderr)
+    record_failure(hydra.runtime.output_dir, hydra.job.num, list(hydra.overrides.task), message)
+    return float("nan") if cfg.get("optimized_metric") else None
+
+
 def run_task(task: Callable[[DictConfig], dict], cfg: DictConfig) -> float | None:
-    """Run `task(cfg)`; print its metrics and run dir; turn user errors into one line + exit 1."""
+    """Run `task(cfg)`; print its metrics and run dir; turn user errors into one line + exit 1
+    (in a multirun: into a failed job, see the module doc)."""
     for message in QUIET:
         warnings.filterwarnings("ignore", message=message)
+    sweep_job = _sweep_job()
+    if sweep_job:   # a rerun into the same sweep dir starts clean
+        (Path(HydraConfig.get().runtime.output_dir) / JOB_FAILURE).unlink(missing_ok=True)
     try:
         metrics = task(cfg)
     except USER_ERRORS as error:
         cause = error.__cause__ if isinstance(error, InstantiationException) and error.__cause__ else error
         message = one_line(cause)
+        if sweep_job:
+            return _fail_job(cfg, message)
         log.error("error: %s", message)
         print(f"error: {message}", file=sys.stderr)
         sys.exit(1)
+    except Exception as error:  # not a user error: a bug; in a sweep, the other jobs go on
+        if not sweep_job:
+            raise
+        log.exception("job failed")
+        return _fail_job(cfg, one_line(error))
     if rank_zero_only.rank == 0:  # DDP: the other processes ran the same run
         shown = {k: v for k, v in metrics.items() if k.startswith(("val/", "test/"))}
         width = max(map(len, shown), default=0)

@@ -1,7 +1,8 @@
 """Config checks and conversions shared by the entry points.
 
-Every size in the run config is checked before any data is drawn or model built, so a typo
-such as `model.hidden=-5` or `data.batch_size=abc` ends at once with one line naming the key.
+The whole run config is checked against its schema (mim.schema) before any data is drawn, any
+model built or any file written, so a typo such as `model.hidden=-5`, `data.batch_size=abc` or
+`+data.n_trian=5` ends at once with one line naming the key and the values it allows.
 """
 
 from __future__ import annotations
@@ -9,11 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
-
-POSITIVE_INTS = {"hidden", "latent_dim", "x_dim", "batch_size", "eval_batch_size", "n_train",
-                 "n_val", "n_test", "components", "pseudo_inputs", "qx_samples", "max_epochs",
-                 "patience", "nll_samples", "mi_pairs", "ksg_k", "threads"}
-NON_NEGATIVE_INTS = {"warmup", "seed", "data_seed"}
 
 
 class ConfigError(ValueError):
@@ -31,21 +27,13 @@ def positive_int(name: str, value) -> int:
     return value
 
 
-def check_config(cfg, prefix: str = "") -> None:
-    """Raise ConfigError for the first size that is not a positive (or non-negative) integer."""
-    items = cfg.items() if isinstance(cfg, dict) else enumerate(cfg) if isinstance(cfg, list) else ()
-    for key, value in items:
-        name = f"{prefix}{key}"
-        if isinstance(value, (dict, list)):
-            check_config(value, f"{name}.")
-        elif key in POSITIVE_INTS and value is not None and not (_is_int(value) and value > 0):
-            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        elif key in NON_NEGATIVE_INTS and value is not None and not (_is_int(value) and value >= 0):
-            raise ConfigError(f"{name} must be a non-negative integer, got {value!r}")
-    if prefix == "" and isinstance(cfg, dict):
-        lr = cfg.get("optim", {}).get("lr")
-        if lr is not None and not (isinstance(lr, (int, float)) and lr > 0):
-            raise ConfigError(f"optim.lr must be a positive number, got {lr!r}")
+def check_config(cfg: dict, schema: str = "train") -> None:
+    """Raise a ConfigError naming the key for the first value of the resolved config `cfg` that
+    its schema (`mim.schema.TRAIN` or `EVAL`) does not allow: a wrong type, an unknown key, a value
+    out of range."""
+    from mim import schema as schemas   # imports the data, model and objective modules
+
+    schemas.validate(cfg, {"train": schemas.TRAIN, "eval": schemas.EVAL}[schema])
 
 
 def to_plain(cfg: DictConfig) -> dict:

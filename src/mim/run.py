@@ -20,12 +20,13 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
 from omegaconf import DictConfig
 
-from mim.config import ConfigError, check_config, to_plain, unwritable_reason
+from mim.config import ConfigError, check_config, one_line, to_plain, unwritable_reason
 from mim.distributed import check_launch
 from mim.finished import forget_finished, mark_finished, skip_if_finished
 from mim.loggers import finish_wandb, log_run_config
 from mim.module import AutoencoderModule
 from mim.resume import continue_csv_logs, resume_config
+from mim.schema import checkpoint_problem
 
 log = logging.getLogger(__name__)
 
@@ -153,14 +154,22 @@ def load_checkpoint(ckpt_path: str) -> dict:
 def load_module(ckpt_path: str) -> AutoencoderModule:
     """The trained AutoencoderModule of a checkpoint (eval mode)."""
     checkpoint = load_checkpoint(ckpt_path)
-    module = AutoencoderModule(**checkpoint["hyper_parameters"])
-    module.load_state_dict(checkpoint["state_dict"])
+    problem = checkpoint_problem(checkpoint)
+    if problem:
+        raise ConfigError(f"ckpt_path {ckpt_path!r} is not a checkpoint written by train.py: {problem}")
+    try:
+        module = AutoencoderModule(**checkpoint["hyper_parameters"])
+        module.load_state_dict(checkpoint["state_dict"])
+    except Exception as error:  # its model cannot be built here, or its weights do not fit it
+        raise ConfigError(f"ckpt_path {ckpt_path!r} does not fit this code's model "
+                          f"({one_line(error)[:300]})") from None
     module.run_config = checkpoint.get("run_config")
     return module.eval()
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Re-evaluate `cfg.ckpt_path` on the data it was trained on; writes the same metrics.json."""
+    check_config(to_plain(cfg), "eval")
     module = load_module(cfg.ckpt_path)
     if module.run_config is None:
         raise ConfigError(f"ckpt_path {cfg.ckpt_path!r} holds no run config (not written by train.py)")

@@ -115,6 +115,8 @@ def downsample(path: Path) -> np.ndarray:
     """uint8 [28, 28]: the image at `path`, inverted (ink 255), box-filtered to 28 x 28."""
     try:
         with Image.open(path) as image:
+            if image.format != "PNG":   # another image format under a .png name
+                raise ValueError(f"it is a {image.format} image")
             ink = ImageOps.invert(image.convert("L"))
     except (OSError, SyntaxError, ValueError) as error:  # UnidentifiedImageError is an OSError
         raise ConfigError(f"{path} is not a readable PNG image ({_one_line(error)}); delete "
