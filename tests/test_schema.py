@@ -24,16 +24,20 @@ SHIPPED = [[f"{group}={option}"] for group, options in {
     "model": ["mlp", "mlp_bernoulli", "convhvae", "pixelhvae"],
     "data": ["gmm2d", "gmm20d", "pca_fmnist", "mnist", "fmnist", "omniglot"],
     "logger": ["csv", "wandb", "tensorboard", "many", "none"], "trainer": ["default", "cpu", "gpu"],
-    "debug": ["fast_dev_run", "overfit", "default", "cpu_subset"],
+    "debug": ["fast_dev_run", "overfit", "default", "cpu_subset", "grid_smoke"],
     "callbacks": ["default", "evaluation", "none"],
-    "experiment": ["fig3_gmm2d", "fig4_gmm20d", "fig5_pca_fmnist"], "hparams_search": ["lr_grid"],
+    "experiment": ["fig3_gmm2d", "fig4_gmm20d", "fig5_pca_fmnist", "table1_convhvae", "table1_pixelhvae",
+                   "cpu_mnist_comparison"],
+    "hparams_search": ["lr_grid"],
 }.items() for option in options] + [
     ["model=convhvae", "data=omniglot", "prior=vamp", "objective=amim", "debug=cpu_subset"],
     ["model=pixelhvae", "data=fmnist", "prior=mog", "objective=vae", "logger=many"],
+    ["experiment=table1_pixelhvae", "debug=grid_smoke", "data=omniglot"],
     ["model=mlp_bernoulli", "data._target_=helpers.BinaryGMMDataModule"],   # a subclass target
     # additions that the classes take
     ["+trainer.gradient_clip_val=1.0", "+callbacks.representation_metrics.nll_points=5",
-     "+model.x_per_z=2", "trainer.precision=16", "+trainer.limit_val_batches=0.5"],
+     "+model.x_per_z=2", "trainer.precision=16", "+trainer.limit_val_batches=0.5",
+     "callbacks.representation_metrics.nll_precision=bf16"],
 ]
 
 
@@ -127,6 +131,9 @@ BAD = [
     (["callbacks.early_stopping.mode=mn"], "callbacks.early_stopping.mode must be one of min|max, got 'mn'"),
     (["callbacks.model_checkpoint.save_top_k=-2"],
      "callbacks.model_checkpoint.save_top_k must be an integer >= -1, got -2"),
+    (["callbacks.representation_metrics.nll_precision=16"],
+     "callbacks.representation_metrics.nll_precision must be one of 32|bf16, got 16"),
+    (["model=convhvae", "callbacks.tsne.perplexity=0"], "callbacks.tsne.perplexity must be a positive number, got 0"),
     (["callbacks.representation_metrics.knn_ks=[1,0]"],
      "callbacks.representation_metrics.knn_ks must be a list of positive integers, got [1, 0]"),
     (["+callbacks.foo.bar=1"], f"callbacks.foo must be a node with a _target_ (known: {CALLBACK_TARGETS}, ..."),

@@ -313,6 +313,7 @@ VAMP_ACTIVATIONS = ("none", "hardtanh")
 GRAD_NORMS = _choices("mim.gradients", "GRAD_NORMS")
 SCHEDULES = _choices("mim.module", "SCHEDULES")
 OMNIGLOT_LABELS = _choices("mim.data.omniglot", "LABELS")
+NLL_PRECISIONS = _choices("mim.callbacks.metrics", "NLL_PRECISIONS")
 
 _SIZES = {"n_train": POSITIVE, "n_val": POSITIVE, "n_test": POSITIVE, "batch_size": POSITIVE,
           "eval_batch_size": POSITIVE, "data_seed": NON_NEGATIVE, "seed": NON_NEGATIVE}
@@ -432,7 +433,10 @@ CALLBACKS = {
         "consistency_samples": POSITIVE, "consistency_pairs": POSITIVE,
         "active_threshold": Num(min=0), "encode_batch": POSITIVE,
         "seed": Int(min=0, null=True), "test_points": Int(min=1, null=True),
-        "nll_points": Int(min=1, null=True)},
+        "nll_points": Int(min=1, null=True),
+        "nll_precision": OneOf(*NLL_PRECISIONS, *(int(p) for p in NLL_PRECISIONS if p.isdigit()))},
+    "mim.callbacks.tsne.TSNEPlot": {"points": Int(min=3), "sample": Bool(), "perplexity": Num(positive=True),
+                                    "seed": NON_NEGATIVE, "images_only": Bool(), "encode_batch": POSITIVE},
 }
 
 _LOG_NAME = {"save_dir": Str(), "name": Str(null=True), "version": AnyOf(Str(), Int(min=0), null=True)}
