@@ -97,7 +97,7 @@ def test_bad_embed_inputs_are_one_line_errors(toy_checkpoint, tmp_path):
     missing = tmp_path / "none.ckpt"
     cases = [([f"ckpt_path={missing}"], f"ckpt_path '{missing}' is not a file"),
              ([f"ckpt_path={toy_checkpoint}", "split=tests"],
-              "split must be one of train, val, test, got 'tests'"),
+              "split must be one of train|val|test, got 'tests'"),
              ([f"ckpt_path={toy_checkpoint}", "batch_size=0"],
               "batch_size must be a positive integer, got 0"),
              ([f"ckpt_path={toy_checkpoint}", "data=gmm20d"],

@@ -282,8 +282,7 @@ def test_a_failing_sweep_job_is_recorded_and_returns(tmp_path, capsys, caplog):
         raise RuntimeError("an index out of range")
 
     cfg = sweep_config(tmp_path, 4, ["seed=4"])
-    result = run_task(bug, cfg)
-    assert math.isnan(result)   # a failed trial, to a hyper-parameter search
+    assert run_task(bug, cfg) is None   # a failed trial, to Hydra's Optuna sweeper
     assert error_line(capsys) == f"job 4 ({tmp_path / '4'}): RuntimeError: an index out of range"
     assert json.loads((tmp_path / "4" / "failure.json").read_text()) == {
         "job": 4, "overrides": ["seed=4"], "error": "RuntimeError: an index out of range"}
@@ -337,3 +336,23 @@ def test_failing_jobs_do_not_stop_a_sweep(tmp_path, launcher):
             f"errors are in {tmp_path / 'failures.json'}") in result.stderr
     listed = json.loads((tmp_path / "failures.json").read_text())
     assert [(r["job"], r["error"]) for r in listed] == sorted(errors.items())
+
+
+def test_failed_trials_do_not_stop_an_optuna_search(tmp_path):
+    """Trials whose learning rate is -1 (a config error) or 1e6 (a non-finite loss) fail; the
+    search goes on, writes the best of the others, and lists the failed trials."""
+    result = run_cli("train.py", "hparams_search=optuna", "hydra.sweeper.n_trials=3",
+                     "optim.lr=choice(1e6,-1,0.001)", "data.n_train=256", "data.n_val=256",
+                     "data.n_test=256", "trainer.max_epochs=1", *QUIET, f"hydra.sweep.dir={tmp_path}",
+                     timeout=300)
+    assert result.returncode == 1, result.stderr[-2000:]
+    jobs = sorted(int(p.parent.parent.name) for p in tmp_path.glob("*/.hydra/overrides.yaml"))
+    assert jobs == [0, 1, 2]
+    failed = [j for j in jobs if "optim.lr=0.001" not in (tmp_path / str(j) / ".hydra" / "overrides.yaml").read_text()]
+    assert 0 < len(failed) < 3   # the sampler's seed (1) draws good and bad values
+    for job in jobs:
+        assert (tmp_path / str(job) / "failure.json").exists() == (job in failed)
+        assert (tmp_path / str(job) / "metrics.json").exists() == (job not in failed)
+    assert [r["job"] for r in json.loads((tmp_path / "failures.json").read_text())] == failed
+    best = (tmp_path / "optimization_results.yaml").read_text()
+    assert "optim.lr: 0.001" in best

@@ -16,19 +16,20 @@ GMM_KEYS = ("batch_size, data_seed, eval_batch_size, n_test, n_train, n_val, see
 
 def validate(name: str, overrides: list[str], tmp_path) -> None:
     cfg = compose_config(name, overrides, tmp_path / "run")
-    check_config(to_plain(cfg), "eval" if name == "eval" else "train")
+    check_config(to_plain(cfg), name)
 
 
 SHIPPED = [[f"{group}={option}"] for group, options in {
     "objective": ["mim", "amim", "vae"], "prior": ["standard", "vamp", "mog"],
     "model": ["mlp", "mlp_bernoulli", "convhvae", "pixelhvae"],
     "data": ["gmm2d", "gmm20d", "pca_fmnist", "mnist", "fmnist", "omniglot"],
-    "logger": ["csv", "wandb", "tensorboard", "many", "none"], "trainer": ["default", "cpu", "gpu"],
+    "logger": ["csv", "wandb", "tensorboard", "many", "none"],
+    "trainer": ["default", "cpu", "gpu", "ddp", "ddp_cpu"],
     "debug": ["fast_dev_run", "overfit", "default", "cpu_subset", "grid_smoke"],
     "callbacks": ["default", "evaluation", "none"],
     "experiment": ["fig3_gmm2d", "fig4_gmm20d", "fig5_pca_fmnist", "table1_convhvae", "table1_pixelhvae",
                    "cpu_mnist_comparison"],
-    "hparams_search": ["lr_grid"],
+    "hparams_search": ["lr_grid", "optuna"], "hydra/launcher": ["joblib", "slurm"],
 }.items() for option in options] + [
     ["model=convhvae", "data=omniglot", "prior=vamp", "objective=amim", "debug=cpu_subset"],
     ["model=pixelhvae", "data=fmnist", "prior=mog", "objective=vae", "logger=many"],
@@ -37,13 +38,23 @@ SHIPPED = [[f"{group}={option}"] for group, options in {
     # additions that the classes take
     ["+trainer.gradient_clip_val=1.0", "+callbacks.representation_metrics.nll_points=5",
      "+model.x_per_z=2", "trainer.precision=16", "+trainer.limit_val_batches=0.5",
-     "callbacks.representation_metrics.nll_precision=bf16"],
+     "callbacks.representation_metrics.nll_precision=bf16", "logger=wandb", "+logger.wandb.entity=team"],
+    ["resume=/runs/a", "model=pixelhvae", "model.eval_recon=true"],
 ]
 
 
 @pytest.mark.parametrize("overrides", SHIPPED, ids=" ".join)
 def test_every_shipped_config_passes(tmp_path, overrides):
     validate("train", overrides, tmp_path)
+
+
+def test_embed_config_passes_and_is_checked(tmp_path):
+    validate("embed", ["ckpt_path=/some/run/last.ckpt", "data=omniglot", "split=val",
+                       "+data_overrides.n_test=100"], tmp_path)
+    with pytest.raises(ConfigError, match=r"^device must be one of cpu\|cuda\|auto, got 'gpu'$"):
+        validate("embed", ["ckpt_path=x.ckpt", "device=gpu"], tmp_path)
+    with pytest.raises(ConfigError, match=r"^data: unknown key 'n_trian' .*did you mean 'n_train'\?$"):
+        validate("embed", ["ckpt_path=x.ckpt", "data=mnist", "+data.n_trian=3"], tmp_path)
 
 
 def test_eval_config_passes_and_is_checked(tmp_path):
@@ -66,7 +77,7 @@ PRECISIONS = ("64|32|16|transformer-engine|transformer-engine-float16|16-true|16
 BAD = [
     # top level, optim
     (["+foo=1"], "unknown top-level key 'foo' (known: callbacks, ckpt_path, data, logger, model, "
-                 "objective, optim, optimized_metric, paths, patience, prior, seed, tags, task_name, "
+                 "objective, optim, optimized_metric, paths, patience, prior, resume, seed, tags, task_name, "
                  "threads, trainer, warmup)"),
     (["seed=-1"], "seed must be a non-negative integer, got -1"),
     (["threads=0"], "threads must be a positive integer or null, got 0"),
@@ -102,7 +113,7 @@ BAD = [
     (["model=convhvae", "model.z1_dim=0"], "model.z1_dim must be a positive integer, got 0"),
     (["model=convhvae", "model.vamp.activation=relu"],
      "model.vamp.activation must be one of none|hardtanh, got 'relu'"),
-    (["model=convhvae", "model.eval_recon=1"], "model.eval_recon must be true or false, got 1"),
+    (["model=convhvae", "model.eval_recon=1"], "model.eval_recon must be true or false or test, got 1"),
     (["model=pixelhvae", "model.decoder.layers=0"], "model.decoder.layers must be a positive integer, got 0"),
     (["model=pixelhvae", "+model.decoder.hidden=3"],
      "model.decoder: unknown key 'hidden' (known: channels, layers, x_shape, z1_dim, z2_dim)"),
@@ -138,6 +149,8 @@ BAD = [
      "callbacks.representation_metrics.knn_ks must be a list of positive integers, got [1, 0]"),
     (["+callbacks.foo.bar=1"], f"callbacks.foo must be a node with a _target_ (known: {CALLBACK_TARGETS}, ..."),
     (["logger=wandb", "logger.wandb.offline=1"], "logger.wandb.offline must be true or false, got 1"),
+    (["logger=wandb", "logger.wandb.init_timeout=0"], "logger.wandb.init_timeout must be a positive number, got 0"),
+    (["resume=3"], "resume must be a string or null, got 3"),
     (["+paths.foo=1"], "paths: unknown key 'foo' (known: data_dir, log_dir, output_dir, root_dir, shared_data_dir)"),
 ]
 

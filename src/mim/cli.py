@@ -40,14 +40,16 @@ def _sweep_job() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
-def _fail_job(cfg: DictConfig, message: str) -> float | None:
-    """Record a failed multirun job; its return value (NaN: a failed trial to a search)."""
+def _fail_job(cfg: DictConfig, message: str) -> None:
+    """Record a failed multirun job. It returns None: Hydra's Optuna sweeper then marks the trial
+    failed and goes on (a NaN would make optuna 2.10 raise in `tell`)."""
     hydra = HydraConfig.get()
     job = f"job {hydra.job.num} ({hydra.runtime.output_dir})"
     log.error("error: %s: %s", job, message)
     print(f"error: {job}: {message}", file=sys.stderr)
-    record_failure(hydra.runtime.output_dir, hydra.job.num, list(hydra.overrides.task), message)
-    return float("nan") if cfg.get("optimized_metric") else None
+    if rank_zero_only.rank == 0:   # SLURM runs every task of a DDP job: one record
+        record_failure(hydra.runtime.output_dir, hydra.job.num, list(hydra.overrides.task), message)
+    return None
 
 
 def run_task(task: Callable[[DictConfig], dict], cfg: DictConfig) -> float | None:

@@ -29,11 +29,11 @@ def positive_int(name: str, value) -> int:
 
 def check_config(cfg: dict, schema: str = "train") -> None:
     """Raise a ConfigError naming the key for the first value of the resolved config `cfg` that
-    its schema (`mim.schema.TRAIN` or `EVAL`) does not allow: a wrong type, an unknown key, a value
+    its schema (`mim.schema.TRAIN`, `EVAL` or `EMBED`) does not allow: a wrong type, an unknown key, a value
     out of range."""
     from mim import schema as schemas   # imports the data, model and objective modules
 
-    schemas.validate(cfg, {"train": schemas.TRAIN, "eval": schemas.EVAL}[schema])
+    schemas.validate(cfg, {"train": schemas.TRAIN, "eval": schemas.EVAL, "embed": schemas.EMBED}[schema])
 
 
 def to_plain(cfg: DictConfig) -> dict:

@@ -27,7 +27,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from mim.config import ConfigError, positive_int, to_plain, unwritable_reason
+from mim.config import ConfigError, check_config, positive_int, to_plain, unwritable_reason
 from mim.run import check_input_shape, load_module
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,7 @@ def _device(name: str) -> torch.device:
 
 def embed(cfg: DictConfig) -> dict[str, float]:
     """Write `<run dir>/embeddings.npz` for `cfg.split` of the data (see the module doc)."""
+    check_config(to_plain(cfg), "embed")
     batch_size = positive_int("batch_size", cfg.batch_size)
     if cfg.split not in SPLITS:
         raise ConfigError(f"split must be one of {', '.join(SPLITS)}, got {cfg.split!r}")

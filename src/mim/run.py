@@ -26,7 +26,6 @@ from mim.finished import forget_finished, mark_finished, skip_if_finished
 from mim.loggers import finish_wandb, log_run_config
 from mim.module import AutoencoderModule
 from mim.resume import continue_csv_logs, resume_config
-from mim.schema import checkpoint_problem
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +118,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         if done is not None:
             return done
     start = time.perf_counter()
+    check_config(to_plain(cfg))   # the command line's config, before a resume reads the run dir
     cfg, ckpt_path = resume_config(cfg)
     datamodule, module, trainer, output_dir = _build(cfg)
     if trainer.is_global_zero:
@@ -153,6 +153,8 @@ def load_checkpoint(ckpt_path: str) -> dict:
 
 def load_module(ckpt_path: str) -> AutoencoderModule:
     """The trained AutoencoderModule of a checkpoint (eval mode)."""
+    from mim.schema import checkpoint_problem   # mim.schema imports mim.embeddings, which imports this
+
     checkpoint = load_checkpoint(ckpt_path)
     problem = checkpoint_problem(checkpoint)
     if problem:

@@ -1,6 +1,6 @@
 """The schema of the run config: every group's keys, their types and their allowed values.
 
-`validate(config, TRAIN)` (and `EVAL`) runs on the resolved config before any data is read, any
+`validate(config, TRAIN)` (and `EVAL`, `EMBED`) runs on the resolved config before any data is read, any
 model built or any file written. The first problem ends the run with one line that names the key
 and what it allows, e.g.
 
@@ -13,8 +13,9 @@ class it is an instance of (a subclass, e.g. a test's data module, gets its pare
 known keys are that entry's plus the constructor parameters of the registered class and of the
 target itself, so a `+trainer.gradient_clip_val=1` or `+callbacks.x.seed=2` addition that the
 class takes is accepted. A class registered nowhere is checked against its constructor only (any
-key if it takes **kwargs). A key added to train.yaml or eval.yaml needs an entry in `TRAIN` or
-`EVAL` below; tests/test_schema.py validates every shipped config.
+key if it takes **kwargs, as the W&B loggers do). A key added to train.yaml, eval.yaml or
+embed.yaml needs an entry in `TRAIN`, `EVAL` or `EMBED` below; tests/test_schema.py validates
+every shipped config.
 """
 
 from __future__ import annotations
@@ -220,15 +221,20 @@ class Variants(Spec):
 
 
 @lru_cache(maxsize=None)
-def _class(target: str):
-    from hydra.utils import get_class
-    return get_class(target)
+def _object(target: str):
+    """The class (or factory function) named by a `_target_`."""
+    from hydra.utils import get_object
+    found = get_object(target)
+    if not callable(found):
+        raise TypeError(f"{target} is not callable")
+    return found
 
 
-def _parameters(cls) -> tuple[set[str], bool]:
-    """The named constructor parameters of `cls` and whether it takes **kwargs."""
+def _parameters(factory) -> tuple[set[str], bool]:
+    """The named parameters of a class's constructor (or of a function) and whether it takes
+    **kwargs."""
     try:
-        parameters = inspect.signature(cls).parameters.values()
+        parameters = inspect.signature(factory).parameters.values()
     except (TypeError, ValueError):
         return set(), True
     named = {p.name for p in parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
@@ -246,12 +252,14 @@ class Target(Spec):
         super().__init__(null)
         self.registry, self.required, self.excluded = registry, tuple(required), set(excluded)
 
-    def _entry(self, cls) -> tuple[str | None, dict[str, Spec]]:
-        best, best_rank = None, len(cls.__mro__)
+    def _entry(self, factory) -> tuple[str | None, dict[str, Spec]]:
+        """The registered name of `factory` itself, or of its nearest registered base class."""
+        lineage = factory.__mro__ if isinstance(factory, type) else (factory,)
+        best, best_rank = None, len(lineage)
         for name in self.registry:
-            registered = _class(name)
-            if registered in cls.__mro__ and cls.__mro__.index(registered) < best_rank:
-                best, best_rank = name, cls.__mro__.index(registered)
+            registered = _object(name)
+            if registered in lineage and lineage.index(registered) < best_rank:
+                best, best_rank = name, lineage.index(registered)
         return best, self.registry.get(best, {})
 
     def check(self, path: str, value) -> None:
@@ -263,18 +271,18 @@ class Target(Spec):
                               + (" or null" if self.null else "") + f", got {_show(value)}")
         target = value["_target_"]
         try:
-            cls = _class(target)
-        except Exception:  # not importable, or not a class
+            factory = _object(target)
+        except Exception:  # not importable, or not callable
             raise ConfigError(f"{path}._target_ {target!r} is not an importable class "
                               f"(known: {known_targets})") from None
-        name, fields = self._entry(cls)
-        own, takes_any = _parameters(cls)
+        name, fields = self._entry(factory)
+        own, takes_any = _parameters(factory)
         known = HYDRA_KEYS | set(fields) | own
-        if name is not None:
-            known |= _parameters(_class(name))[0]
+        if name is not None:   # open if the registered one takes **kwargs (e.g. W&B's settings)
+            registered, takes_any = _parameters(_object(name))
+            known |= registered
         known -= self.excluded
-        open_ = name is None and takes_any
-        _check_node(path, value, fields, None if open_ else known, self.required)
+        _check_node(path, value, fields, None if takes_any else known, self.required)
 
 
 class Entries(Spec):
@@ -314,6 +322,7 @@ GRAD_NORMS = _choices("mim.gradients", "GRAD_NORMS")
 SCHEDULES = _choices("mim.module", "SCHEDULES")
 OMNIGLOT_LABELS = _choices("mim.data.omniglot", "LABELS")
 NLL_PRECISIONS = _choices("mim.callbacks.metrics", "NLL_PRECISIONS")
+EMBED_SPLITS = _choices("mim.embeddings", "SPLITS")
 
 _SIZES = {"n_train": POSITIVE, "n_val": POSITIVE, "n_test": POSITIVE, "batch_size": POSITIVE,
           "eval_batch_size": POSITIVE, "data_seed": NON_NEGATIVE, "seed": NON_NEGATIVE}
@@ -345,7 +354,8 @@ NETS = {
 NET = Target(NETS)
 
 _MODEL_COMMON = {
-    "hidden": POSITIVE, "decoder_z": OneOf(*DECODER_Z), "x_per_z": POSITIVE, "eval_recon": Bool(),
+    "hidden": POSITIVE, "decoder_z": OneOf(*DECODER_Z), "x_per_z": POSITIVE,
+    "eval_recon": AnyOf(Bool(), OneOf("test")),
     "vamp": Node({"activation": OneOf(*VAMP_ACTIVATIONS), "init_mean": Num(),
                   "init_std": Num(min=0)}),
     "encoder": NET, "decoder": NET,
@@ -435,17 +445,21 @@ CALLBACKS = {
         "seed": Int(min=0, null=True), "test_points": Int(min=1, null=True),
         "nll_points": Int(min=1, null=True),
         "nll_precision": OneOf(*NLL_PRECISIONS, *(int(p) for p in NLL_PRECISIONS if p.isdigit()))},
+    "mim.callbacks.rng_state.RNGState": {},
     "mim.callbacks.tsne.TSNEPlot": {"points": Int(min=3), "sample": Bool(), "perplexity": Num(positive=True),
                                     "seed": NON_NEGATIVE, "images_only": Bool(), "encode_batch": POSITIVE},
 }
 
 _LOG_NAME = {"save_dir": Str(), "name": Str(null=True), "version": AnyOf(Str(), Int(min=0), null=True)}
+_WANDB = {**_LOG_NAME, "offline": Bool(), "project": Str(null=True), "group": Str(null=True),
+          "tags": ListOf(AnyOf(Str(), Int()), null=True), "log_model": AnyOf(Bool(), OneOf("all")),
+          "job_type": Str(null=True)}
+# the W&B loggers take any other wandb.init setting (**kwargs): their keys are not closed
 LOGGERS = {
-    "lightning.pytorch.loggers.CSVLogger": _LOG_NAME,
+    "lightning.pytorch.loggers.CSVLogger": {**_LOG_NAME, "flush_logs_every_n_steps": POSITIVE},
     "lightning.pytorch.loggers.TensorBoardLogger": _LOG_NAME,
-    "lightning.pytorch.loggers.WandbLogger": {
-        **_LOG_NAME, "offline": Bool(), "project": Str(null=True), "group": Str(null=True),
-        "tags": ListOf(AnyOf(Str(), Int()), null=True), "log_model": AnyOf(Bool(), OneOf("all"))},
+    "lightning.pytorch.loggers.WandbLogger": _WANDB,
+    "mim.loggers.wandb_logger": {**_WANDB, "init_timeout": Num(positive=True), "continue_run": Bool()},
 }
 
 OPTIM = Node({"lr": Num(positive=True), "schedule": OneOf(*SCHEDULES), "warmup": NON_NEGATIVE,
@@ -459,7 +473,7 @@ _RUNNER = {"task_name": Str(), "trainer": Target(TRAINERS, excluded=("callbacks"
 TRAIN = Node({
     **_RUNNER,
     "seed": NON_NEGATIVE, "threads": Int(min=1, null=True), "warmup": NON_NEGATIVE,
-    "patience": POSITIVE, "optim": OPTIM, "ckpt_path": Str(null=True),
+    "patience": POSITIVE, "optim": OPTIM, "ckpt_path": Str(null=True), "resume": Str(null=True),
     "optimized_metric": Str(null=True), "tags": ListOf(AnyOf(Str(), Int())),
     "data": Target(DATA), "model": MODEL, "prior": PRIOR, "objective": Target(OBJECTIVES),
 }, required=("seed", "optim", "data", "model", "prior", "objective", "trainer", "paths"))
@@ -467,6 +481,12 @@ TRAIN = Node({
 # src/eval.py's own config; the checkpoint's run config (with data_overrides) is checked as TRAIN
 EVAL = Node({**_RUNNER, "ckpt_path": Str(), "data_overrides": Node({}, open=True)},
             required=("ckpt_path", "trainer", "paths"))
+
+# src/embed.py's config (the checkpoint's data settings, with data_overrides, are the run's)
+EMBED = Node({"task_name": Str(), "ckpt_path": Str(), "split": OneOf(*EMBED_SPLITS),
+              "batch_size": POSITIVE, "device": OneOf("cpu", "cuda", "auto"), "seed": NON_NEGATIVE,
+              "data": Target(DATA, null=True), "data_overrides": Node({}, open=True), "paths": PATHS},
+             required=("ckpt_path", "paths"))
 
 
 def validate(config: dict, schema: Spec = TRAIN) -> None:
