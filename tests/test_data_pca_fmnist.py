@@ -174,7 +174,7 @@ def test_bad_pca_fit_on_the_command_line(tmp_path):
                      timeout=120)
     assert result.returncode == 1
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert lines == ["error: data.pca_fit must be one of train, separate, got 'Separate'"]
+    assert lines == ["error: data.pca_fit must be one of train|separate, got 'Separate'"]
 
 
 def test_splits_shapes_and_labels(tmp_path, source):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import compose_config, run_cli
+from conftest import CONF, compose_config, run_cli
 from mim.cli import run_task
 from mim.config import ConfigError, check_config, to_plain
 from mim.run import train
@@ -19,18 +19,11 @@ def validate(name: str, overrides: list[str], tmp_path) -> None:
     check_config(to_plain(cfg), name)
 
 
-SHIPPED = [[f"{group}={option}"] for group, options in {
-    "objective": ["mim", "amim", "vae"], "prior": ["standard", "vamp", "mog"],
-    "model": ["mlp", "mlp_bernoulli", "convhvae", "pixelhvae"],
-    "data": ["gmm2d", "gmm20d", "pca_fmnist", "mnist", "fmnist", "omniglot"],
-    "logger": ["csv", "wandb", "tensorboard", "many", "none"],
-    "trainer": ["default", "cpu", "gpu", "ddp", "ddp_cpu"],
-    "debug": ["fast_dev_run", "overfit", "default", "cpu_subset", "grid_smoke"],
-    "callbacks": ["default", "evaluation", "none"],
-    "experiment": ["fig3_gmm2d", "fig4_gmm20d", "fig5_pca_fmnist", "table1_convhvae", "table1_pixelhvae",
-                   "cpu_mnist_comparison"],
-    "hparams_search": ["lr_grid", "optuna"], "hydra/launcher": ["joblib", "slurm"],
-}.items() for option in options] + [
+GROUPS = ["objective", "prior", "model", "data", "logger", "trainer", "debug", "callbacks",
+          "experiment", "hparams_search", "hydra/launcher"]
+# every option of every group in conf/ (a new config file is checked without a change here)
+SHIPPED = [[f"{group}={path.stem}"] for group in GROUPS
+           for path in sorted((CONF / group).glob("*.yaml"))] + [
     ["model=convhvae", "data=omniglot", "prior=vamp", "objective=amim", "debug=cpu_subset"],
     ["model=pixelhvae", "data=fmnist", "prior=mog", "objective=vae", "logger=many"],
     ["experiment=table1_pixelhvae", "debug=grid_smoke", "data=omniglot"],
@@ -77,7 +70,7 @@ PRECISIONS = ("64|32|16|transformer-engine|transformer-engine-float16|16-true|16
 BAD = [
     # top level, optim
     (["+foo=1"], "unknown top-level key 'foo' (known: callbacks, ckpt_path, data, logger, model, "
-                 "objective, optim, optimized_metric, paths, patience, prior, resume, seed, tags, task_name, "
+                 "objective, optim, optimized_metric, paths, patience, prior, resume, seed, skip_finished, tags, task_name, "
                  "threads, trainer, warmup)"),
     (["seed=-1"], "seed must be a non-negative integer, got -1"),
     (["threads=0"], "threads must be a positive integer or null, got 0"),
@@ -96,6 +89,8 @@ BAD = [
     (["data._target_=mim.data.gmm.Nope"],
      f"data._target_ 'mim.data.gmm.Nope' is not an importable class (known: {DATA_TARGETS})"),
     (["data=pca_fmnist", "data.x_dim=1000"], "data.x_dim must be an integer in [1, 784], got 1000"),
+    (["data=pca_fmnist", "data.pca_fit=test"], "data.pca_fit must be one of train|separate, got 'test'"),
+    (["skip_finished=yes"], "skip_finished must be true or false, got 'yes'"),
     (["data=mnist", "data.x_dim=20"], "data.x_dim must be 784, got 20"),
     (["data=mnist", "data.eval_batch_size=0"], "data.eval_batch_size must be a positive integer, got 0"),
     (["data=fmnist", "data.download=yes"], "data.download must be true or false, got 'yes'"),

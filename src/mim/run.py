@@ -113,12 +113,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
     With `skip_finished`, a job that already finished in its run dir returns its stored
     metrics instead (mim.finished, docs/sweeps.md).
     """
+    check_config(to_plain(cfg))   # the command line's config, before a resume reads the run dir
     if cfg.get("skip_finished"):
         done = skip_if_finished(cfg.paths.output_dir, cfg.get("optimized_metric"))
         if done is not None:
             return done
     start = time.perf_counter()
-    check_config(to_plain(cfg))   # the command line's config, before a resume reads the run dir
     cfg, ckpt_path = resume_config(cfg)
     datamodule, module, trainer, output_dir = _build(cfg)
     if trainer.is_global_zero:

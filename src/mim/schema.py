@@ -323,6 +323,7 @@ SCHEDULES = _choices("mim.module", "SCHEDULES")
 OMNIGLOT_LABELS = _choices("mim.data.omniglot", "LABELS")
 NLL_PRECISIONS = _choices("mim.callbacks.metrics", "NLL_PRECISIONS")
 EMBED_SPLITS = _choices("mim.embeddings", "SPLITS")
+PCA_FITS = _choices("mim.data.pca_fmnist", "PCA_FITS")
 
 _SIZES = {"n_train": POSITIVE, "n_val": POSITIVE, "n_test": POSITIVE, "batch_size": POSITIVE,
           "eval_batch_size": POSITIVE, "data_seed": NON_NEGATIVE, "seed": NON_NEGATIVE}
@@ -338,7 +339,8 @@ DATA = {
                                              "label": OneOf(*OMNIGLOT_LABELS)},
     "mim.data.pca_fmnist.PCAFashionMNISTDataModule": {
         **_FILES, "x_dim": Int(min=1, max=784), "n_train": POSITIVE, "n_val": POSITIVE,
-        "batch_size": POSITIVE, "eval_batch_size": POSITIVE, "seed": NON_NEGATIVE},
+        "batch_size": POSITIVE, "eval_batch_size": POSITIVE, "seed": NON_NEGATIVE,
+        "pca_fit": OneOf(*PCA_FITS)},
 }
 
 _MLP = {"in_dim": POSITIVE, "out_dim": POSITIVE, "hidden": POSITIVE}
@@ -474,6 +476,7 @@ TRAIN = Node({
     **_RUNNER,
     "seed": NON_NEGATIVE, "threads": Int(min=1, null=True), "warmup": NON_NEGATIVE,
     "patience": POSITIVE, "optim": OPTIM, "ckpt_path": Str(null=True), "resume": Str(null=True),
+    "skip_finished": Bool(),
     "optimized_metric": Str(null=True), "tags": ListOf(AnyOf(Str(), Int())),
     "data": Target(DATA), "model": MODEL, "prior": PRIOR, "objective": Target(OBJECTIVES),
 }, required=("seed", "optim", "data", "model", "prior", "objective", "trainer", "paths"))
