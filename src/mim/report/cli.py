@@ -59,8 +59,10 @@ def report(multirun: str | Path | list, out: str | Path | None = None, x_key: st
     out_dir = Path(out) if out is not None else roots[0]
     out_dir.mkdir(parents=True, exist_ok=True)
     results = results_json(rows, x_key, group, multirun, skipped, paper_figure)
+    tasks = {job.config.get("task_name") for job in jobs}  # the experiment, where all jobs share one
+    name = tasks.pop() if len(tasks) == 1 and None not in tasks else " + ".join(r.name for r in roots)
     figure = plot_rows(rows, x_key, out_dir / FIGURE_NAME,
-                       title=f"{' + '.join(r.name for r in roots)}: {len(jobs)} jobs" + (f", x = {x_key}" if x_key else ""))
+                       title=f"{name}: {len(jobs)} jobs" + (f", x = {x_key}" if x_key else ""))
     table = out_dir / TABLE_NAME
     table.write_text(results_markdown(rows, x_key, group, multirun, skipped, paper_figure))
     grid = fig2_grid(jobs, x_key, group, out_dir / FIG2_NAME)
