@@ -58,7 +58,8 @@ def values_with(mean: float, std: float | None, n: int) -> list[float]:
 def rebuild_multirun(results: dict, cwd: Path) -> Path:
     """The job directories of a results.json, under `cwd`: each row's jobs get its group as
     `objective`, its x as the swept override, seeds 1..n, and metric values with the row's mean,
-    std and n (a metric with n = 0 reads NaN in every job). Returns the multirun dir, relative."""
+    std and n (a metric with n = 0 reads NaN in every job); skipped jobs as dirs without metrics.
+    Returns the multirun dir, relative."""
     assert all(row["label"] == row["group"] for row in results["rows"]), "extra keys not rebuilt"
     multirun = Path(results["multirun"])
     for row in results["rows"]:
@@ -77,6 +78,8 @@ def rebuild_multirun(results: dict, cwd: Path) -> Path:
                 overrides.append(f"{results['x']}={row['x']}")
             (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
             (job / "metrics.json").write_text(json.dumps(job_metrics))
+    for path in results.get("skipped", []):  # jobs without metrics.json (e.g. cut off mid-run)
+        (cwd / multirun / Path(path).name / ".hydra").mkdir(parents=True)
     return multirun
 
 
