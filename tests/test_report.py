@@ -11,6 +11,7 @@ import pytest
 from fake_runs import fake_multirun, make_job
 
 from mim import report
+from mim.report.cli import sweep_name
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -152,3 +153,10 @@ def test_cli_unparsable_override_is_one_error_line(multirun: Path):
     assert done.returncode == 1
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and str(overrides) in errors[0] and "model.hidden=[500," in errors[0]
+
+
+def test_figure_title_names_the_shared_experiment_else_the_dirs():
+    roots = [Path("outputs/a/multiruns/resumable"), Path("outputs/b/multiruns/2026")]
+    assert sweep_name(["fig4_gmm20d_raw"] * 3, roots[:1]) == "fig4_gmm20d_raw"
+    assert sweep_name(["fig4_gmm20d_raw", "fig4_gmm20d_paper"], roots) == "resumable + 2026"
+    assert sweep_name([None, None], roots[:1]) == "resumable"

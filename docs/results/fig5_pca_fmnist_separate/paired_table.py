@@ -1,19 +1,17 @@
 """The paired table of docs/results/README.md: each fig5_pca_fmnist_separate job's test metrics on
 the separate test PCA (its own metrics.json) beside the same checkpoint's on the training-split PCA
 (reeval_train_basis.sh), mean ± sample std over seeds. Run from the repository root."""
-import json
 import statistics
+import sys
 from pathlib import Path
+
+sys.path.insert(0, "src")
+from mim.report.runs import job_dirs, read_job, read_metrics  # noqa: E402
 
 SWEEP = Path("outputs/fig5_pca_fmnist_separate/multiruns/resumable")
 REEVAL = Path("outputs/fig5_pca_fmnist_separate/eval_train_basis")
 METRICS = [("test/knn5", "5-NN", 3), ("test/mi", "MI", 2), ("test/recon", "recon", 2),
            ("test/nll_1s", "NLL (1 sample)", 1)]
-
-
-def overrides(job):
-    lines = (job / ".hydra" / "overrides.yaml").read_text().splitlines()
-    return dict(line.strip("- ").split("=", 1) for line in lines if "=" in line)
 
 
 def mean_std(values, digits):
@@ -23,12 +21,11 @@ def mean_std(values, digits):
 
 
 cells = {}
-for job in SWEEP.iterdir():
-    if (job / "finished.json").exists() and (REEVAL / job.name / "metrics.json").exists():
-        ov = overrides(job)
-        train = json.loads((REEVAL / job.name / "metrics.json").read_text())
-        separate = json.loads((job / "metrics.json").read_text())
-        cells.setdefault((ov["objective"], int(ov["model.latent_dim"])), []).append((train, separate))
+for path in job_dirs(SWEEP):
+    job, train = read_job(path), read_metrics(REEVAL / path.name / "metrics.json")
+    if job is not None and train is not None:
+        key = (job.value("objective"), int(job.value("model.latent_dim")))
+        cells.setdefault(key, []).append((train, job.metrics))
 
 print("| objective | latent | n | "
       + " | ".join(f"{name} train PCA | {name} separate PCA" for _, name, _ in METRICS) + " |")

@@ -22,6 +22,15 @@ JSON_NAME = "results.json"
 FIG2_NAME = "fig2_grid.png"
 
 
+def sweep_name(task_names: list, roots: list[Path]) -> str:
+    """The figure's title: the experiment (task_name) when every job ran the same one, else the
+    multirun dirs' names (a fixed sweep dir such as `resumable` names no experiment)."""
+    names = set(task_names)
+    if len(names) == 1 and isinstance(next(iter(names)), str):
+        return names.pop()
+    return " + ".join(root.name for root in roots)
+
+
 def report(multirun: str | Path | list, out: str | Path | None = None, x_key: str | None = None,
            group: str = DEFAULT_GROUP, paper: str = "auto") -> dict:
     """Read, aggregate and write figure.png, results.md, fig2_grid.png (when the jobs drew a
@@ -54,15 +63,15 @@ def report(multirun: str | Path | list, out: str | Path | None = None, x_key: st
         raise ValueError(f"no job of {multirun} has a metrics.json")
     if x_key is None:
         x_key = infer_x_key(jobs, group)
-    paper_figure = choose_figure(paper, [job.config.get("task_name") for job in jobs], x_key)
+    task_names = [job.config.get("task_name") for job in jobs]
+    paper_figure = choose_figure(paper, task_names, x_key)
     rows = aggregate(jobs, x_key, group)
     out_dir = Path(out) if out is not None else roots[0]
     out_dir.mkdir(parents=True, exist_ok=True)
     results = results_json(rows, x_key, group, multirun, skipped, paper_figure)
-    tasks = {job.config.get("task_name") for job in jobs}  # the experiment, where all jobs share one
-    name = tasks.pop() if len(tasks) == 1 and None not in tasks else " + ".join(r.name for r in roots)
     figure = plot_rows(rows, x_key, out_dir / FIGURE_NAME,
-                       title=f"{name}: {len(jobs)} jobs" + (f", x = {x_key}" if x_key else ""))
+                       title=f"{sweep_name(task_names, roots)}: {len(jobs)} jobs"
+                             + (f", x = {x_key}" if x_key else ""))
     table = out_dir / TABLE_NAME
     table.write_text(results_markdown(rows, x_key, group, multirun, skipped, paper_figure))
     grid = fig2_grid(jobs, x_key, group, out_dir / FIG2_NAME)
