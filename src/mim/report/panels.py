@@ -1,8 +1,11 @@
 """The paper's Figs. 3-5 layout: a row of panels (MI, NLL, reconstruction error, 5-NN accuracy)
-against the swept value, one line per label, the mean with a ±std band."""
+against the swept value, one line per label, the mean with a ±std band. A mean far outside the
+rest of its panel (one diverged seed) is drawn as an arrow at the edge with its value, so the
+other points stay readable."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from mim.report.aggregate import Row
@@ -23,6 +26,7 @@ OTHER_COLOURS = ("tab:purple", "tab:orange", "tab:brown", "tab:pink", "tab:olive
                  "tab:gray")
 LINE_STYLES = ("-", "--", ":", "-.")
 DISPLAY_NAMES = {"mim": "MIM", "vae": "VAE", "amim": "A-MIM"}
+FAR_OUT = 3.0  # a seed-dragged mean this many times the others' spread beyond them: at the edge
 
 
 def colour(group: str, order: list[str]) -> str:
@@ -45,6 +49,54 @@ def panel_metric(rows: list[Row], candidates: tuple[str, ...]) -> str | None:
         if any(row.metrics.get(name, {}).get("n", 0) > 0 for row in rows):
             return name
     return None
+
+
+def band(points: list[tuple[float, float]]) -> tuple[float, float]:
+    """The lowest mean - std and the highest mean + std of (mean, std) points."""
+    return min(m - s for m, s in points), max(m + s for m, s in points)
+
+
+def clipped_limits(points: list[tuple[float, float]]) -> tuple[float, float] | None:
+    """Y-limits for a panel's (mean, std) points that leave out far-out means, or None (autoscale).
+
+    The lowest or highest mean, whichever is farther out, is left out when it lies more than
+    FAR_OUT times the band (mean ± std) of the other points beyond that band while its own band
+    reaches back into theirs: a mean dragged away by a few diverged seeds, not a point that moved
+    as a whole (a real trend keeps its place). This repeats while at least 3 points and three
+    quarters of them remain. The limits span the kept band, padded 5%.
+    """
+    kept = sorted(points)
+    while len(kept) > max(3, math.ceil(0.75 * len(points))):
+        candidates = []
+        for index in (0, len(kept) - 1):
+            others = kept[:index] + kept[index + 1:]
+            low, high = band(others)
+            mean, std = kept[index]
+            beyond = max(low - mean, mean - high)
+            if high > low and mean - std <= high and mean + std >= low:
+                candidates.append((beyond / (high - low), index))
+        ratio, index = max(candidates, default=(0.0, 0))
+        if ratio <= FAR_OUT:
+            break
+        kept.pop(index)
+    if len(kept) == len(points):
+        return None
+    low, high = band(kept)
+    pad = 0.05 * (high - low)
+    return low - pad, high + pad
+
+
+def mark_off_axis(ax, limits: tuple[float, float], points: list[tuple[float, float, str]]) -> None:
+    """An arrow at the panel's edge, labelled with the value, for each (x, mean, colour) point
+    that `limits` leaves out."""
+    low, high = limits
+    for x, mean, point_colour in points:
+        if low <= mean <= high:
+            continue
+        edge, marker, offset = (high, "^", -12) if mean > high else (low, "v", 12)
+        ax.plot([x], [edge], marker=marker, ms=8, color=point_colour, clip_on=False)
+        ax.annotate(f"{mean:.4g}", (x, edge), textcoords="offset points", xytext=(6, offset),
+                    fontsize="small", color=point_colour, va="center")
 
 
 def plot_rows(rows: list[Row], x_key: str | None, path: Path, title: str | None = None) -> Path | None:
@@ -82,6 +134,7 @@ def plot_rows(rows: list[Row], x_key: str | None, path: Path, title: str | None 
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
     for ax, (panel_title, metric, ylabel) in zip(axes[0], panels):
         styles: dict[str, int] = {}
+        drawn: list[tuple[float, float, float, str]] = []  # (x, mean, std, colour) of every point
         for label in labels:
             line_rows = [r for r in rows if r.label == label
                          and r.metrics.get(metric, {}).get("n", 0) > 0]
@@ -94,6 +147,7 @@ def plot_rows(rows: list[Row], x_key: str | None, path: Path, title: str | None 
             xs = [position(r) for r in line_rows]
             means = [r.metrics[metric]["mean"] for r in line_rows]
             stds = [r.metrics[metric]["std"] or 0.0 for r in line_rows]
+            drawn += [(x, m, s, line_colour) for x, m, s in zip(xs, means, stds)]
             if numeric_x and len(xs) > 1:
                 ax.plot(xs, means, style, marker="o", ms=4, color=line_colour, label=display(label))
                 ax.fill_between(xs, [m - s for m, s in zip(means, stds)],
@@ -102,6 +156,9 @@ def plot_rows(rows: list[Row], x_key: str | None, path: Path, title: str | None 
             else:
                 ax.errorbar(xs, means, yerr=stds, fmt="o", capsize=4, color=line_colour,
                             label=display(label))
+        if limits := clipped_limits([(m, s) for _, m, s, _ in drawn]):
+            ax.set_ylim(*limits)
+            mark_off_axis(ax, limits, [(x, m, c) for x, m, _, c in drawn])
         if numeric_x:
             xs_all = [r.x for r in rows]
             log_x = min(xs_all) > 0 and max(xs_all) > 10 * min(xs_all)
