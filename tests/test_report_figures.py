@@ -55,6 +55,8 @@ def test_clipped_limits_leave_out_far_out_means():
     # below: -100 ± 150 lies 101 under the band 1-4 (width 3); kept 1-4, padded 0.15
     low_points = [(-100.0, 150.0), (1.0, 0.0), (2.0, 0.0), (3.0, 0.0), (4.0, 0.0)]
     assert clipped_limits(low_points) == pytest.approx((0.85, 4.15))
+    # a NaN mean (a metric that failed) takes no part
+    assert clipped_limits(points + [(float("nan"), 0.0)]) == pytest.approx((0.3, 4.7))
 
 
 def test_clipped_limits_autoscale_without_far_out_means():
@@ -66,6 +68,7 @@ def test_clipped_limits_autoscale_without_far_out_means():
     tail = [(1.0, 0.0)] * 6 + [(0.99, 0.0), (0.97, 0.0), (0.90, 0.0), (0.86, 0.0)]
     assert clipped_limits(tail) is None
     assert clipped_limits([(1.0, 0.0), (2.0, 0.0), (100.0, 500.0)]) is None  # too few to judge
+    assert clipped_limits([(1.0, 0.0), (2.0, 0.0), (3.0, 0.0), (float("nan"), 0.0)]) is None
 
 
 def test_off_axis_means_are_arrows_at_the_edge_with_their_value():

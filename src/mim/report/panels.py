@@ -63,8 +63,10 @@ def clipped_limits(points: list[tuple[float, float]]) -> tuple[float, float] | N
     FAR_OUT times the band (mean ± std) of the other points beyond that band while its own band
     reaches back into theirs: a mean dragged away by a few diverged seeds, not a point that moved
     as a whole (a real trend keeps its place). This repeats while at least 3 points and three
-    quarters of them remain. The limits span the kept band, padded 5%.
+    quarters of them remain. The limits span the kept band, padded 5%. Points that are not finite
+    (a metric that came out NaN) take no part.
     """
+    points = [(mean, std) for mean, std in points if math.isfinite(mean) and math.isfinite(std)]
     kept = sorted(points)
     while len(kept) > max(3, math.ceil(0.75 * len(points))):
         candidates = []
