@@ -177,6 +177,33 @@ def test_bad_pca_fit_on_the_command_line(tmp_path):
     assert lines == ["error: data.pca_fit must be one of train|separate, got 'Separate'"]
 
 
+def test_augment_changes_only_the_training_epochs(tmp_path, source):
+    folder, arrays = source
+    plain = module(tmp_path, folder)
+    augmented = module(tmp_path, folder, augment=True)
+    for split in ("val", "test"):
+        assert torch.equal(getattr(plain, split)[0], getattr(augmented, split)[0])
+    assert torch.equal(plain.train_fixed()[0], augmented.train_fixed()[0])
+    (x, y), (x_plain, y_plain) = augmented.train_epoch(2), plain.train_epoch(2)
+    assert torch.equal(y, y_plain)                          # the same shuffle of the same images
+    assert torch.equal(x, augmented.train_epoch(2)[0])      # a function of (seed, epoch)
+    assert not torch.equal(x, augmented.train_epoch(3)[0])  # drawn anew each epoch
+    # an image left untransformed moves by its dequantisation noise only, under 1/256 per pixel:
+    # its coefficients (unit-norm components) move by at most sqrt(784) / 256 ≈ 0.11; a
+    # transformed one moves much further
+    shift = (x - x_plain).norm(dim=1)
+    untouched = shift <= 784 ** 0.5 / 256
+    assert 0.25 < untouched.double().mean() < 0.75 and shift.max() > 1.0
+
+
+def test_bad_augment_is_one_config_error(tmp_path, source):
+    folder, _ = source
+    with pytest.raises(ConfigError) as error:
+        module(tmp_path, folder, augment="yes")
+    assert str(error.value) == "data.augment must be true or false, got 'yes'"
+    assert not (tmp_path / "data").exists()
+
+
 def test_splits_shapes_and_labels(tmp_path, source):
     folder, arrays = source
     dm = module(tmp_path, folder)

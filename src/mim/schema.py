@@ -340,7 +340,7 @@ DATA = {
     "mim.data.pca_fmnist.PCAFashionMNISTDataModule": {
         **_FILES, "x_dim": Int(min=1, max=784), "n_train": POSITIVE, "n_val": POSITIVE,
         "batch_size": POSITIVE, "eval_batch_size": POSITIVE, "seed": NON_NEGATIVE,
-        "pca_fit": OneOf(*PCA_FITS)},
+        "pca_fit": OneOf(*PCA_FITS), "augment": Bool()},
 }
 
 _MLP = {"in_dim": POSITIVE, "out_dim": POSITIVE, "hidden": POSITIVE}

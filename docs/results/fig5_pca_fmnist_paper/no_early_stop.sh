@@ -2,7 +2,8 @@
 # The paper trained Fig. 5 for 200 epochs and kept the lowest-validation-loss model; the sweep
 # stops early (patience 3). This trains four of its seed-1 jobs again with early stopping off
 # (everything else identical: same resolved config), 2 at a time, 1 thread each (≈ 8 min).
-# Then: python docs/results/fig5_pca_fmnist_paper/no_early_stop_table.py. Run from the repository root.
+# Then: python docs/results/fig5_pca_fmnist_paper/check_table.py outputs/fig5_no_early_stop "200 epochs".
+# Run from the repository root.
 O=outputs/fig5_no_early_stop
 mkdir -p "$O"
 run() {

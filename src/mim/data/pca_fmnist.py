@@ -22,6 +22,11 @@ holds the fraction of the training variance that the kept components capture (th
   model); only the test metrics change. `test_mean` and `test_components` hold the test fit
   (None under `train`).
 
+`augment=true` reproduces the reference code's training augmentation (`mim.data.augment`: a
+random affine map with probability 0.5, then dequantisation), drawn anew each epoch from
+(seed, epoch) and projected on the training PCA; validation, test and `train_fixed` (the K-NN
+classifier's training points) stay unaugmented. Off by default: the paper does not mention it.
+
 Each component's sign is fixed so that its largest-magnitude entry is positive, so the
 coefficients do not depend on the LAPACK build or the scikit-learn version. The projected
 tensors are cached in `data_dir` (`pca_fmnist_k{x_dim}_train{n_train}_val{n_val}.pt`, with
@@ -40,6 +45,7 @@ from sklearn.decomposition import PCA
 from threadpoolctl import threadpool_limits
 
 from mim.config import ConfigError
+from mim.data.augment import augment as augment_images
 from mim.data.batches import TensorDataModule, Tensors, check_sizes, epoch_generator
 from mim.data.mnist_files import load_mnist_files
 from mim.data.storage import load_cache, save_cache
@@ -72,7 +78,12 @@ def fit_pca(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
 
 def project(images: torch.Tensor, mean: torch.Tensor, components: torch.Tensor) -> torch.Tensor:
     """float32 coefficients [N, K] of uint8 images [N, ...] on `components` [K, D]."""
-    x = images.reshape(len(images), -1).to(torch.float64).div_(255)
+    return project_pixels(images.reshape(len(images), -1).to(torch.float64).div_(255), mean,
+                          components)
+
+
+def project_pixels(x: torch.Tensor, mean: torch.Tensor, components: torch.Tensor) -> torch.Tensor:
+    """float32 coefficients [N, K] of float64 pixels in [0, 1] [N, D] on `components` [K, D]."""
     return ((x - mean) @ components.T).float()
 
 
@@ -83,11 +94,13 @@ class PCAFashionMNISTDataModule(TensorDataModule):
     def __init__(self, data_dir: str, source_dir: str | None = None, download: bool = False,
                  x_dim: int = 20, n_train: int = 50000, n_val: int = 10000,
                  batch_size: int = 128, eval_batch_size: int = 10000, seed: int = 1,
-                 pca_fit: str = "train"):
+                 pca_fit: str = "train", augment: bool = False):
         super().__init__(batch_size, eval_batch_size, seed)
         check_sizes(x_dim=x_dim, n_train=n_train, n_val=n_val)
         if pca_fit not in PCA_FITS:
             raise ConfigError(f"data.pca_fit must be one of {', '.join(PCA_FITS)}, got {pca_fit!r}")
+        if not isinstance(augment, bool):
+            raise ConfigError(f"data.augment must be true or false, got {augment!r}")
         self.pca_fit = pca_fit
         self.data_dir = Path(data_dir)
         self.source_dir = source_dir
@@ -114,11 +127,17 @@ class PCAFashionMNISTDataModule(TensorDataModule):
         self._train = (tensors["train_x"], tensors["train_labels"])
         self.val = (tensors["val_x"], tensors["val_labels"])
         self.test = (tensors["test_x"], tensors["test_labels"])
+        # the raw training images, for the per-epoch augmentation only
+        self._train_images = (load_mnist_files(DATASET, self.data_dir, source_dir, download)
+                              .train_images[:n_train] if augment else None)
         log.info("PCA Fashion-MNIST: %d components keep %.2f%% of the training variance "
                  "(%s, %.1f s)%s", x_dim, 100 * self.explained_variance,
                  "from cache" if self.from_cache else "computed", self.setup_seconds,
                  "; test set projected on its own PCA (pca_fit=separate)"
                  if pca_fit == "separate" else "")
+        if augment:
+            log.info("PCA Fashion-MNIST: training images augmented each epoch as the reference "
+                     "code did (random affine with p = 0.5, dequantisation; data.augment=true)")
 
     @property
     def x_dim(self) -> int:
@@ -129,8 +148,12 @@ class PCAFashionMNISTDataModule(TensorDataModule):
         return self._n_train
 
     def train_epoch(self, epoch: int) -> Tensors:
-        order = torch.randperm(self._n_train, generator=epoch_generator(self.seed, epoch))
-        return tuple(t[order] for t in self._train)
+        generator = epoch_generator(self.seed, epoch)
+        order = torch.randperm(self._n_train, generator=generator)
+        if self._train_images is None:
+            return tuple(t[order] for t in self._train)
+        pixels = augment_images(self._train_images[order], generator)
+        return project_pixels(pixels, self.mean, self.components), self._train[1][order]
 
     def train_fixed(self) -> Tensors:
         return self._train
