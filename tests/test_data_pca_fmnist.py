@@ -204,6 +204,19 @@ def test_bad_augment_is_one_config_error(tmp_path, source):
     assert not (tmp_path / "data").exists()
 
 
+def test_select_on_test_validates_on_the_test_set_in_its_basis(tmp_path, source, caplog):
+    folder, arrays = source
+    held_out = module(tmp_path, folder, pca_fit="separate")
+    with caplog.at_level(logging.WARNING, logger="mim.data.pca_fmnist"):
+        on_test = module(tmp_path, folder, pca_fit="separate", select_on="test")
+    assert "test metrics are not held out" in caplog.text
+    assert torch.equal(on_test.val[0], held_out.test[0])   # the test images on their own PCA
+    assert np.array_equal(on_test.val[1].numpy(), arrays["test_labels"])
+    assert held_out.val[0].shape == (N_VAL, K)              # the default keeps the held-out tail
+    with pytest.raises(ConfigError, match="data.select_on must be one of val, test, got 'train'"):
+        module(tmp_path, folder, select_on="train")
+
+
 def test_splits_shapes_and_labels(tmp_path, source):
     folder, arrays = source
     dm = module(tmp_path, folder)

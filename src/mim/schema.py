@@ -324,6 +324,7 @@ OMNIGLOT_LABELS = _choices("mim.data.omniglot", "LABELS")
 NLL_PRECISIONS = _choices("mim.callbacks.metrics", "NLL_PRECISIONS")
 EMBED_SPLITS = _choices("mim.embeddings", "SPLITS")
 PCA_FITS = _choices("mim.data.pca_fmnist", "PCA_FITS")
+SELECT_ON = _choices("mim.data.pca_fmnist", "SELECT_ON")
 
 _SIZES = {"n_train": POSITIVE, "n_val": POSITIVE, "n_test": POSITIVE, "batch_size": POSITIVE,
           "eval_batch_size": POSITIVE, "data_seed": NON_NEGATIVE, "seed": NON_NEGATIVE}
@@ -340,7 +341,8 @@ DATA = {
     "mim.data.pca_fmnist.PCAFashionMNISTDataModule": {
         **_FILES, "x_dim": Int(min=1, max=784), "n_train": POSITIVE, "n_val": POSITIVE,
         "batch_size": POSITIVE, "eval_batch_size": POSITIVE, "seed": NON_NEGATIVE,
-        "pca_fit": OneOf(*PCA_FITS), "augment": Bool()},
+        "pca_fit": OneOf(*PCA_FITS), "augment": Bool(),
+        "select_on": OneOf(*SELECT_ON)},
 }
 
 _MLP = {"in_dim": POSITIVE, "out_dim": POSITIVE, "hidden": POSITIVE}

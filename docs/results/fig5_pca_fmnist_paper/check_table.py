@@ -24,7 +24,7 @@ def run_key(name: str) -> tuple[str, int, int]:
 
 def best_epoch(run_dir: Path) -> str:
     found = sorted((run_dir / "checkpoints").glob("epoch_*.ckpt"))
-    return str(int(found[-1].stem.split("_")[1])) if found else "–"
+    return str(int(found[-1].stem.split("_")[1]) + 1) if found else "–"   # names count from 0
 
 
 sweep = {}
