@@ -28,6 +28,9 @@ def swept_values(params) -> dict[str, list]:
     ("fig5_pca_fmnist_separate", [1, 2, 3],
      {"_target_": "mim.data.pca_fmnist.PCAFashionMNISTDataModule", "x_dim": 20,
       "pca_fit": "separate"}),
+    ("fig5_pca_fmnist_reference", [1, 2, 3],
+     {"_target_": "mim.data.pca_fmnist.PCAFashionMNISTDataModule", "x_dim": 20,
+      "pca_fit": "separate", "augment": True, "select_on": "test"}),
 ])
 def test_paper_protocol_sweeps(experiment, seeds, data):
     cfg = compose_train(f"experiment={experiment}")
@@ -53,3 +56,5 @@ def test_the_existing_figure_sweeps_keep_their_defaults():
         assert cfg.skip_finished is False
         assert cfg.hydra.sweep._get_node("dir")._value().endswith("${now:%Y-%m-%d_%H-%M-%S}")
     assert compose_train("experiment=fig5_pca_fmnist").data.pca_fit == "train"
+    paper = compose_train("experiment=fig5_pca_fmnist_paper").data
+    assert (paper.augment, paper.select_on) == (False, "val")
