@@ -1,7 +1,6 @@
-"""The checks of docs/results/README.md's Fig. 5 section: each run of a check dir, named
-<objective>_l<latent>_s<seed> (no_early_stop.sh: outputs/fig5_no_early_stop; augment_check.sh:
-outputs/fig5_augment and its eval_separate), beside the same job of a sweep (default
-fig5_pca_fmnist_paper). Run from the repository root:
+"""The checks of docs/results/README.md's Fig. 5 section: each run of a check dir (check_runs.sh:
+<out dir>/<objective>_l<latent>_s<seed>, or its eval_separate), beside the same job of a sweep
+(default fig5_pca_fmnist_paper). Run from the repository root:
     python docs/results/fig5_pca_fmnist_paper/check_table.py <check dir> <column name> [<sweep dir>]
 """
 import sys
