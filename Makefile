@@ -24,6 +24,7 @@ train: $(STAMP)
 
 ## the fast test suite (what CI runs)
 test: $(STAMP)
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -m "not slow" -q $(ARGS)
 
 ## every test, the slow ones included

@@ -22,19 +22,23 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from image_models import PRIOR, X_SHAPE, model_config  # noqa: E402
-from image_training import BATCH, OBJECTIVES, app_steps  # noqa: E402
-from results import write_results  # noqa: E402
-from mim.allocator import configure_allocator  # noqa: E402
-from mim.autoencoder import build_autoencoder  # noqa: E402
-from mim.metrics.nll import nll_per_example  # noqa: E402
-from mim.module import reconstruction_error  # noqa: E402
+from image_models import PRIOR, X_SHAPE, model_config
+from image_training import BATCH, OBJECTIVES, app_steps
+from results import write_results
+
+from mimkit.allocator import configure_allocator
+from mimkit.autoencoder import build_autoencoder
+from mimkit.metrics.nll import nll_per_example
+from mimkit.module import reconstruction_error
 
 # the grid's cells: architecture -> its objectives (conf/experiment/table1_*.yaml)
 GRID = {"convhvae": ("vae", "mim"), "pixelhvae": ("vae", "amim")}
-JOBS_PER_OBJECTIVE = 10 * 2 * 3          # seeds × priors × data sets
-DATA = {"mnist": (50000, 10000, 10000), "fmnist": (50000, 10000, 10000),
-        "omniglot": (23000, 1345, 8115)}  # (train, validation, test) images, conf/data/*.yaml
+JOBS_PER_OBJECTIVE = 10 * 2 * 3  # seeds × priors × data sets
+DATA = {
+    "mnist": (50000, 10000, 10000),
+    "fmnist": (50000, 10000, 10000),
+    "omniglot": (23000, 1345, 8115),
+}  # (train, validation, test) images, conf/data/*.yaml
 OBJECTIVES = {**OBJECTIVES, "mim": {**OBJECTIVES["mim"], "decoder_z": "anchor", "x_per_z": 2}}
 
 
@@ -57,7 +61,7 @@ def validation_seconds(model_name: str, objective_name: str, device: torch.devic
             synchronize(device)
             start = time.perf_counter()
             objective(model, x, 1.0)
-            if model_name == "convhvae":   # model.eval_recon (PixelHVAE's is off: 784-step sampler)
+            if model_name == "convhvae":  # model.eval_recon (PixelHVAE's is off: 784-step sampler)
                 reconstruction_error(model, x, sample=True)
                 reconstruction_error(model, x, sample=False)
             synchronize(device)
@@ -70,7 +74,7 @@ def nll_seconds_per_image(model_name: str, device: torch.device, samples: int, i
     torch.manual_seed(0)
     model = build_autoencoder(model_config(model_name), PRIOR).to(device).eval()
     x = torch.bernoulli(torch.full((images, *X_SHAPE), 0.3, device=device))
-    nll_per_example(model, x[:1], 100, progress_every=None)        # warm-up (kernels, VampPrior cache)
+    nll_per_example(model, x[:1], 100, progress_every=None)  # warm-up (kernels, VampPrior cache)
     synchronize(device)
     start = time.perf_counter()
     nll_per_example(model, x, samples, progress_every=None)
@@ -105,28 +109,46 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--samples", type=int, default=500, help="S timed (scaled to 5000)")
     parser.add_argument("--images", type=int, default=2)
-    parser.add_argument("--epochs", type=int, default=100,
-                        help="epochs per job in the plan (100: the β warm-up alone; the cap is 2000)")
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=100,
+        help="epochs per job in the plan (100: the β warm-up alone; the cap is 2000)",
+    )
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
     configure_allocator()
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    name = (
+        torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    )
     print(f"device: {name}; batch {BATCH}; VampPrior K = 500")
     rates: dict = {"device": name, "batch": BATCH, "epochs": args.epochs}
     for model_name, objectives in GRID.items():
         for objective_name in objectives:
-            step = statistics.median(app_steps(model_name, objective_name, args.steps,
-                                               accelerator="gpu" if device.type == "cuda" else "cpu"))
+            step = statistics.median(
+                app_steps(
+                    model_name,
+                    objective_name,
+                    args.steps,
+                    accelerator="gpu" if device.type == "cuda" else "cpu",
+                )
+            )
             val = validation_seconds(model_name, objective_name, device, args.steps)
-            rates[f"{model_name}/{objective_name}"] = {"train_step_s": step, "val_batch_s": val,
-                                                       "train_images_per_s": BATCH / step}
-            print(f"  {model_name:<9} {objective_name:<4} training {BATCH / step:8.1f} img/s, "
-                  f"validation {BATCH / val:8.1f} img/s")
-        rates[f"{model_name}/nll_s_per_image"] = nll_seconds_per_image(model_name, device, args.samples,
-                                                                      args.images)
+            rates[f"{model_name}/{objective_name}"] = {
+                "train_step_s": step,
+                "val_batch_s": val,
+                "train_images_per_s": BATCH / step,
+            }
+            print(
+                f"  {model_name:<9} {objective_name:<4} training {BATCH / step:8.1f} img/s, "
+                f"validation {BATCH / val:8.1f} img/s"
+            )
+        rates[f"{model_name}/nll_s_per_image"] = nll_seconds_per_image(
+            model_name, device, args.samples, args.images
+        )
         print(f"  {model_name:<9} IS-NLL S = 5000: {rates[f'{model_name}/nll_s_per_image']:.3f} s/image")
     rates["plan"] = plan(rates, args.epochs)
     print(f"plan, {args.epochs} epochs per job ({JOBS_PER_OBJECTIVE} jobs per objective per architecture):")
@@ -134,8 +156,10 @@ def main() -> None:
         if key.endswith("grid_s"):
             print(f"  {key.split('/')[0]} grid ({2 * JOBS_PER_OBJECTIVE} jobs): {hours(job)}")
         else:
-            print(f"  {key:<24} epoch {job['epoch_s']:8.1f} s  training {hours(job['train_s']):>9}  "
-                  f"test NLL {hours(job['nll_s']):>9}")
+            print(
+                f"  {key:<24} epoch {job['epoch_s']:8.1f} s  training {hours(job['train_s']):>9}  "
+                f"test NLL {hours(job['nll_s']):>9}"
+            )
     write_results(rates, args.out)
 
 

@@ -6,17 +6,26 @@ from __future__ import annotations
 from pathlib import Path
 
 X_SHAPE = [1, 28, 28]
-PRIOR = {"_target_": "mim.priors.vamp.VampPrior", "pseudo_inputs": 500, "activation": "hardtanh",
-         "init_mean": 0.05, "init_std": 0.01}
+PRIOR = {
+    "_target_": "mimkit.priors.vamp.VampPrior",
+    "pseudo_inputs": 500,
+    "activation": "hardtanh",
+    "init_mean": 0.05,
+    "init_std": 0.01,
+}
 
 
 def model_config(name: str) -> dict:
-    two_level = {"z1_dim": 40, "z2_dim": 40,
-                 "encoder": {"_target_": "mim.nets.conv_encoder.TwoLevelConvEncoder", "x_shape": X_SHAPE},
-                 "conditional_prior": {"_target_": "mim.nets.heads.GatedGaussianMLP", "in_dim": 40,
-                                       "out_dim": 40}}
-    decoder = {"convhvae": "mim.nets.conv_decoder.ConvDecoder",
-               "pixelhvae": "mim.nets.pixel_decoder.PixelDecoder"}[name]
+    two_level = {
+        "z1_dim": 40,
+        "z2_dim": 40,
+        "encoder": {"_target_": "mimkit.nets.conv_encoder.TwoLevelConvEncoder", "x_shape": X_SHAPE},
+        "conditional_prior": {"_target_": "mimkit.nets.heads.GatedGaussianMLP", "in_dim": 40, "out_dim": 40},
+    }
+    decoder = {
+        "convhvae": "mimkit.nets.conv_decoder.ConvDecoder",
+        "pixelhvae": "mimkit.nets.pixel_decoder.PixelDecoder",
+    }[name]
     return {**two_level, "eval_recon": False, "decoder": {"_target_": decoder, "x_shape": X_SHAPE}}
 
 

@@ -8,7 +8,7 @@ is the same for any weights) on the same `--images` test images (the first binar
 images when data/MNIST is there, else random binary images), each in its own subprocess so that
 its peak resident memory (ru_maxrss) is its own:
 
-1. ours: `mim.metrics.nll.nll_per_example` as the metrics callback calls it (nll_batch = 32, the
+1. ours: `mimkit.metrics.nll.nll_per_example` as the metrics callback calls it (nll_batch = 32, the
    default rows per pass for images), after a short warm-up call;
 2. reference protocol (the baseline, written here): one image at a time, S as S/100 chunks of
    100 copies of the image; every chunk runs the whole model: q(z|x) on the 100 copies, the 500
@@ -19,9 +19,10 @@ its peak resident memory (ru_maxrss) is its own:
 Reports seconds per image, the ratio, peak RSS, and the matmul/conv FLOPs per image (counted with
 torch.utils.flop_counter.FlopCounterMode) over the time, also as a fraction of the machine kind's
 conv ceiling (≈390 GFLOP/s fp32 forward on 2 threads, ../shared/docs/baselines.md) and of the same
-conv kernel timed on this machine in this run (machines of one kind differ by 1.4× and more). `--pairs` times our
-path at several rows per pass (the measurement behind `IMAGE_MAX_PAIRS`). `--ref /tmp/vp` also
-times the public reference code itself (../shared/tools/ref_vampprior_bench.py, in a subprocess).
+conv kernel timed on this machine in this run (machines of one kind differ by 1.4× and more).
+`--pairs` times our path at several rows per pass (the measurement behind `IMAGE_MAX_PAIRS`).
+`--ref /tmp/vp` also times the public reference code itself (../shared/tools/ref_vampprior_bench.py,
+in a subprocess).
 `--bf16` also times our path with the networks under bf16 autocast (densities and logsumexp stay
 fp32; an experiment, not a library option: it shifts the estimate, printed per image). The
 machine is shared: compare within one run.
@@ -51,15 +52,16 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from image_models import PRIOR, REF_NAMES, REF_TOOL, X_SHAPE, model_config  # noqa: E402
 from results import write_results  # noqa: E402
-from mim.allocator import configure_allocator  # noqa: E402
-from mim.autoencoder import build_autoencoder  # noqa: E402
-from mim.distributions import Bernoulli  # noqa: E402
-from mim.metrics.nll import nll_per_example  # noqa: E402
-from mim.nets.pixel_decoder import PixelDecoder  # noqa: E402
 
-CONV_CEILING = 390e9          # FLOP/s, fp32 conv forward, 2 threads (baselines.md)
-REFERENCE_COPIES = 100        # the reference's MB: copies of the image per chunk
-NLL_BATCH = 32                # the metrics callback's nll_batch
+from mimkit.allocator import configure_allocator  # noqa: E402
+from mimkit.autoencoder import build_autoencoder  # noqa: E402
+from mimkit.distributions import Bernoulli  # noqa: E402
+from mimkit.metrics.nll import nll_per_example  # noqa: E402
+from mimkit.nets.pixel_decoder import PixelDecoder  # noqa: E402
+
+CONV_CEILING = 390e9  # FLOP/s, fp32 conv forward, 2 threads (baselines.md)
+REFERENCE_COPIES = 100  # the reference's MB: copies of the image per chunk
+NLL_BATCH = 32  # the metrics callback's nll_batch
 
 
 def build(name: str):
@@ -71,11 +73,14 @@ def test_images(n: int) -> tuple[torch.Tensor, str]:
     """The first n binarised MNIST test images (data seed 0's binarisation), else random ones."""
     raw = ROOT / "data" / "MNIST" / "raw" / "t10k-images-idx3-ubyte"
     if raw.exists():
-        from mim.data.binarized import binarize, intensities
-        from mim.data.mnist_files import load_mnist_files
+        from mimkit.data.binarized import binarize, intensities
+        from mimkit.data.mnist_files import load_mnist_files
+
         grey = load_mnist_files("MNIST", ROOT / "data").test_images[:n]
         return binarize(intensities(grey), torch.Generator().manual_seed(0)), "MNIST test"
-    return torch.bernoulli(torch.full((n, *X_SHAPE), 0.3), generator=torch.Generator().manual_seed(0)), "random"
+    return torch.bernoulli(
+        torch.full((n, *X_SHAPE), 0.3), generator=torch.Generator().manual_seed(0)
+    ), "random"
 
 
 def plain_log_prob(decoder, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -97,11 +102,12 @@ def reference_protocol(model, x: torch.Tensor, samples: int) -> torch.Tensor:
         copies = image.expand(REFERENCE_COPIES, *image.shape)
         log_w = []
         for _ in range(samples // REFERENCE_COPIES):
-            model.prior.top.eval()    # clears the VampPrior's cache: the 500 pseudo-inputs again
+            model.prior.top.eval()  # clears the VampPrior's cache: the 500 pseudo-inputs again
             posterior = model.encoder(copies)
             z = posterior.rsample()
-            log_w.append(plain_log_prob(model.decoder, z, copies) + model.prior.log_prob(z)
-                         - posterior.log_prob(z))
+            log_w.append(
+                plain_log_prob(model.decoder, z, copies) + model.prior.log_prob(z) - posterior.log_prob(z)
+            )
         out.append(-(torch.logsumexp(torch.cat(log_w), 0) - math.log(len(log_w) * REFERENCE_COPIES)))
     return torch.stack(out)
 
@@ -114,20 +120,22 @@ def max_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure(name: str, kind: str, images: Path, samples: int, max_pairs: int | None,
-            repeats: int) -> dict:
+def measure(name: str, kind: str, images: Path, samples: int, max_pairs: int | None, repeats: int) -> dict:
     """(child) Time one kind on the saved images (median of `repeats`) after a warm-up call
     (oneDNN primitives; our path's VampPrior cache: encoded once per evaluation, amortised over
     the test set)."""
     model, x = build(name), torch.load(images)
     before = max_rss_mb()
     if kind == "reference":
+
         def run(xs, s):
             return reference_protocol(model, xs, s)
     else:
+
         def run(xs, s):
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=kind == "ours-bf16"):
                 return ours(model, xs, s, max_pairs)
+
     run(x[:1], REFERENCE_COPIES)
     times = []
     for repeat in range(repeats):
@@ -135,8 +143,13 @@ def measure(name: str, kind: str, images: Path, samples: int, max_pairs: int | N
         start = time.perf_counter()
         nll = run(x, samples)
         times.append((time.perf_counter() - start) / len(x))
-    return {"s_per_image": statistics.median(times), "s_per_image_repeats": times,
-            "nll": nll.tolist(), "peak_rss_mb": max_rss_mb(), "rss_before_mb": before}
+    return {
+        "s_per_image": statistics.median(times),
+        "s_per_image_repeats": times,
+        "nll": nll.tolist(),
+        "peak_rss_mb": max_rss_mb(),
+        "rss_before_mb": before,
+    }
 
 
 def flops_per_image(name: str, samples: int) -> dict:
@@ -148,13 +161,16 @@ def flops_per_image(name: str, samples: int) -> dict:
             fn()
         return counter.get_total_flops()
 
-    ours(model, x, 1)   # the VampPrior components, cached (once per evaluation: not counted)
+    ours(model, x, 1)  # the VampPrior components, cached (once per evaluation: not counted)
     small, large = (count(lambda s=s: ours(model, x, s)) for s in (100, 200))
     per_sample = (large - small) / 100
     chunk = count(lambda: reference_protocol(model, x, REFERENCE_COPIES))
-    return {"ours": small + (samples - 100) * per_sample, "ours_per_sample": per_sample,
-            "reference": chunk * samples / REFERENCE_COPIES,
-            "reference_per_chunk": chunk}
+    return {
+        "ours": small + (samples - 100) * per_sample,
+        "ours_per_sample": per_sample,
+        "reference": chunk * samples / REFERENCE_COPIES,
+        "reference_per_chunk": chunk,
+    }
 
 
 def reference_code(ref: Path, name: str, images: int, samples: int, threads: int | None) -> dict | None:
@@ -164,9 +180,25 @@ def reference_code(ref: Path, name: str, images: int, samples: int, threads: int
     env = {**os.environ, "MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "100000000000"}
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
-    out = subprocess.run([sys.executable, str(REF_TOOL), "--ref", str(ref), "--model", REF_NAMES[name],
-                          "--steps", "1", "--nll-images", str(images), "--S", str(samples)],
-                         capture_output=True, text=True, env=env)
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(REF_TOOL),
+            "--ref",
+            str(ref),
+            "--model",
+            REF_NAMES[name],
+            "--steps",
+            "1",
+            "--nll-images",
+            str(images),
+            "--S",
+            str(samples),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     found = re.search(r"IS-NLL S=\d+ ([\d.]+) s/image", out.stdout)
     if not found:
         print(f"  reference code failed: {(out.stderr or out.stdout).strip().splitlines()[-1:]}")
@@ -192,8 +224,9 @@ def conv_rate(repeats: int = 10) -> float:
 
 
 def child(*args: str) -> dict:
-    out = subprocess.run([sys.executable, __file__, *args[:-5], "--one", *args[-5:]],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, __file__, *args[:-5], "--one", *args[-5:]], capture_output=True, text=True
+    )
     if out.returncode:
         raise RuntimeError(f"{' '.join(args)} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -209,12 +242,20 @@ def main() -> None:
     parser.add_argument("--pairs", default="", help="rows per pass to time our path at, e.g. 100,500,2000")
     parser.add_argument("--repeats", type=int, default=1, help="timed runs per measurement (median)")
     parser.add_argument("--skip-reference", action="store_true")
-    parser.add_argument("--ref", type=Path, default=None,
-                        help="also time the public reference code (a patched vae_vampprior snapshot)")
-    parser.add_argument("--bf16", action="store_true",
-                        help="also time our path with the networks under bf16 autocast (an experiment)")
-    parser.add_argument("--one", nargs=5, metavar=("MODEL", "KIND", "IMAGES", "S", "PAIRS"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--ref",
+        type=Path,
+        default=None,
+        help="also time the public reference code (a patched vae_vampprior snapshot)",
+    )
+    parser.add_argument(
+        "--bf16",
+        action="store_true",
+        help="also time our path with the networks under bf16 autocast (an experiment)",
+    )
+    parser.add_argument(
+        "--one", nargs=5, metavar=("MODEL", "KIND", "IMAGES", "S", "PAIRS"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     configure_allocator()
     if args.threads:
@@ -234,12 +275,19 @@ def main() -> None:
     options = ["--repeats", str(args.repeats)]
     options += ["--threads", str(args.threads)] if args.threads else []
     x, source = test_images(args.images)
-    results: dict = {"samples": args.samples, "images": args.images, "image_source": source,
-                     "repeats": args.repeats,
-                     "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
-                     "conv_ceiling_gflops": CONV_CEILING / 1e9}
-    print(f"IS-NLL, S = {args.samples}, {args.images} {source} images, "
-          f"{torch.get_num_threads()} torch threads (s/image; peak RSS)")
+    results: dict = {
+        "samples": args.samples,
+        "images": args.images,
+        "image_source": source,
+        "repeats": args.repeats,
+        "torch_threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "conv_ceiling_gflops": CONV_CEILING / 1e9,
+    }
+    print(
+        f"IS-NLL, S = {args.samples}, {args.images} {source} images, "
+        f"{torch.get_num_threads()} torch threads (s/image; peak RSS)"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         images = Path(tmp) / "images.pt"
         torch.save(x, images)
@@ -249,8 +297,10 @@ def main() -> None:
 
         measured = run("-", "ceiling")["flops_per_s"]
         results["conv_measured_gflops"] = measured / 1e9
-        print(f"  conv 64→64 3×3, batch 100, fp32 forward on this machine now: {measured / 1e9:.0f} GFLOP/s "
-              f"(baselines.md: {CONV_CEILING / 1e9:.0f})")
+        print(
+            f"  conv 64→64 3×3, batch 100, fp32 forward on this machine now: {measured / 1e9:.0f} GFLOP/s "
+            f"(baselines.md: {CONV_CEILING / 1e9:.0f})"
+        )
         for name in args.models.split(","):
             flops = run(name, "flops")
             row: dict = {"flops": flops, "ours": run(name, "ours")}
@@ -259,41 +309,56 @@ def main() -> None:
             if args.bf16:
                 row["ours-bf16"] = run(name, "ours-bf16")
             if args.ref:
-                row["reference_code"] = reference_code(args.ref, name, args.images, args.samples,
-                                                       args.threads)
+                row["reference_code"] = reference_code(
+                    args.ref, name, args.images, args.samples, args.threads
+                )
             for kind in ("ours", "reference", "ours-bf16"):
                 if kind in row:
                     work = flops[kind.removesuffix("-bf16")]
                     rate = work / row[kind]["s_per_image"]
-                    row[kind].update(gflops=rate / 1e9, ceiling_fraction=rate / CONV_CEILING,
-                                     measured_conv_fraction=rate / measured)
-                    print(f"  {name:<9} {kind:<9} {row[kind]['s_per_image']:7.2f} s/image  "
-                          f"{work / 1e12:5.2f} TFLOP/image  {rate / 1e9:5.0f} GFLOP/s "
-                          f"({100 * rate / CONV_CEILING:3.0f} % of the ceiling, "
-                          f"{100 * rate / measured:3.0f} % of the conv now)  peak "
-                          f"{row[kind]['peak_rss_mb']:.0f} MB  NLL {row[kind]['nll']}")
+                    row[kind].update(
+                        gflops=rate / 1e9,
+                        ceiling_fraction=rate / CONV_CEILING,
+                        measured_conv_fraction=rate / measured,
+                    )
+                    print(
+                        f"  {name:<9} {kind:<9} {row[kind]['s_per_image']:7.2f} s/image  "
+                        f"{work / 1e12:5.2f} TFLOP/image  {rate / 1e9:5.0f} GFLOP/s "
+                        f"({100 * rate / CONV_CEILING:3.0f} % of the ceiling, "
+                        f"{100 * rate / measured:3.0f} % of the conv now)  peak "
+                        f"{row[kind]['peak_rss_mb']:.0f} MB  NLL {row[kind]['nll']}"
+                    )
             if "reference" in row:
                 row["speedup"] = row["reference"]["s_per_image"] / row["ours"]["s_per_image"]
-                print(f"  {name:<9} ours is {row['speedup']:.2f}x faster per image than the reference protocol")
+                print(
+                    f"  {name:<9} ours is {row['speedup']:.2f}x faster per image than the reference protocol"
+                )
             if row.get("reference_code"):
-                row["speedup_over_reference_code"] = (row["reference_code"]["s_per_image"]
-                                                      / row["ours"]["s_per_image"])
-                print(f"  {name:<9} reference code {row['reference_code']['s_per_image']:7.2f} s/image: "
-                      f"ours is {row['speedup_over_reference_code']:.2f}x faster")
+                row["speedup_over_reference_code"] = (
+                    row["reference_code"]["s_per_image"] / row["ours"]["s_per_image"]
+                )
+                print(
+                    f"  {name:<9} reference code {row['reference_code']['s_per_image']:7.2f} s/image: "
+                    f"ours is {row['speedup_over_reference_code']:.2f}x faster"
+                )
             if "ours-bf16" in row:
                 row["bf16_speedup"] = row["ours"]["s_per_image"] / row["ours-bf16"]["s_per_image"]
                 shift = [b - a for a, b in zip(row["ours"]["nll"], row["ours-bf16"]["nll"])]
                 row["bf16_nll_shift"] = shift
-                print(f"  {name:<9} bf16 networks: {row['bf16_speedup']:.2f}x faster than ours in fp32, "
-                      f"NLL shift {', '.join(f'{d:+.3f}' for d in shift)} nats (same noise draws)")
+                print(
+                    f"  {name:<9} bf16 networks: {row['bf16_speedup']:.2f}x faster than ours in fp32, "
+                    f"NLL shift {', '.join(f'{d:+.3f}' for d in shift)} nats (same noise draws)"
+                )
             if args.pairs:
                 row["pairs"] = {}
                 for pairs in map(int, args.pairs.split(",")):
                     got = run(name, "ours", pairs)
                     row["pairs"][pairs] = got
-                    print(f"  {name:<9} {pairs:>5} rows per pass: "
-                          f"{1e3 * got['s_per_image'] / args.samples:.3f} ms/sample, peak "
-                          f"{got['peak_rss_mb']:.0f} MB")
+                    print(
+                        f"  {name:<9} {pairs:>5} rows per pass: "
+                        f"{1e3 * got['s_per_image'] / args.samples:.3f} ms/sample, peak "
+                        f"{got['peak_rss_mb']:.0f} MB"
+                    )
             results[name] = row
     write_results(results, args.out)
 

@@ -38,18 +38,21 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from image_models import PRIOR, REF_NAMES, REF_TOOL, X_SHAPE, model_config  # noqa: E402
 from results import write_results  # noqa: E402
-from mim.allocator import configure_allocator  # noqa: E402
-from mim.autoencoder import build_autoencoder  # noqa: E402
-from mim.callbacks.beta_warmup import BetaWarmup  # noqa: E402
-from mim.data.batches import TensorDataModule  # noqa: E402
-from mim.gradients import normalize_per_tensor  # noqa: E402
-from mim.module import AutoencoderModule  # noqa: E402
+
+from mimkit.allocator import configure_allocator  # noqa: E402
+from mimkit.autoencoder import build_autoencoder  # noqa: E402
+from mimkit.callbacks.beta_warmup import BetaWarmup  # noqa: E402
+from mimkit.data.batches import TensorDataModule  # noqa: E402
+from mimkit.gradients import normalize_per_tensor  # noqa: E402
+from mimkit.module import AutoencoderModule  # noqa: E402
 
 BATCH = 100
 OPTIM = {"lr": 5e-4, "schedule": "constant", "warmup": 0, "grad_norm": "per_tensor"}
-OBJECTIVES = {"vae": {"_target_": "mim.objectives.vae.VAE"},
-              "amim": {"_target_": "mim.objectives.mim.MIM", "symmetric": False},
-              "mim": {"_target_": "mim.objectives.mim.MIM", "decoder_z": "prior"}}
+OBJECTIVES = {
+    "vae": {"_target_": "mimkit.objectives.vae.VAE"},
+    "amim": {"_target_": "mimkit.objectives.mim.MIM", "symmetric": False},
+    "mim": {"_target_": "mimkit.objectives.mim.MIM", "decoder_z": "prior"},
+}
 
 
 class RandomImages(TensorDataModule):
@@ -98,15 +101,24 @@ def bare_steps(model_name: str, objective_name: str, steps: int) -> list[float]:
     return times[2:]
 
 
-def app_steps(model_name: str, objective_name: str, steps: int, precision: str = "32-true",
-              accelerator: str = "cpu") -> list[float]:
+def app_steps(
+    model_name: str, objective_name: str, steps: int, precision: str = "32-true", accelerator: str = "cpu"
+) -> list[float]:
     torch.manual_seed(0)
     module = AutoencoderModule(model_config(model_name), PRIOR, OBJECTIVES[objective_name], OPTIM)
     timer = StepTimer()
-    trainer = L.Trainer(max_steps=steps + 2, callbacks=[BetaWarmup(0), timer], logger=False,
-                        enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, limit_val_batches=0, accelerator=accelerator,
-                        devices=1, precision=precision)
+    trainer = L.Trainer(
+        max_steps=steps + 2,
+        callbacks=[BetaWarmup(0), timer],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        accelerator=accelerator,
+        devices=1,
+        precision=precision,
+    )
     trainer.fit(module, datamodule=RandomImages(BATCH * (steps + 2)))
     return timer.times[2:]
 
@@ -115,10 +127,15 @@ def measure(model_name: str, objective_name: str, kind: str, steps: int) -> dict
     if kind == "bare":
         times = bare_steps(model_name, objective_name, steps)
     else:
-        times = app_steps(model_name, objective_name, steps, "bf16-mixed" if kind == "app-bf16" else "32-true")
+        times = app_steps(
+            model_name, objective_name, steps, "bf16-mixed" if kind == "app-bf16" else "32-true"
+        )
     step = statistics.median(times)
-    return {"step_s": step, "images_per_s": BATCH / step,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "step_s": step,
+        "images_per_s": BATCH / step,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def sampler_seconds(chains: int = BATCH) -> float:
@@ -133,16 +150,31 @@ def sampler_seconds(chains: int = BATCH) -> float:
 
 
 def in_subprocess(*args: str) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--one", *args], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--one", *args], capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def reference(ref: Path, model_name: str, steps: int) -> dict | None:
     env = {**os.environ, "MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "100000000000"}
-    out = subprocess.run([sys.executable, str(REF_TOOL), "--ref", str(ref), "--model",
-                          REF_NAMES[model_name], "--steps", str(steps), "--nll-images", "0"],
-                         capture_output=True, text=True, env=env)
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(REF_TOOL),
+            "--ref",
+            str(ref),
+            "--model",
+            REF_NAMES[model_name],
+            "--steps",
+            str(steps),
+            "--nll-images",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     found = re.search(r"train step median ([\d.]+) s", out.stdout)
     if not found:
         print(f"  reference failed: {(out.stderr or out.stdout).strip().splitlines()[-1:]}")
@@ -164,8 +196,12 @@ def main() -> None:
     if args.one:
         print(json.dumps(measure(*args.one, args.steps)))
         return
-    results: dict = {"batch": BATCH, "steps": args.steps, "torch_threads": torch.get_num_threads(),
-                     "cpu_count": os.cpu_count()}
+    results: dict = {
+        "batch": BATCH,
+        "steps": args.steps,
+        "torch_threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+    }
     print(f"training step at batch {BATCH}, median of {args.steps} (images/s; peak RSS)")
     for model_name in args.models.split(","):
         ref = reference(args.ref, model_name, args.steps) if args.ref else None
@@ -176,23 +212,35 @@ def main() -> None:
             bare = in_subprocess(model_name, objective_name, "bare")
             app = in_subprocess(model_name, objective_name, "app")
             bf16 = in_subprocess(model_name, objective_name, "app-bf16")
-            row = {"bare": bare, "app": app, "app_bf16": bf16,
-                   "app_over_bare": app["images_per_s"] / bare["images_per_s"],
-                   "app_bf16_over_bare": bf16["images_per_s"] / bare["images_per_s"]}
+            row = {
+                "bare": bare,
+                "app": app,
+                "app_bf16": bf16,
+                "app_over_bare": app["images_per_s"] / bare["images_per_s"],
+                "app_bf16_over_bare": bf16["images_per_s"] / bare["images_per_s"],
+            }
             if ref and objective_name == "vae":
                 row["app_over_reference"] = app["images_per_s"] / ref["images_per_s"]
                 row["app_bf16_over_reference"] = bf16["images_per_s"] / ref["images_per_s"]
             results[f"{model_name}/{objective_name}"] = row
-            extra = (f"  vs the reference: app {row['app_over_reference']:.2f}x, bf16 "
-                     f"{row['app_bf16_over_reference']:.2f}x" if "app_over_reference" in row else "")
-            print(f"  {model_name:<9} {objective_name:<5} bare {bare['images_per_s']:6.1f}  app "
-                  f"{app['images_per_s']:6.1f}  app bf16-mixed {bf16['images_per_s']:6.1f} img/s  "
-                  f"app/bare {row['app_over_bare']:.2f}  peak {app['peak_rss_mb']:.0f} MB "
-                  f"(bf16 {bf16['peak_rss_mb']:.0f} MB){extra}")
+            extra = (
+                f"  vs the reference: app {row['app_over_reference']:.2f}x, bf16 "
+                f"{row['app_bf16_over_reference']:.2f}x"
+                if "app_over_reference" in row
+                else ""
+            )
+            print(
+                f"  {model_name:<9} {objective_name:<5} bare {bare['images_per_s']:6.1f}  app "
+                f"{app['images_per_s']:6.1f}  app bf16-mixed {bf16['images_per_s']:6.1f} img/s  "
+                f"app/bare {row['app_over_bare']:.2f}  peak {app['peak_rss_mb']:.0f} MB "
+                f"(bf16 {bf16['peak_rss_mb']:.0f} MB){extra}"
+            )
     if "pixelhvae" in args.models.split(","):
         results["pixelhvae/sampler_s_per_batch"] = sampler_seconds()
-        print(f"  pixelhvae sampler: {results['pixelhvae/sampler_s_per_batch']:.1f} s for {BATCH} "
-              f"images (784 steps), added to every symmetric-MIM training step")
+        print(
+            f"  pixelhvae sampler: {results['pixelhvae/sampler_s_per_batch']:.1f} s for {BATCH} "
+            f"images (784 steps), added to every symmetric-MIM training step"
+        )
     write_results(results, args.out)
 
 

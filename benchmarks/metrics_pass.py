@@ -34,7 +34,8 @@ sys.path.insert(0, str(ROOT / "src"))
 os.environ.setdefault("PROJECT_ROOT", str(ROOT))
 
 from results import write_results  # noqa: E402
-from mim.allocator import configure_allocator  # noqa: E402
+
+from mimkit.allocator import configure_allocator  # noqa: E402
 
 configure_allocator()  # as src/train.py: the Makefile's glibc settings, before torch allocates
 
@@ -42,9 +43,9 @@ from hydra import compose, initialize_config_dir  # noqa: E402
 from hydra.utils import instantiate  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
-from mim.autoencoder import build_autoencoder  # noqa: E402
-from mim.data.gmm import sample_gmm  # noqa: E402
-from mim.metrics.ksg import ksg_mutual_information  # noqa: E402
+from mimkit.autoencoder import build_autoencoder  # noqa: E402
+from mimkit.data.gmm import sample_gmm  # noqa: E402
+from mimkit.metrics.ksg import ksg_mutual_information  # noqa: E402
 
 KSG_SIZES = (2500, 5000, 10000, 20000, 40000)
 
@@ -73,15 +74,25 @@ def vamp_pass() -> None:
     timings: dict[str, float] = {}
     start = time.perf_counter()
     callback.compute(model, test, train, timings)
-    print(json.dumps({"pseudo_inputs": model.prior.pseudo_weights.shape[0], "n_test": len(test[0]),
-                      "max_rss_before_mib": before, "max_rss_mib": max_rss_mib(),
-                      "total_s": time.perf_counter() - start, "seconds": timings}))
+    print(
+        json.dumps(
+            {
+                "pseudo_inputs": model.prior.pseudo_weights.shape[0],
+                "n_test": len(test[0]),
+                "max_rss_before_mib": before,
+                "max_rss_mib": max_rss_mib(),
+                "total_s": time.perf_counter() - start,
+                "seconds": timings,
+            }
+        )
+    )
 
 
 def measure_vamp_pass() -> dict:
     """Run `vamp_pass` in a fresh process (its own peak RSS) and return what it measured."""
-    child = subprocess.run([sys.executable, __file__, "--vamp-child"], capture_output=True,
-                           text=True, check=True)
+    child = subprocess.run(
+        [sys.executable, __file__, "--vamp-child"], capture_output=True, text=True, check=True
+    )
     return json.loads(child.stdout.strip().splitlines()[-1])
 
 
@@ -110,11 +121,15 @@ def main() -> None:
     metrics = callback.compute(model, test, train, timings)
     total = time.perf_counter() - start
 
-    print(f"metrics pass: {len(test[0])} test points, {min(len(train[0]), callback.knn_train)} "
-          f"K-NN training points, torch threads {torch.get_num_threads()}")
-    print(f"  S (nll) = {callback.nll_samples}, S (consistency) = {callback.consistency_samples} "
-          f"on {2 * min(callback.consistency_pairs, len(test[0]))} pairs, KSG k = {callback.ksg_k} "
-          f"on {min(callback.mi_pairs, len(test[0]))} pairs")
+    print(
+        f"metrics pass: {len(test[0])} test points, {min(len(train[0]), callback.knn_train)} "
+        f"K-NN training points, torch threads {torch.get_num_threads()}"
+    )
+    print(
+        f"  S (nll) = {callback.nll_samples}, S (consistency) = {callback.consistency_samples} "
+        f"on {2 * min(callback.consistency_pairs, len(test[0]))} pairs, KSG k = {callback.ksg_k} "
+        f"on {min(callback.mi_pairs, len(test[0]))} pairs"
+    )
     print(f"  {'metric':<12} {'seconds':>8}")
     for name, seconds in timings.items():
         print(f"  {name:<12} {seconds:8.3f}")
@@ -139,30 +154,43 @@ def main() -> None:
                 value = ksg_mutual_information(x, z, k=callback.ksg_k)
                 best = min(best, time.perf_counter() - t0)
             rows.append({"n": n, "seconds": best, "mi": value})
-        ksg[kind] = {"rows": rows,
-                     "exponent": fitted_exponent([r["n"] for r in rows], [r["seconds"] for r in rows])}
+        ksg[kind] = {
+            "rows": rows,
+            "exponent": fitted_exponent([r["n"] for r in rows], [r["seconds"] for r in rows]),
+        }
     print(f"KSG (k = {callback.ksg_k}, x = 2-D GMM, best of {args.repeats})")
     print(f"  {'z':<12} {'N':>7} {'seconds':>8} {'µs/point':>9} {'MI':>7}")
     for kind, result in ksg.items():
         for row in result["rows"]:
-            print(f"  {kind:<12} {row['n']:>7} {row['seconds']:8.4f} "
-                  f"{1e6 * row['seconds'] / row['n']:9.2f} {row['mi']:7.3f}")
+            print(
+                f"  {kind:<12} {row['n']:>7} {row['seconds']:8.4f} "
+                f"{1e6 * row['seconds'] / row['n']:9.2f} {row['mi']:7.3f}"
+            )
         print(f"  {kind:<12} fitted exponent t ∝ N^a: a = {result['exponent']:.3f}")
 
     vamp = None if args.skip_vamp else measure_vamp_pass()
     if vamp is not None:
-        print(f"VampPrior metrics pass (prior=vamp, K = {vamp['pseudo_inputs']}, {vamp['n_test']} test "
-              f"points): peak RSS {vamp['max_rss_mib']:.0f} MiB ({vamp['max_rss_before_mib']:.0f} MiB "
-              f"before the pass), {vamp['total_s']:.1f} s")
+        print(
+            f"VampPrior metrics pass (prior=vamp, K = {vamp['pseudo_inputs']}, {vamp['n_test']} test "
+            f"points): peak RSS {vamp['max_rss_mib']:.0f} MiB ({vamp['max_rss_before_mib']:.0f} MiB "
+            f"before the pass), {vamp['total_s']:.1f} s"
+        )
         print("  " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in vamp["seconds"].items()))
 
     if args.out is not None:
-        result = {"metrics_pass": {"seconds": timings, "total_s": total, "n_test": len(test[0]),
-                                   "settings": {k: v for k, v in vars(callback).items()
-                                                if not k.startswith("_")},
-                                   "values": metrics},
-                  "ksg": {"k": callback.ksg_k, **ksg}, "vamp_pass": vamp,
-                  "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count()}
+        result = {
+            "metrics_pass": {
+                "seconds": timings,
+                "total_s": total,
+                "n_test": len(test[0]),
+                "settings": {k: v for k, v in vars(callback).items() if not k.startswith("_")},
+                "values": metrics,
+            },
+            "ksg": {"k": callback.ksg_k, **ksg},
+            "vamp_pass": vamp,
+            "torch_threads": torch.get_num_threads(),
+            "cpu_count": os.cpu_count(),
+        }
         write_results(result, args.out)
 
 

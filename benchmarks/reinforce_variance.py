@@ -16,7 +16,6 @@ only through the REINFORCE term (x ~ p(x|z) is not reparameterisable). Reported 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -27,8 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from results import write_results  # noqa: E402
-from mim.objectives.mim import MIM  # noqa: E402
-from mim.run import load_module  # noqa: E402
+
+from mimkit.objectives.mim import MIM  # noqa: E402
+from mimkit.run import load_module  # noqa: E402
 
 BATCH = 100
 
@@ -69,8 +69,10 @@ def main() -> None:
         g = decoder_gradients(model, objective, args.repeats)
         seconds = (time.perf_counter() - start) / args.repeats
         results[f"x_per_z={m}"] = {"mean_pairwise_cosine": mean_pairwise_cosine(g), "s_per_estimate": seconds}
-        print(f"  x_per_z {m}: mean pairwise cosine {results[f'x_per_z={m}']['mean_pairwise_cosine']:.3f}"
-              f"  ({seconds:.1f} s per estimate)")
+        print(
+            f"  x_per_z {m}: mean pairwise cosine {results[f'x_per_z={m}']['mean_pairwise_cosine']:.3f}"
+            f"  ({seconds:.1f} s per estimate)"
+        )
     write_results(results, args.out)
 
 

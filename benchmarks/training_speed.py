@@ -26,6 +26,7 @@ import os
 import statistics
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import lightning as L
@@ -37,19 +38,24 @@ from torch.utils.data import DataLoader, Dataset
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-import mim.nets.mlp  # noqa: E402
 from results import write_results  # noqa: E402
-from mim.autoencoder import build_autoencoder  # noqa: E402
-from mim.callbacks.beta_warmup import BetaWarmup  # noqa: E402
-from mim.data.gmm import GMMDataModule  # noqa: E402
-from mim.module import AutoencoderModule  # noqa: E402
 
-MODEL = {"latent_dim": 2,
-         "encoder": {"_target_": "mim.nets.mlp.GaussianMLP", "in_dim": 2, "out_dim": 2, "hidden": 50},
-         "decoder": {"_target_": "mim.nets.mlp.GaussianMLP", "in_dim": 2, "out_dim": 2, "hidden": 50}}
-PRIOR = {"_target_": "mim.priors.standard.StandardNormalPrior"}
-OBJECTIVES = {"mim": {"_target_": "mim.objectives.mim.MIM"},
-              "vae": {"_target_": "mim.objectives.vae.VAE"}}
+import mimkit.nets.mlp  # noqa: E402
+from mimkit.autoencoder import build_autoencoder  # noqa: E402
+from mimkit.callbacks.beta_warmup import BetaWarmup  # noqa: E402
+from mimkit.data.gmm import GMMDataModule  # noqa: E402
+from mimkit.module import AutoencoderModule  # noqa: E402
+
+MODEL = {
+    "latent_dim": 2,
+    "encoder": {"_target_": "mimkit.nets.mlp.GaussianMLP", "in_dim": 2, "out_dim": 2, "hidden": 50},
+    "decoder": {"_target_": "mimkit.nets.mlp.GaussianMLP", "in_dim": 2, "out_dim": 2, "hidden": 50},
+}
+PRIOR = {"_target_": "mimkit.priors.standard.StandardNormalPrior"}
+OBJECTIVES = {
+    "mim": {"_target_": "mimkit.objectives.mim.MIM"},
+    "vae": {"_target_": "mimkit.objectives.vae.VAE"},
+}
 AUTHORS_EPOCH_S = {"mim": 0.89, "vae": 0.62}
 
 
@@ -90,21 +96,23 @@ def bare_epoch(model, objective, optimizer, loader) -> None:
 
 def torch_gaussian(validate: bool):
     """A stand-in for `DiagonalGaussian(mean, std)` built from torch.distributions."""
+
     def make(mean, std, event_dims: int = 1):
         normal = torch.distributions.Normal(mean, std, validate_args=validate)
         return torch.distributions.Independent(normal, event_dims, validate_args=validate)
+
     return make
 
 
 @contextlib.contextmanager
 def gaussian_class(factory):
     """The networks build their Gaussians with `factory` inside the block."""
-    own = mim.nets.mlp.DiagonalGaussian
-    mim.nets.mlp.DiagonalGaussian = factory
+    own = mimkit.nets.mlp.DiagonalGaussian
+    mimkit.nets.mlp.DiagonalGaussian = factory
     try:
         yield
     finally:
-        mim.nets.mlp.DiagonalGaussian = own
+        mimkit.nets.mlp.DiagonalGaussian = own
 
 
 def distribution_classes(loader, repeats: int) -> dict:
@@ -121,7 +129,7 @@ def distribution_classes(loader, repeats: int) -> dict:
         for name, factory in variants.items():
             model, optimizer = setups[name]
             with gaussian_class(factory) if factory else contextlib.nullcontext():
-                times[name].append(seconds(lambda: bare_epoch(model, objective, optimizer, loader)))
+                times[name].append(seconds(partial(bare_epoch, model, objective, optimizer, loader)))
     result = {name: statistics.median(values[1:]) for name, values in times.items()}
     result["torch_over_own"] = result["torch_s"] / result["own_s"]
     result["torch_validated_over_own"] = result["torch_validated_s"] / result["own_s"]
@@ -142,9 +150,16 @@ class EpochTimer(L.Callback):
 def lightning_epochs(objective: dict, datamodule, epochs: int) -> list[float]:
     module = AutoencoderModule(MODEL, PRIOR, objective, {"lr": 1e-3, "schedule": "constant", "warmup": 0})
     timer = EpochTimer()
-    trainer = L.Trainer(max_epochs=epochs, callbacks=[BetaWarmup(0), timer], logger=False,
-                        enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, limit_val_batches=0, accelerator="cpu")
+    trainer = L.Trainer(
+        max_epochs=epochs,
+        callbacks=[BetaWarmup(0), timer],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        accelerator="cpu",
+    )
     trainer.fit(module, datamodule=datamodule)
     return timer.times
 
@@ -156,13 +171,18 @@ def main() -> None:
     args = parser.parse_args()
     torch.manual_seed(0)
     datamodule = GMMDataModule(seed=1)
-    results: dict = {"torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
-                     "repeats": args.repeats}
+    results: dict = {
+        "torch_threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "repeats": args.repeats,
+    }
 
     per_item = DataLoader(PerItemGMM(datamodule.means.numpy(), 0.25, 10000), batch_size=128)
     ours = datamodule.train_dataloader()
-    data = {"per_item_s": statistics.median(seconds(lambda: drain(per_item)) for _ in range(args.repeats)),
-            "batched_s": statistics.median(seconds(lambda: drain(ours)) for _ in range(args.repeats))}
+    data = {
+        "per_item_s": statistics.median(seconds(lambda: drain(per_item)) for _ in range(args.repeats)),
+        "batched_s": statistics.median(seconds(lambda: drain(ours)) for _ in range(args.repeats)),
+    }
     data["speedup"] = data["per_item_s"] / data["batched_s"]
     results["data_epoch"] = data
     print("one epoch of GMM data (10,000 samples, batch 128), median of", args.repeats)
@@ -170,29 +190,41 @@ def main() -> None:
     print(f"  whole-batch tensors (ours)     {data['batched_s']:8.4f} s   {data['speedup']:.0f}x faster")
 
     print("one training epoch at β = 1 (79 steps), median of", args.repeats)
-    print(f"  {'objective':<9} {'bare loop':>10} {'Lightning':>10} {'ratio':>6} {'authors (baselines.md)':>24}")
+    print(
+        f"  {'objective':<9} {'bare loop':>10} {'Lightning':>10} {'ratio':>6} {'authors (baselines.md)':>24}"
+    )
     for name, objective_cfg in OBJECTIVES.items():
         model = build_autoencoder(MODEL, PRIOR)
         objective = instantiate(objective_cfg)
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-        bare = statistics.median(seconds(lambda: bare_epoch(model, objective, optimizer, ours))
-                                 for _ in range(args.repeats))
+        bare = statistics.median(
+            seconds(partial(bare_epoch, model, objective, optimizer, ours)) for _ in range(args.repeats)
+        )
         lightning = statistics.median(lightning_epochs(objective_cfg, datamodule, args.repeats + 1)[1:])
-        results[f"epoch_{name}"] = {"bare_s": bare, "lightning_s": lightning,
-                                    "lightning_over_bare": lightning / bare,
-                                    "authors_s_not_this_run": AUTHORS_EPOCH_S[name]}
-        print(f"  {name:<9} {bare:9.3f}s {lightning:9.3f}s {lightning / bare:6.2f} "
-              f"{AUTHORS_EPOCH_S[name]:>23.2f}s")
+        results[f"epoch_{name}"] = {
+            "bare_s": bare,
+            "lightning_s": lightning,
+            "lightning_over_bare": lightning / bare,
+            "authors_s_not_this_run": AUTHORS_EPOCH_S[name],
+        }
+        print(
+            f"  {name:<9} {bare:9.3f}s {lightning:9.3f}s {lightning / bare:6.2f} "
+            f"{AUTHORS_EPOCH_S[name]:>23.2f}s"
+        )
 
     rounds = 3 * args.repeats  # a 1.05 threshold needs a steadier median than the rest
     dist = distribution_classes(ours, rounds)
     results["distributions_mim_epoch"] = dist | {"rounds": rounds}
     print("one bare-loop MIM epoch at β = 1 by Gaussian class, median of", rounds)
-    print(f"  mim.distributions.DiagonalGaussian          {dist['own_s']:8.3f} s")
-    print(f"  Independent(Normal), validate_args=False    {dist['torch_s']:8.3f} s   "
-          f"{dist['torch_over_own']:.2f}x ours")
-    print(f"  Independent(Normal), validated (torch default) {dist['torch_validated_s']:5.3f} s   "
-          f"{dist['torch_validated_over_own']:.2f}x ours")
+    print(f"  mimkit.distributions.DiagonalGaussian          {dist['own_s']:8.3f} s")
+    print(
+        f"  Independent(Normal), validate_args=False    {dist['torch_s']:8.3f} s   "
+        f"{dist['torch_over_own']:.2f}x ours"
+    )
+    print(
+        f"  Independent(Normal), validated (torch default) {dist['torch_validated_s']:5.3f} s   "
+        f"{dist['torch_validated_over_own']:.2f}x ours"
+    )
 
     write_results(results, args.out)
 

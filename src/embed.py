@@ -1,19 +1,18 @@
 """Embed a data split with a trained model: `python src/embed.py ckpt_path=PATH split=test`
-(writes embeddings.npz into the run dir; see mim.embeddings)."""
+(writes embeddings.npz into the run dir; see mimkit.embeddings)."""
 
 import os
 from pathlib import Path
 
-from mim.allocator import configure_allocator
+from mimkit.allocator import configure_allocator
 
 configure_allocator()  # before torch allocates anything: glibc keeps freed memory (Makefile's settings)
 
 import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
-from mim.cli import run_task  # noqa: E402
-from mim.embeddings import embed  # noqa: E402
-
+from mimkit.cli import run_task  # noqa: E402
+from mimkit.embeddings import embed  # noqa: E402
 
 os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parents[1]))
 

@@ -3,16 +3,15 @@
 import os
 from pathlib import Path
 
-from mim.allocator import configure_allocator
+from mimkit.allocator import configure_allocator
 
 configure_allocator()  # before torch allocates anything: glibc keeps freed memory (Makefile's settings)
 
 import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
-from mim.cli import run_task  # noqa: E402
-from mim.run import evaluate  # noqa: E402
-
+from mimkit.cli import run_task  # noqa: E402
+from mimkit.run import evaluate  # noqa: E402
 
 os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parents[1]))
 

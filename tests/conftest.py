@@ -24,8 +24,11 @@ os.environ.setdefault("PROJECT_ROOT", str(ROOT))
 
 # small, quick settings that keep the real pipeline (data, model, callbacks, logger)
 FAST = [
-    "data.n_train=1024", "data.n_val=512", "data.n_test=512", "trainer.max_epochs=2",
-    "trainer.enable_progress_bar=false",   # drops the progress_bar callback too (run.py)
+    "data.n_train=1024",
+    "data.n_val=512",
+    "data.n_test=512",
+    "trainer.max_epochs=2",
+    "trainer.enable_progress_bar=false",  # drops the progress_bar callback too (run.py)
 ]
 
 
@@ -47,18 +50,26 @@ def compose_config(name: str, overrides: list[str], output_dir: Path) -> DictCon
 @pytest.fixture
 def train_config(tmp_path):
     """make(*overrides) -> the composed train config with FAST settings, run dir in tmp_path."""
+
     def make(*overrides: str, fast: bool = True, output_dir: Path | None = None) -> DictConfig:
         return compose_config("train", (FAST if fast else []) + list(overrides), output_dir or tmp_path)
+
     return make
 
 
 def run_cli(script: str, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     """Run src/<script> as a user would, from the repository root."""
-    return subprocess.run([sys.executable, str(ROOT / "src" / script), *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "src" / script), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 # --- synthetic image data in the real file formats (nothing is downloaded) -----------------
+
 
 def write_idx_gz(path: Path, array: np.ndarray, magic: int | None = None) -> Path:
     """`array` (uint8) as a gzipped IDX file: 0x0000, type 0x08, ndim, big-endian uint32
@@ -96,6 +107,7 @@ def mnist_files(tmp_path, monkeypatch):
             resources.append((gz_name, calculate_md5(path)))
         monkeypatch.setattr(dataset, "resources", resources)
         return folder
+
     return write
 
 
@@ -106,11 +118,11 @@ def omniglot_png(path: Path, ink_cells: list[int], grey_cell: int | None = None)
     paper = np.ones((105, 105), bool)
     for cell in ink_cells:
         row, col = divmod(cell, 7)
-        paper[row * 15:(row + 1) * 15, col * 15:(col + 1) * 15] = False
+        paper[row * 15 : (row + 1) * 15, col * 15 : (col + 1) * 15] = False
     if grey_cell is not None:
         row, col = divmod(grey_cell, 7)
         checker = np.add.outer(np.arange(15), np.arange(15)) % 2 == 0
-        paper[row * 15:(row + 1) * 15, col * 15:(col + 1) * 15] = checker
+        paper[row * 15 : (row + 1) * 15, col * 15 : (col + 1) * 15] = checker
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(paper).save(path)
 
@@ -128,6 +140,7 @@ def omniglot_zips(tmp_path):
     the sorted order: sets as given, then alphabets, characters), its alphabet index (cells
     7-13) and its drawing number (cells 14-20); cell 48 is half-inked (random when
     binarised)."""
+
     def write(layout: dict, drawings: int, folder: Path | None = None) -> Path:
         folder = folder or tmp_path / "source"
         tree = tmp_path / "tree"
@@ -137,9 +150,11 @@ def omniglot_zips(tmp_path):
                 for c in range(alphabets[alphabet]):
                     character = tree / name / alphabet / f"character{c + 1:02d}"
                     for d in range(drawings):
-                        omniglot_png(character / f"{character_index + 1:04d}_{d + 1:02d}.png",
-                                     bits(character_index, 0, 7) + bits(alphabet_index, 7, 7)
-                                     + bits(d, 14, 7), grey_cell=48)
+                        omniglot_png(
+                            character / f"{character_index + 1:04d}_{d + 1:02d}.png",
+                            bits(character_index, 0, 7) + bits(alphabet_index, 7, 7) + bits(d, 14, 7),
+                            grey_cell=48,
+                        )
                     character_index += 1
                 alphabet_index += 1
             (folder / "omniglot-py").mkdir(parents=True, exist_ok=True)
@@ -147,4 +162,5 @@ def omniglot_zips(tmp_path):
                 for png in sorted((tree / name).rglob("*.png")):
                     archive.write(png, png.relative_to(tree).as_posix())
         return folder
+
     return write

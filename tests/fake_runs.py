@@ -23,8 +23,15 @@ JOBS = [
 ]
 
 
-def make_job(root: Path, num: int | str, objective: str, hidden: int, seed: int,
-             metrics: dict | None, extra: dict | None = None) -> Path:
+def make_job(
+    root: Path,
+    num: int | str,
+    objective: str,
+    hidden: int,
+    seed: int,
+    metrics: dict | None,
+    extra: dict | None = None,
+) -> Path:
     """`root/num` as Hydra writes a job: .hydra/{overrides,config,hydra}.yaml, and metrics.json
     (the given metrics plus a few constant ones) unless `metrics` is None (a failed job)."""
     job = root / str(num)
@@ -32,16 +39,25 @@ def make_job(root: Path, num: int | str, objective: str, hidden: int, seed: int,
     overrides = [f"objective={objective}", f"model.hidden={hidden}", f"seed={seed}"]
     overrides += [f"{k}={v}" for k, v in (extra or {}).items()]
     (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
-    config = {"seed": seed, "model": {"latent_dim": 2, "hidden": hidden,
-                                      "encoder": {"hidden": "${model.hidden}"}},
-              "objective": {"_target_": f"mim.objectives.{objective}.{objective.upper()}"},
-              "data": {"x_dim": 2, "seed": "${seed}"}}
+    config = {
+        "seed": seed,
+        "model": {"latent_dim": 2, "hidden": hidden, "encoder": {"hidden": "${model.hidden}"}},
+        "objective": {"_target_": f"mimkit.objectives.{objective}.{objective.upper()}"},
+        "data": {"x_dim": 2, "seed": "${seed}"},
+    }
     (job / ".hydra" / "config.yaml").write_text(yaml.safe_dump(config))
-    (job / ".hydra" / "hydra.yaml").write_text(yaml.safe_dump(
-        {"hydra": {"runtime": {"choices": {"objective": objective, "model": "mlp"}}}}))
+    (job / ".hydra" / "hydra.yaml").write_text(
+        yaml.safe_dump({"hydra": {"runtime": {"choices": {"objective": objective, "model": "mlp"}}}})
+    )
     if metrics is not None:
-        full = {"val/loss": 1.0 + seed, "test/loss": 2.0, "train/epochs": 10.0 * seed,
-                "time/fit_s": 1.5, "time/total_s": 2.0, **metrics}
+        full = {
+            "val/loss": 1.0 + seed,
+            "test/loss": 2.0,
+            "train/epochs": 10.0 * seed,
+            "time/fit_s": 1.5,
+            "time/total_s": 2.0,
+            **metrics,
+        }
         (job / "metrics.json").write_text(json.dumps(full))
     return job
 
@@ -66,8 +82,11 @@ def rebuild_multirun(results: dict, cwd: Path) -> Path:
         jobs = [Path(path).name for path in row["jobs"]]
         metrics: list[dict] = [{} for _ in jobs]
         for name, stats in row["metrics"].items():
-            values = ([math.nan] * len(jobs) if stats["n"] == 0
-                      else values_with(stats["mean"], stats["std"], stats["n"]))
+            values = (
+                [math.nan] * len(jobs)
+                if stats["n"] == 0
+                else values_with(stats["mean"], stats["std"], stats["n"])
+            )
             for job_metrics, value in zip(metrics, values):
                 job_metrics[name] = value
         for seed, (num, job_metrics) in enumerate(zip(jobs, metrics), start=1):

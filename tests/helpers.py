@@ -7,10 +7,10 @@ import math
 import torch
 from torch import nn
 
-from mim.autoencoder import Autoencoder
-from mim.data.gmm import GMMDataModule
-from mim.distributions import Bernoulli, DiagonalGaussian
-from mim.priors.standard import StandardNormalPrior
+from mimkit.autoencoder import Autoencoder
+from mimkit.data.gmm import GMMDataModule
+from mimkit.distributions import Bernoulli, DiagonalGaussian
+from mimkit.priors.standard import StandardNormalPrior
 
 
 class AffineGaussian(nn.Module):
@@ -19,8 +19,7 @@ class AffineGaussian(nn.Module):
     learn_std: make the std a parameter too (as exp(log_std)), so that gradients reach it.
     """
 
-    def __init__(self, scale: float, std: float, shift: float = 0.0, dim: int = 1,
-                 learn_std: bool = False):
+    def __init__(self, scale: float, std: float, shift: float = 0.0, dim: int = 1, learn_std: bool = False):
         super().__init__()
         self.in_dim = dim
         self.scale = nn.Parameter(torch.tensor(scale))
@@ -66,8 +65,11 @@ def affine_model(a=0.5, s=0.5, b=1.5, t=0.5) -> Autoencoder:
 
 def noiseless(monkeypatch):
     """Make every Gaussian reparameterised sample return its mean (eps = 0)."""
-    monkeypatch.setattr(DiagonalGaussian, "rsample",
-                        lambda self, shape=(): self.mean.expand(torch.Size(shape) + self.mean.shape))
+    monkeypatch.setattr(
+        DiagonalGaussian,
+        "rsample",
+        lambda self, shape=(): self.mean.expand(torch.Size(shape) + self.mean.shape),
+    )
 
 
 def binarize(tensors: tuple) -> tuple:

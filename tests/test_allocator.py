@@ -1,4 +1,4 @@
-"""mim.allocator: glibc's mallopt settings applied at start-up, the user's own left alone."""
+"""mimkit.allocator: glibc's mallopt settings applied at start-up, the user's own left alone."""
 
 import json
 import os
@@ -6,9 +6,9 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT
-from mim import allocator
+
+from mimkit import allocator
 
 GLIBC = sys.platform.startswith("linux") and bool(os.confstr("CS_GNU_LIBC_VERSION") or "")
 needs_glibc = pytest.mark.skipif(not GLIBC, reason="glibc only")
@@ -17,7 +17,7 @@ needs_glibc = pytest.mark.skipif(not GLIBC, reason="glibc only")
 PROBE = """
 import ctypes, json, sys
 sys.path.insert(0, {src!r})
-from mim.allocator import configure_allocator
+from mimkit.allocator import configure_allocator
 applied = configure_allocator() if {configure} else {{}}
 libc = ctypes.CDLL(None)
 libc.malloc.restype = ctypes.c_void_p
@@ -32,11 +32,16 @@ print(json.dumps({{"applied": applied, "returned_mib": (held - rss()) / 2**20}})
 
 
 def probe(configure: bool, **env) -> dict:
-    clean = {k: v for k, v in os.environ.items()
-             if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
     code = PROBE.format(src=str(ROOT / "src"), configure=configure)
-    result = subprocess.run([sys.executable, "-c", code], env={**clean, **env},
-                            capture_output=True, text=True, timeout=60, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     return json.loads(result.stdout)
 
 

@@ -11,12 +11,12 @@ import csv
 import logging
 
 import pytest
+from conftest import FAST
 from lightning.pytorch.trainer.states import TrainerFn
 
-from conftest import FAST
-from mim.config import ConfigError
-from mim.module import AutoencoderModule
-from mim.run import train
+from mimkit.config import ConfigError
+from mimkit.module import AutoencoderModule
+from mimkit.run import train
 
 QUICK = ["callbacks.representation_metrics=null", "callbacks.fig2_plot=null", "trainer.max_epochs=10"]
 
@@ -54,8 +54,9 @@ def test_warmup_then_early_stopping_and_best_among_beta_one_epochs(train_config,
     assert metrics["train/epochs"] == 6
     assert checkpoint_names(tmp_path) == ["epoch_003.ckpt", "last.ckpt"]  # epoch 4, zero-based 3
     lrs = per_epoch(tmp_path, "lr-Adam")  # Noam, W = 3: min(e/3, sqrt(3/e)) · 1e-3
-    assert lrs == pytest.approx([1e-3 / 3, 2e-3 / 3, 1e-3, 1e-3 * (3 / 4) ** 0.5,
-                                 1e-3 * (3 / 5) ** 0.5, 1e-3 * (3 / 6) ** 0.5])
+    assert lrs == pytest.approx(
+        [1e-3 / 3, 2e-3 / 3, 1e-3, 1e-3 * (3 / 4) ** 0.5, 1e-3 * (3 / 5) ** 0.5, 1e-3 * (3 / 6) ** 0.5]
+    )
 
 
 def test_warmup_zero_is_beta_one_from_the_first_epoch(train_config, tmp_path, monkeypatch):
@@ -71,7 +72,7 @@ def test_warmup_zero_is_beta_one_from_the_first_epoch(train_config, tmp_path, mo
 
 def test_a_run_that_ends_during_warmup_has_no_best_checkpoint(train_config, tmp_path, monkeypatch, caplog):
     script_val_loss(monkeypatch, [0.1, 0.2])
-    with caplog.at_level(logging.WARNING, logger="mim.callbacks.checkpoint"):
+    with caplog.at_level(logging.WARNING, logger="mimkit.callbacks.checkpoint"):
         metrics = train(train_config(*QUICK, "trainer.max_epochs=2"))
     assert metrics["train/epochs"] == 2
     assert checkpoint_names(tmp_path) == ["last.ckpt"]
@@ -83,16 +84,19 @@ def test_a_preset_without_warmup_says_so(train_config, tmp_path, preset, caplog)
     # FAST without its `callbacks.progress_bar=null` (the `none` preset has no such key)
     overrides = [o for o in FAST if not o.startswith("callbacks.")] + [f"callbacks={preset}"]
     if preset == "evaluation":
-        overrides += ["callbacks.progress_bar=null", "callbacks.representation_metrics=null",
-                      "callbacks.fig2_plot=null"]
-    with caplog.at_level(logging.WARNING, logger="mim.module"):
+        overrides += [
+            "callbacks.progress_bar=null",
+            "callbacks.representation_metrics=null",
+            "callbacks.fig2_plot=null",
+        ]
+    with caplog.at_level(logging.WARNING, logger="mimkit.module"):
         train(train_config(*overrides, fast=False))
     assert "β stays 1 for the whole run" in caplog.text
     assert per_epoch(tmp_path, "train/beta") == [1.0, 1.0]
 
 
 def test_default_preset_does_not_warn(train_config, caplog):
-    with caplog.at_level(logging.WARNING, logger="mim.module"):
+    with caplog.at_level(logging.WARNING, logger="mimkit.module"):
         train(train_config(*QUICK, "trainer.max_epochs=1"))
     assert "β stays" not in caplog.text
 

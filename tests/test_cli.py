@@ -4,11 +4,16 @@ import json
 
 import pytest
 import torch
-
 from conftest import run_cli
 
-SMALL = ["data.n_train=1024", "data.n_val=512", "data.n_test=512", "trainer.max_epochs=2",
-         "trainer.enable_progress_bar=false", "callbacks.progress_bar=null"]
+SMALL = [
+    "data.n_train=1024",
+    "data.n_val=512",
+    "data.n_test=512",
+    "trainer.max_epochs=2",
+    "trainer.enable_progress_bar=false",
+    "callbacks.progress_bar=null",
+]
 
 
 def test_train_then_eval_round_trip(tmp_path):
@@ -27,8 +32,13 @@ def test_train_then_eval_round_trip(tmp_path):
     assert len(checkpoints) == 1 and (run_dir / "checkpoints" / "last.ckpt").is_file()
     torch.load(checkpoints[0], weights_only=True)
 
-    result = run_cli("eval.py", f"ckpt_path={checkpoints[0]}", f"hydra.run.dir={eval_dir}",
-                     "trainer.enable_progress_bar=false", "callbacks.progress_bar=null")
+    result = run_cli(
+        "eval.py",
+        f"ckpt_path={checkpoints[0]}",
+        f"hydra.run.dir={eval_dir}",
+        "trainer.enable_progress_bar=false",
+        "callbacks.progress_bar=null",
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     evaluated = json.loads((eval_dir / "metrics.json").read_text())
     shared = {k: v for k, v in metrics.items() if k.startswith(("val/", "test/"))}
@@ -36,23 +46,27 @@ def test_train_then_eval_round_trip(tmp_path):
 
 
 def test_multirun_one_dir_per_job(tmp_path):
-    result = run_cli("train.py", "-m", "objective=mim,vae", *SMALL, "trainer.max_epochs=1",
-                     f"hydra.sweep.dir={tmp_path}")
+    result = run_cli(
+        "train.py", "-m", "objective=mim,vae", *SMALL, "trainer.max_epochs=1", f"hydra.sweep.dir={tmp_path}"
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     for job, objective in ((0, "mim"), (1, "vae")):
         assert (tmp_path / str(job) / "metrics.json").is_file()
         assert f"objective={objective}" in (tmp_path / str(job) / ".hydra" / "overrides.yaml").read_text()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["model=mpl"], "Could not find 'model/mpl'"),
-    (["model.hiden=5"], "model.hiden"),
-    (["model.hidden=-5"], "error: model.hidden must be a positive integer, got -5"),
-    (["model.hidden=abc"], "error: model.hidden must be a positive integer, got 'abc'"),
-    (["data.batch_size=0"], "error: data.batch_size must be a positive integer, got 0"),
-    (["optim.lr=1e6"], "error: NonFiniteLossError: non-finite training loss"),
-    (["hydra.run.dir=/proc/no_such_dir"], "error: hydra.run.dir '/proc/no_such_dir' is not writable"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["model=mpl"], "Could not find 'model/mpl'"),
+        (["model.hiden=5"], "model.hiden"),
+        (["model.hidden=-5"], "error: model.hidden must be a positive integer, got -5"),
+        (["model.hidden=abc"], "error: model.hidden must be a positive integer, got 'abc'"),
+        (["data.batch_size=0"], "error: data.batch_size must be a positive integer, got 0"),
+        (["optim.lr=1e6"], "error: NonFiniteLossError: non-finite training loss"),
+        (["hydra.run.dir=/proc/no_such_dir"], "error: hydra.run.dir '/proc/no_such_dir' is not writable"),
+    ],
+)
 def test_bad_input_fails_fast_with_a_clear_message(tmp_path, args, message):
     result = run_cli("train.py", *SMALL, f"hydra.run.dir={tmp_path}", *args, timeout=120)
     assert result.returncode == 1

@@ -4,10 +4,9 @@ sweep, how many jobs that makes (as their comments say), and that they resume.""
 import re
 
 import pytest
+from conftest import CONF
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from test_configs import compose_train
-
-from conftest import CONF
 
 PAPER_LATENTS = [2, 4, 6, 8, 10, 12, 14, 16, 18, 20]
 
@@ -18,25 +17,54 @@ def swept_values(params) -> dict[str, list]:
     return {o.get_key_element(): list(o.sweep_iterator()) for o in parsed}
 
 
-@pytest.mark.parametrize("experiment, seeds, data", [
-    ("fig4_gmm20d_paper", list(range(1, 11)), {"_target_": "mim.data.gmm.GMMDataModule",
-                                               "x_dim": 20, "standardize": True}),
-    ("fig4_gmm20d_raw", list(range(1, 11)), {"_target_": "mim.data.gmm.GMMDataModule",
-                                             "x_dim": 20, "standardize": False}),
-    ("fig5_pca_fmnist_paper", list(range(1, 11)),
-     {"_target_": "mim.data.pca_fmnist.PCAFashionMNISTDataModule", "x_dim": 20, "pca_fit": "train"}),
-    ("fig5_pca_fmnist_separate", [1, 2, 3],
-     {"_target_": "mim.data.pca_fmnist.PCAFashionMNISTDataModule", "x_dim": 20,
-      "pca_fit": "separate"}),
-    ("fig5_pca_fmnist_reference", [1, 2, 3],
-     {"_target_": "mim.data.pca_fmnist.PCAFashionMNISTDataModule", "x_dim": 20,
-      "pca_fit": "separate", "augment": True, "select_on": "test"}),
-])
+@pytest.mark.parametrize(
+    "experiment, seeds, data",
+    [
+        (
+            "fig4_gmm20d_paper",
+            list(range(1, 11)),
+            {"_target_": "mimkit.data.gmm.GMMDataModule", "x_dim": 20, "standardize": True},
+        ),
+        (
+            "fig4_gmm20d_raw",
+            list(range(1, 11)),
+            {"_target_": "mimkit.data.gmm.GMMDataModule", "x_dim": 20, "standardize": False},
+        ),
+        (
+            "fig5_pca_fmnist_paper",
+            list(range(1, 11)),
+            {"_target_": "mimkit.data.pca_fmnist.PCAFashionMNISTDataModule", "x_dim": 20, "pca_fit": "train"},
+        ),
+        (
+            "fig5_pca_fmnist_separate",
+            [1, 2, 3],
+            {
+                "_target_": "mimkit.data.pca_fmnist.PCAFashionMNISTDataModule",
+                "x_dim": 20,
+                "pca_fit": "separate",
+            },
+        ),
+        (
+            "fig5_pca_fmnist_reference",
+            [1, 2, 3],
+            {
+                "_target_": "mimkit.data.pca_fmnist.PCAFashionMNISTDataModule",
+                "x_dim": 20,
+                "pca_fit": "separate",
+                "augment": True,
+                "select_on": "test",
+            },
+        ),
+    ],
+)
 def test_paper_protocol_sweeps(experiment, seeds, data):
     cfg = compose_train(f"experiment={experiment}")
     assert str(cfg.hydra.mode) == "RunMode.MULTIRUN" and cfg.task_name == experiment
     assert swept_values(cfg.hydra.sweeper.params) == {
-        "objective": ["mim", "vae"], "model.latent_dim": PAPER_LATENTS, "seed": seeds}
+        "objective": ["mim", "vae"],
+        "model.latent_dim": PAPER_LATENTS,
+        "seed": seeds,
+    }
     assert {key: cfg.data[key] for key in data} == data
     # the toy protocol of fig4_gmm20d / fig5_pca_fmnist: H = 50, 200 epochs, joblib, 1 thread
     assert (cfg.model.hidden, cfg.trainer.max_epochs, cfg.threads) == (50, 200, 1)

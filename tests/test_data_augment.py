@@ -1,8 +1,8 @@
-"""The reference's training augmentation (mim.data.augment), against hand-placed pixels."""
+"""The reference's training augmentation (mimkit.data.augment), against hand-placed pixels."""
 
 import torch
 
-from mim.data.augment import CLIP, affine_thetas, dequantise, random_affine, warp
+from mimkit.data.augment import CLIP, affine_thetas, dequantise, random_affine, warp
 
 ONE = torch.ones(1, dtype=torch.float64)
 ZERO = torch.zeros(1, dtype=torch.float64)
@@ -15,8 +15,9 @@ def single_pixel(row: int, col: int) -> torch.Tensor:
 
 
 def moved(image: torch.Tensor, angle=0.0, shift=(0.0, 0.0), scale=1.0, shear=0.0) -> list:
-    theta = affine_thetas(angle * ONE, torch.tensor([shift], dtype=torch.float64), scale * ONE,
-                          shear * ONE, 28)
+    theta = affine_thetas(
+        angle * ONE, torch.tensor([shift], dtype=torch.float64), scale * ONE, shear * ONE, 28
+    )
     return warp(image, theta)[0].nonzero().tolist()
 
 
@@ -40,11 +41,10 @@ def test_identity_rotation_translation_scale():
 
 def test_about_half_of_the_images_are_transformed_the_rest_untouched():
     generator = torch.Generator().manual_seed(0)
-    images = torch.rand(2000, 28, 28, generator=torch.Generator().manual_seed(1),
-                        dtype=torch.float64)
+    images = torch.rand(2000, 28, 28, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     out = random_affine(images, generator)
     changed = (out != images).flatten(1).any(1)
-    assert 0.45 < changed.double().mean() < 0.55   # P_APPLY = 0.5, 2000 draws: sd 0.011
+    assert 0.45 < changed.double().mean() < 0.55  # P_APPLY = 0.5, 2000 draws: sd 0.011
     assert torch.equal(out[~changed], images[~changed])
 
 

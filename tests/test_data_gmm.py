@@ -3,15 +3,20 @@ import math
 import pytest
 import torch
 
-from mim.data.gmm import GMMDataModule, gmm_means
+from mimkit.data.gmm import GMMDataModule, gmm_means
 
 
 def test_2d_means_origin_and_unit_circle():
     means = gmm_means(2)
-    expected = torch.tensor([[0.0, 0.0], [1.0, 0.0],
-                             [math.cos(2 * math.pi / 5), math.sin(2 * math.pi / 5)],
-                             [math.cos(4 * math.pi / 5), math.sin(4 * math.pi / 5)],
-                             [math.cos(6 * math.pi / 5), math.sin(6 * math.pi / 5)]])
+    expected = torch.tensor(
+        [
+            [0.0, 0.0],
+            [1.0, 0.0],
+            [math.cos(2 * math.pi / 5), math.sin(2 * math.pi / 5)],
+            [math.cos(4 * math.pi / 5), math.sin(4 * math.pi / 5)],
+            [math.cos(6 * math.pi / 5), math.sin(6 * math.pi / 5)],
+        ]
+    )
     assert torch.allclose(means, expected, atol=1e-6)
 
 
@@ -61,12 +66,15 @@ def test_standardize_gives_zero_mean_unit_variance():
     assert torch.allclose((raw.test[0] - data.shift) / data.scale, data.test[0], atol=1e-5)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"x_dim": 1}, "data.x_dim must be at least 2"),
-    ({"n_train": 0}, "data.n_train must be a positive integer"),
-    ({"batch_size": -1}, "data.batch_size must be a positive integer"),
-    ({"std": 0.0}, "data.std must be positive"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"x_dim": 1}, "data.x_dim must be at least 2"),
+        ({"n_train": 0}, "data.n_train must be a positive integer"),
+        ({"batch_size": -1}, "data.batch_size must be a positive integer"),
+        ({"std": 0.0}, "data.std must be positive"),
+    ],
+)
 def test_bad_settings_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         GMMDataModule(**kwargs)

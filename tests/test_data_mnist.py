@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 import torch
 
-from mim.config import ConfigError
-from mim.data.binarized import binarize
-from mim.data.mnist import FashionMNISTDataModule, MNISTDataModule
+from mimkit.config import ConfigError
+from mimkit.data.binarized import binarize
+from mimkit.data.mnist import FashionMNISTDataModule, MNISTDataModule
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
 N_FILE, N_TEST_FILE = 120, 60
-N_TRAIN, N_VAL = 90, 20   # images 90-99 of the training file belong to neither split
+N_TRAIN, N_VAL = 90, 20  # images 90-99 of the training file belong to neither split
 GREY = 128
 
 
@@ -39,10 +39,12 @@ def make_arrays(seed: int = 0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     train_labels = rng.integers(0, 10, N_FILE).astype(np.uint8)
     test_labels = rng.integers(0, 10, N_TEST_FILE).astype(np.uint8)
-    return {"train_images": encoded_images(N_FILE, train_labels, False),
-            "train_labels": train_labels,
-            "test_images": encoded_images(N_TEST_FILE, test_labels, True),
-            "test_labels": test_labels}
+    return {
+        "train_images": encoded_images(N_FILE, train_labels, False),
+        "train_labels": train_labels,
+        "test_images": encoded_images(N_TEST_FILE, test_labels, True),
+        "test_labels": test_labels,
+    }
 
 
 def decode(x: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -60,8 +62,16 @@ def source(mnist_files):
 
 
 def module(tmp_path: Path, source_dir: Path, cls=MNISTDataModule, **kwargs):
-    options = dict(data_dir=str(tmp_path / "data"), source_dir=str(source_dir), n_train=N_TRAIN,
-                   n_val=N_VAL, n_test=N_TEST_FILE, batch_size=32, eval_batch_size=50, seed=3)
+    options = dict(
+        data_dir=str(tmp_path / "data"),
+        source_dir=str(source_dir),
+        n_train=N_TRAIN,
+        n_val=N_VAL,
+        n_test=N_TEST_FILE,
+        batch_size=32,
+        eval_batch_size=50,
+        seed=3,
+    )
     return cls(**(options | kwargs))
 
 
@@ -79,8 +89,11 @@ def test_splits_hold_the_right_images_and_labels(tmp_path, source):
     dm = module(tmp_path, folder)
     assert dm.x_shape == (1, 28, 28) and dm.n_train == N_TRAIN
     splits = {"train": dm.train_fixed(), "val": dm.val, "test": dm.test}
-    expected = {"train": (np.arange(N_TRAIN), False), "val": (np.arange(N_FILE - N_VAL, N_FILE), False),
-                "test": (np.arange(N_TEST_FILE), True)}
+    expected = {
+        "train": (np.arange(N_TRAIN), False),
+        "val": (np.arange(N_FILE - N_VAL, N_FILE), False),
+        "test": (np.arange(N_TEST_FILE), True),
+    }
     for name, (x, labels) in splits.items():
         assert x.dtype == torch.float32 and x.shape == (len(labels), 1, 28, 28)
         assert set(x.unique().tolist()) == {0.0, 1.0}
@@ -99,15 +112,15 @@ def test_training_epochs_are_shuffled_and_rebinarised_reproducibly(tmp_path, sou
     grey = []
     for x, labels in epochs:
         index, label, _ = decode(x)
-        assert sorted(index) == list(range(N_TRAIN))            # a permutation of the train set
-        assert np.array_equal(label, labels.numpy())            # labels move with their images
-        grey.append(x[np.argsort(index), 0, 14:])               # the random part, in file order
-    assert not np.array_equal(decode(epochs[0][0])[0], decode(epochs[1][0])[0])   # reshuffled
-    for g in grey:   # 90 x 14 x 28 Bernoulli(128/255) pixels: standard error 0.0027
+        assert sorted(index) == list(range(N_TRAIN))  # a permutation of the train set
+        assert np.array_equal(label, labels.numpy())  # labels move with their images
+        grey.append(x[np.argsort(index), 0, 14:])  # the random part, in file order
+    assert not np.array_equal(decode(epochs[0][0])[0], decode(epochs[1][0])[0])  # reshuffled
+    for g in grey:  # 90 x 14 x 28 Bernoulli(128/255) pixels: standard error 0.0027
         assert abs(g.mean().item() - GREY / 255) < 0.015
     changed = (grey[0] != grey[1]).flatten(1).any(1)
-    assert changed.all()                                        # every image re-binarised
-    again = module(tmp_path, folder).train_epoch(1)             # a new module, same seed
+    assert changed.all()  # every image re-binarised
+    again = module(tmp_path, folder).train_epoch(1)  # a new module, same seed
     assert all(torch.equal(a, b) for a, b in zip(epochs[1], again))
     other = module(tmp_path, folder, seed=4).train_epoch(1)
     assert not torch.equal(other[0], epochs[1][0])
@@ -117,8 +130,11 @@ def test_evaluation_sets_are_binarised_once_from_data_seed(tmp_path, source):
     folder, _ = source
     dm = module(tmp_path, folder)
     other_run = module(tmp_path, folder, seed=11)
-    for a, b in [(dm.val, other_run.val), (dm.test, other_run.test),
-                 (dm.train_fixed(), other_run.train_fixed())]:
+    for a, b in [
+        (dm.val, other_run.val),
+        (dm.test, other_run.test),
+        (dm.train_fixed(), other_run.train_fixed()),
+    ]:
         assert all(torch.equal(s, t) for s, t in zip(a, b))
     assert dm.train_fixed() is dm.train_fixed()
     for x in (dm.val[0], dm.test[0], dm.train_fixed()[0]):
@@ -148,12 +164,15 @@ def test_fashion_mnist_reads_its_own_files(tmp_path, source, mnist_files):
     assert (tmp_path / "data" / "FashionMNIST" / "raw" / "t10k-labels-idx1-ubyte").is_file()
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"n_train": 101}, r"data.n_train \+ data.n_val = 121 exceeds the 120 MNIST training images"),
-    ({"n_test": 61}, "data.n_test = 61 exceeds the 60 MNIST test images"),
-    ({"n_val": 0}, "data.n_val must be a positive integer"),
-    ({"x_dim": 20}, "data.x_dim is the pixel count 784"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"n_train": 101}, r"data.n_train \+ data.n_val = 121 exceeds the 120 MNIST training images"),
+        ({"n_test": 61}, "data.n_test = 61 exceeds the 60 MNIST test images"),
+        ({"n_val": 0}, "data.n_val must be a positive integer"),
+        ({"x_dim": 20}, "data.x_dim is the pixel count 784"),
+    ],
+)
 def test_bad_sizes_are_named(tmp_path, source, kwargs, message):
     folder, _ = source
     with pytest.raises(ConfigError, match=message):
@@ -169,17 +188,24 @@ def test_images_of_another_size(tmp_path, mnist_files):
 
 
 def test_hydra_configs(tmp_path, source, mnist_files):
-    from hydra.utils import instantiate
-
     from conftest import compose_config
+    from hydra.utils import instantiate
 
     folder, _ = source
     mnist_files("FashionMNIST", make_arrays(seed=7), folder)
     for option, cls in (("mnist", MNISTDataModule), ("fmnist", FashionMNISTDataModule)):
-        cfg = compose_config("train", [
-            f"data={option}", f"data.data_dir={tmp_path / 'data'}", f"data.source_dir={folder}",
-            f"data.n_train={N_TRAIN}", f"data.n_val={N_VAL}", f"data.n_test={N_TEST_FILE}"],
-            tmp_path / "run")
+        cfg = compose_config(
+            "train",
+            [
+                f"data={option}",
+                f"data.data_dir={tmp_path / 'data'}",
+                f"data.source_dir={folder}",
+                f"data.n_train={N_TRAIN}",
+                f"data.n_val={N_VAL}",
+                f"data.n_test={N_TEST_FILE}",
+            ],
+            tmp_path / "run",
+        )
         assert cfg.data.x_dim == 784 and cfg.model.encoder.in_dim == 784
         assert cfg.data.seed == cfg.seed and cfg.data.download is False
         dm = instantiate(cfg.data)
@@ -187,21 +213,22 @@ def test_hydra_configs(tmp_path, source, mnist_files):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("cls, name", [(MNISTDataModule, "MNIST"),
-                                       (FashionMNISTDataModule, "FashionMNIST")])
+@pytest.mark.parametrize("cls, name", [(MNISTDataModule, "MNIST"), (FashionMNISTDataModule, "FashionMNIST")])
 def test_real_data(tmp_path, cls, name):
     if not (SHARED / name / "raw").is_dir():
         pytest.skip(f"no offline {name} copy in {SHARED}")
     dm = cls(data_dir=str(tmp_path), source_dir=str(SHARED))
-    (x, y), (vx, vy), (tx, ty) = dm.train_fixed(), dm.val, dm.test
+    (x, y), (vx, _), (tx, ty) = dm.train_fixed(), dm.val, dm.test
     assert x.shape == (50000, 1, 28, 28) and vx.shape == (10000, 1, 28, 28)
     assert tx.shape == (10000, 1, 28, 28)
     assert set(vx.unique().tolist()) == {0.0, 1.0}
     assert sorted(y.unique().tolist()) == list(range(10))
-    if name == "MNIST":   # the well-known test label counts, first train and test digits
+    if name == "MNIST":  # the well-known test label counts, first train and test digits
         assert torch.bincount(ty).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
         assert y[0].item() == 5 and ty[0].item() == 7
     else:
         assert torch.bincount(ty).tolist() == [1000] * 10
-    print(f"{name}: first load {dm.setup_seconds:.1f} s, "
-          f"second {cls(data_dir=str(tmp_path), source_dir=str(SHARED)).setup_seconds:.1f} s")
+    print(
+        f"{name}: first load {dm.setup_seconds:.1f} s, "
+        f"second {cls(data_dir=str(tmp_path), source_dir=str(SHARED)).setup_seconds:.1f} s"
+    )

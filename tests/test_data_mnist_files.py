@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 import torch
 import torchvision.datasets
+from conftest import idx_key, write_idx_gz
 from torchvision.datasets.utils import calculate_md5
 
-from conftest import idx_key, write_idx_gz
-from mim.config import ConfigError
-from mim.data.mnist_files import load_mnist_files
+from mimkit.config import ConfigError
+from mimkit.data.mnist_files import load_mnist_files
 
 REAL_MD5 = list(torchvision.datasets.MNIST.resources)
 FILES = [name for name, _ in REAL_MD5]
@@ -26,10 +26,12 @@ FILES = [name for name, _ in REAL_MD5]
 
 def arrays(seed: int = 0, n_train: int = 30, n_test: int = 10) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
-    return {"train_images": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
-            "train_labels": rng.integers(0, 10, n_train, dtype=np.uint8),
-            "test_images": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
-            "test_labels": rng.integers(0, 10, n_test, dtype=np.uint8)}
+    return {
+        "train_images": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        "train_labels": rng.integers(0, 10, n_train, dtype=np.uint8),
+        "test_images": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        "test_labels": rng.integers(0, 10, n_test, dtype=np.uint8),
+    }
 
 
 def assert_loaded(files, expected):
@@ -41,8 +43,9 @@ def assert_loaded(files, expected):
 def set_md5(monkeypatch, folder, name="MNIST"):
     """torchvision's md5 list for `name` := the md5s of the .gz files now in `folder`."""
     dataset = getattr(torchvision.datasets, name)
-    monkeypatch.setattr(dataset, "resources", [
-        (gz, calculate_md5(folder / name / "raw" / gz)) for gz, _ in dataset.resources])
+    monkeypatch.setattr(
+        dataset, "resources", [(gz, calculate_md5(folder / name / "raw" / gz)) for gz, _ in dataset.resources]
+    )
 
 
 def test_copies_checks_and_extracts_without_touching_the_source(tmp_path, mnist_files):
@@ -81,33 +84,43 @@ def test_missing_file_says_which_file_goes_where(tmp_path, mnist_files):
     source = mnist_files("MNIST", arrays())
     (source / "MNIST" / "raw" / "t10k-labels-idx1-ubyte.gz").unlink()
     raw = tmp_path / "data" / "MNIST" / "raw"
-    message = (f"MNIST file t10k-labels-idx1-ubyte.gz is missing: put it in {raw}/ "
-               f"(data.data_dir) or in {source / 'MNIST' / 'raw'}/ (data.source_dir), or set "
-               f"data.download=true when online")
+    message = (
+        f"MNIST file t10k-labels-idx1-ubyte.gz is missing: put it in {raw}/ "
+        f"(data.data_dir) or in {source / 'MNIST' / 'raw'}/ (data.source_dir), or set "
+        f"data.download=true when online"
+    )
     with pytest.raises(ConfigError) as error:
         load_mnist_files("MNIST", tmp_path / "data", source)
     assert str(error.value) == message
-    with pytest.raises(ConfigError, match="Fashion-MNIST file train-images-idx3-ubyte.gz is "
-                                          "missing: put it in .*FashionMNIST/raw/ "
-                                          r"\(data.data_dir\), or set"):
+    with pytest.raises(
+        ConfigError,
+        match="Fashion-MNIST file train-images-idx3-ubyte.gz is "
+        "missing: put it in .*FashionMNIST/raw/ "
+        r"\(data.data_dir\), or set",
+    ):
         load_mnist_files("FashionMNIST", tmp_path / "data", None)
 
 
 def test_bad_md5_names_the_file(tmp_path, mnist_files):
     source = mnist_files("MNIST", arrays())
     bad = source / "MNIST" / "raw" / "train-labels-idx1-ubyte.gz"
-    write_idx_gz(bad, np.zeros(30, np.uint8))   # a valid file, not the one listed
-    with pytest.raises(ConfigError, match=rf"^{bad} is corrupt: md5 {calculate_md5(bad)}, "
-                                          r"torchvision expects [0-9a-f]{32} for MNIST"):
+    write_idx_gz(bad, np.zeros(30, np.uint8))  # a valid file, not the one listed
+    with pytest.raises(
+        ConfigError,
+        match=rf"^{bad} is corrupt: md5 {calculate_md5(bad)}, "
+        r"torchvision expects [0-9a-f]{32} for MNIST",
+    ):
         load_mnist_files("MNIST", tmp_path / "data", source)
-    assert not (tmp_path / "data" / "MNIST" / "raw" / bad.name).exists()   # the bad copy is gone
+    assert not (tmp_path / "data" / "MNIST" / "raw" / bad.name).exists()  # the bad copy is gone
     # a bad file already in data_dir is named (and left for the user to replace)
     local = tmp_path / "local"
     mnist_files("MNIST", arrays(), local)
-    write_idx_gz(local / "MNIST" / "raw" / "t10k-images-idx3-ubyte.gz",
-                 np.zeros((10, 28, 28), np.uint8))
-    with pytest.raises(ConfigError, match=r"local/MNIST/raw/t10k-images-idx3-ubyte.gz is "
-                                          r"corrupt: md5"):
+    write_idx_gz(local / "MNIST" / "raw" / "t10k-images-idx3-ubyte.gz", np.zeros((10, 28, 28), np.uint8))
+    with pytest.raises(
+        ConfigError,
+        match=r"local/MNIST/raw/t10k-images-idx3-ubyte.gz is "
+        r"corrupt: md5",
+    ):
         load_mnist_files("MNIST", local, None)
 
 
@@ -115,9 +128,12 @@ def test_truncated_gzip_names_the_file(tmp_path, mnist_files, monkeypatch):
     source = mnist_files("MNIST", arrays())
     cut = source / "MNIST" / "raw" / "train-images-idx3-ubyte.gz"
     cut.write_bytes(cut.read_bytes()[:200])
-    set_md5(monkeypatch, source)   # its md5 listed: only the gzip stream can tell
-    with pytest.raises(ConfigError, match=r"data/MNIST/raw/train-images-idx3-ubyte.gz is not a "
-                                          r"readable gzip file \(EOFError"):
+    set_md5(monkeypatch, source)  # its md5 listed: only the gzip stream can tell
+    with pytest.raises(
+        ConfigError,
+        match=r"data/MNIST/raw/train-images-idx3-ubyte.gz is not a "
+        r"readable gzip file \(EOFError",
+    ):
         load_mnist_files("MNIST", tmp_path / "data", source)
     raw = tmp_path / "data" / "MNIST" / "raw"
     assert not (raw / "train-images-idx3-ubyte").exists() and not list(raw.glob(".*"))
@@ -126,11 +142,15 @@ def test_truncated_gzip_names_the_file(tmp_path, mnist_files, monkeypatch):
 def test_unreadable_idx_content_names_the_files(tmp_path, mnist_files, monkeypatch):
     expected = arrays()
     source = mnist_files("MNIST", expected)
-    write_idx_gz(source / "MNIST" / "raw" / "train-labels-idx1-ubyte.gz",
-                 np.zeros((30, 2, 2), np.uint8))   # labels with 3 dimensions
+    write_idx_gz(
+        source / "MNIST" / "raw" / "train-labels-idx1-ubyte.gz", np.zeros((30, 2, 2), np.uint8)
+    )  # labels with 3 dimensions
     set_md5(monkeypatch, source)
-    with pytest.raises(ConfigError, match=r"torchvision cannot read .*/train-images-idx3-ubyte / "
-                                          r"train-labels-idx1-ubyte \(ValueError"):
+    with pytest.raises(
+        ConfigError,
+        match=r"torchvision cannot read .*/train-images-idx3-ubyte / "
+        r"train-labels-idx1-ubyte \(ValueError",
+    ):
         load_mnist_files("MNIST", tmp_path / "data", source)
 
 
@@ -138,8 +158,10 @@ def test_image_and_label_counts_must_agree(tmp_path, mnist_files):
     data = arrays()
     data["test_labels"] = data["test_labels"][:3]
     source = mnist_files("MNIST", data)
-    with pytest.raises(ConfigError, match="t10k-images-idx3-ubyte holds 10 images but .*"
-                                          "t10k-labels-idx1-ubyte holds 3 labels"):
+    with pytest.raises(
+        ConfigError,
+        match="t10k-images-idx3-ubyte holds 10 images but .*t10k-labels-idx1-ubyte holds 3 labels",
+    ):
         load_mnist_files("MNIST", tmp_path / "data", source)
 
 
@@ -164,9 +186,12 @@ def test_download_goes_through_torchvision(tmp_path, monkeypatch):
         raise RuntimeError("Error downloading train-images-idx3-ubyte.gz:\nTried ...")
 
     monkeypatch.setattr(torchvision.datasets.MNIST, "download", offline)
-    with pytest.raises(ConfigError, match=r"data.download=true: torchvision could not fetch "
-                                          r"MNIST into .*other/MNIST/raw \(Error downloading "
-                                          r"train-images-idx3-ubyte.gz:\)$"):
+    with pytest.raises(
+        ConfigError,
+        match=r"data.download=true: torchvision could not fetch "
+        r"MNIST into .*other/MNIST/raw \(Error downloading "
+        r"train-images-idx3-ubyte.gz:\)$",
+    ):
         load_mnist_files("MNIST", tmp_path / "other", None, download=True)
 
 

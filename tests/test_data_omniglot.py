@@ -17,18 +17,18 @@ import numpy as np
 import pytest
 import torch
 
-from mim.config import ConfigError
-from mim.data import omniglot
-from mim.data.omniglot import OmniglotDataModule
+from mimkit.config import ConfigError
+from mimkit.data import omniglot
+from mimkit.data.omniglot import OmniglotDataModule
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
 # 3 + 2 + 2 = 7 characters over 3 alphabets; "Zeta" sorts last but is an evaluation alphabet
 LAYOUT = {"images_background": {"Beta": 3, "Alpha": 2}, "images_evaluation": {"Zeta": 2}}
 ALPHABETS = ["Alpha", "Beta", "Zeta"]
-CHARACTER_ALPHABET = [0, 0, 1, 1, 1, 2, 2]   # alphabet of each character, in that order
+CHARACTER_ALPHABET = [0, 0, 1, 1, 1, 2, 2]  # alphabet of each character, in that order
 DRAWINGS, PER_TEST = 8, 2
-N_POOL, N_TEST = 7 * (DRAWINGS - PER_TEST), 7 * PER_TEST   # 42, 14
+N_POOL, N_TEST = 7 * (DRAWINGS - PER_TEST), 7 * PER_TEST  # 42, 14
 N_VAL = 10
 
 
@@ -36,8 +36,11 @@ def decode(x: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(character, alphabet, drawing) of 28 x 28 images [N, 1, 28, 28] (binary or grey)."""
     cells = x[:, 0].reshape(len(x), 7, 4, 7, 4).amin((2, 4)).reshape(len(x), 49).numpy() > 0.5
     weights = 2 ** np.arange(7)
-    return ((cells[:, 0:7] * weights).sum(1), (cells[:, 7:14] * weights).sum(1),
-            (cells[:, 14:21] * weights).sum(1))
+    return (
+        (cells[:, 0:7] * weights).sum(1),
+        (cells[:, 7:14] * weights).sum(1),
+        (cells[:, 14:21] * weights).sum(1),
+    )
 
 
 @pytest.fixture
@@ -46,9 +49,17 @@ def source(omniglot_zips):
 
 
 def module(tmp_path: Path, source_dir: Path | None, **kwargs) -> OmniglotDataModule:
-    options = dict(data_dir=str(tmp_path / "data"), source_dir=source_dir and str(source_dir),
-                   n_train=N_POOL - N_VAL, n_val=N_VAL, n_test=N_TEST,
-                   test_per_character=PER_TEST, batch_size=16, eval_batch_size=100, seed=3)
+    options = dict(
+        data_dir=str(tmp_path / "data"),
+        source_dir=source_dir and str(source_dir),
+        n_train=N_POOL - N_VAL,
+        n_val=N_VAL,
+        n_test=N_TEST,
+        test_per_character=PER_TEST,
+        batch_size=16,
+        eval_batch_size=100,
+        seed=3,
+    )
     return OmniglotDataModule(**(options | kwargs))
 
 
@@ -61,7 +72,7 @@ def test_split_by_character_and_aligned_labels(tmp_path, source):
         assert x.dtype == torch.float32 and set(x.unique().tolist()) == {0.0, 1.0}
         assert labels.dtype == torch.int64
         character, alphabet, drawing = decode(x)
-        assert np.array_equal(labels.numpy(), alphabet)   # alphabet labels, with their images
+        assert np.array_equal(labels.numpy(), alphabet)  # alphabet labels, with their images
         assert np.array_equal(np.array(CHARACTER_ALPHABET)[character], alphabet)
         seen.append(set(zip(character.tolist(), drawing.tolist())))
     train, val, test = seen
@@ -86,9 +97,9 @@ def test_downsampling_is_the_ink_fraction(tmp_path, source):
     dm = module(tmp_path, source)
     grey = dm.train_intensities[:, 0]
     cells = grey.reshape(len(grey), 7, 4, 7, 4)
-    full = cells.amin((2, 4)) == 1                   # fully inked cells are exactly 255
+    full = cells.amin((2, 4)) == 1  # fully inked cells are exactly 255
     assert ((cells.amax((2, 4)) == 0) | full | (torch.arange(49).view(7, 7) == 48)).all()
-    checker = grey[:, 24:, 24:]                      # 113 of its 225 pixels are ink
+    checker = grey[:, 24:, 24:]  # 113 of its 225 pixels are ink
     assert abs(checker.mean().item() - 113 / 225) < 0.02 and (checker > 0.4).all()
 
 
@@ -97,7 +108,7 @@ def test_training_epochs_are_shuffled_and_rebinarised(tmp_path, source):
     (x0, y0), (x1, y1) = dm.train_epoch(0), dm.train_epoch(1)
     keys0 = list(zip(*decode(x0)[::2]))
     keys1 = list(zip(*decode(x1)[::2]))
-    assert sorted(keys0) == sorted(keys1) and keys0 != keys1            # the same set, reshuffled
+    assert sorted(keys0) == sorted(keys1) and keys0 != keys1  # the same set, reshuffled
     assert np.array_equal(y0.numpy(), decode(x0)[1])
     grey0 = x0[np.argsort([k[0] * 100 + k[1] for k in keys0]), 0, 24:, 24:]
     grey1 = x1[np.argsort([k[0] * 100 + k[1] for k in keys1]), 0, 24:, 24:]
@@ -116,13 +127,17 @@ def test_split_depends_on_data_seed_only(tmp_path, source):
 def test_subsets_and_bad_sizes(tmp_path, source):
     small = module(tmp_path, source, n_train=5, n_val=3, n_test=4)
     assert (small.n_train, len(small.val[0]), len(small.test[0])) == (5, 3, 4)
-    with pytest.raises(ConfigError, match=r"data.n_train \+ data.n_val = 43 exceeds the 42 "
-                                          "Omniglot training images"):
+    with pytest.raises(
+        ConfigError,
+        match=r"data.n_train \+ data.n_val = 43 exceeds the 42 "
+        "Omniglot training images",
+    ):
         module(tmp_path, source, n_train=33)
     with pytest.raises(ConfigError, match="data.n_test = 15 exceeds the 14 Omniglot test images"):
         module(tmp_path, source, n_test=15)
-    with pytest.raises(ConfigError, match="data.test_per_character = 8 leaves no training "
-                                          "drawing for a character with 8"):
+    with pytest.raises(
+        ConfigError, match="data.test_per_character = 8 leaves no training drawing for a character with 8"
+    ):
         module(tmp_path, source, test_per_character=8)
 
 
@@ -131,8 +146,11 @@ def test_extracts_once_and_caches_the_decoded_images(tmp_path, source, monkeypat
     first = module(tmp_path, source)
     assert {p: p.read_bytes() for p in source.rglob("*") if p.is_file()} == before
     root = tmp_path / "data" / "omniglot-py"
-    assert sorted(p.name for p in root.iterdir()) == ["images_background", "images_evaluation",
-                                                      "omniglot28_box.pt"]
+    assert sorted(p.name for p in root.iterdir()) == [
+        "images_background",
+        "images_evaluation",
+        "omniglot28_box.pt",
+    ]
     assert len(list((root / "images_background").rglob("*.png"))) == 5 * DRAWINGS
     assert not first.from_cache
 
@@ -140,10 +158,11 @@ def test_extracts_once_and_caches_the_decoded_images(tmp_path, source, monkeypat
         raise AssertionError("the PNG tree was read although the cache exists")
 
     monkeypatch.setattr(omniglot, "read_tree", fail)
-    second = module(tmp_path, None)   # needs neither the zips nor the tree
+    second = module(tmp_path, None)  # needs neither the zips nor the tree
     assert second.from_cache
-    for a, b in zip(first.train_fixed() + first.val + first.test,
-                    second.train_fixed() + second.val + second.test):
+    for a, b in zip(
+        first.train_fixed() + first.val + first.test, second.train_fixed() + second.val + second.test
+    ):
         assert torch.equal(a, b)
 
 
@@ -166,9 +185,11 @@ def test_extracted_tree_is_used_without_zips(tmp_path, source):
 def test_missing_zip_says_which_file_goes_where(tmp_path, source):
     (source / "omniglot-py" / "images_evaluation.zip").unlink()
     root = tmp_path / "data" / "omniglot-py"
-    message = (f"Omniglot file images_evaluation.zip is missing: put it in {root}/ or "
-               f"{source / 'omniglot-py'}/ (data.data_dir, data.source_dir), extract it into "
-               f"{root / 'images_evaluation'}, or set data.download=true when online")
+    message = (
+        f"Omniglot file images_evaluation.zip is missing: put it in {root}/ or "
+        f"{source / 'omniglot-py'}/ (data.data_dir, data.source_dir), extract it into "
+        f"{root / 'images_evaluation'}, or set data.download=true when online"
+    )
     with pytest.raises(ConfigError) as error:
         module(tmp_path, source)
     assert str(error.value) == message
@@ -178,16 +199,22 @@ def test_corrupt_zip_names_it(tmp_path, source):
     archive = source / "omniglot-py" / "images_background.zip"
     intact = archive.read_bytes()
     archive.write_bytes(intact[:1000])
-    with pytest.raises(ConfigError, match=rf"^{archive} is not a readable zip file "
-                                          r"\(BadZipFile"):
+    with pytest.raises(
+        ConfigError,
+        match=rf"^{archive} is not a readable zip file "
+        r"\(BadZipFile",
+    ):
         module(tmp_path, source)
     # one flipped byte inside a stored PNG: the zip's per-file CRC catches it
     with zipfile.ZipFile(io.BytesIO(intact)) as contents:
         first = contents.infolist()[0]
     offset = first.header_offset + 30 + len(first.filename.encode()) + 50
-    archive.write_bytes(intact[:offset] + bytes([intact[offset] ^ 0xFF]) + intact[offset + 1:])
-    with pytest.raises(ConfigError, match=rf"^{archive} is not a readable zip file "
-                                          r"\(BadZipFile: Bad CRC-32"):
+    archive.write_bytes(intact[:offset] + bytes([intact[offset] ^ 0xFF]) + intact[offset + 1 :])
+    with pytest.raises(
+        ConfigError,
+        match=rf"^{archive} is not a readable zip file "
+        r"\(BadZipFile: Bad CRC-32",
+    ):
         module(tmp_path, source)
     # a zip of something else
     with zipfile.ZipFile(archive, "w") as other:
@@ -201,8 +228,11 @@ def test_unreadable_png_names_it(tmp_path, source):
     module(tmp_path, source).cache_path.unlink()
     bad = dm_dir / "images_evaluation" / "Zeta" / "character02" / "0007_03.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n not really")
-    with pytest.raises(ConfigError, match=rf"^{bad} is not a readable PNG image .*; delete "
-                                          rf"{dm_dir / 'images_evaluation'} to extract it again"):
+    with pytest.raises(
+        ConfigError,
+        match=rf"^{bad} is not a readable PNG image .*; delete "
+        rf"{dm_dir / 'images_evaluation'} to extract it again",
+    ):
         module(tmp_path, source)
     assert not (dm_dir / "omniglot28_box.pt").exists()
 
@@ -232,21 +262,32 @@ def test_download_goes_through_torchvision(tmp_path, source, monkeypatch):
         raise RuntimeError("<urlopen error [Errno -3] Temporary failure in name resolution>")
 
     monkeypatch.setattr(Omniglot, "download", offline)
-    with pytest.raises(ConfigError, match="data.download=true: torchvision could not fetch "
-                                          "Omniglot images_background into .*other/data/omniglot-py "
-                                          r"\(RuntimeError: <urlopen error"):
+    with pytest.raises(
+        ConfigError,
+        match="data.download=true: torchvision could not fetch "
+        "Omniglot images_background into .*other/data/omniglot-py "
+        r"\(RuntimeError: <urlopen error",
+    ):
         module(tmp_path / "other", None, download=True)
 
 
 def test_hydra_config(tmp_path, source):
+    from conftest import compose_config
     from hydra.utils import instantiate
 
-    from conftest import compose_config
-
-    cfg = compose_config("train", [
-        "data=omniglot", f"data.data_dir={tmp_path / 'data'}", f"data.source_dir={source}",
-        f"data.n_train={N_POOL - N_VAL}", f"data.n_val={N_VAL}", f"data.n_test={N_TEST}",
-        f"data.test_per_character={PER_TEST}"], tmp_path / "run")
+    cfg = compose_config(
+        "train",
+        [
+            "data=omniglot",
+            f"data.data_dir={tmp_path / 'data'}",
+            f"data.source_dir={source}",
+            f"data.n_train={N_POOL - N_VAL}",
+            f"data.n_val={N_VAL}",
+            f"data.n_test={N_TEST}",
+            f"data.test_per_character={PER_TEST}",
+        ],
+        tmp_path / "run",
+    )
     assert cfg.data.x_dim == 784 and cfg.data.label == "alphabet" and cfg.data.seed == cfg.seed
     dm = instantiate(cfg.data)
     assert isinstance(dm, OmniglotDataModule) and dm.n_train == N_POOL - N_VAL

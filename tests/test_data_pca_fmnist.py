@@ -15,14 +15,14 @@ import numpy as np
 import pytest
 import torch
 
-from mim.config import ConfigError
-from mim.data import pca_fmnist
-from mim.data.pca_fmnist import PCAFashionMNISTDataModule
+from mimkit.config import ConfigError
+from mimkit.data import pca_fmnist
+from mimkit.data.pca_fmnist import PCAFashionMNISTDataModule
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
 N_TRAIN_FILE, N_TEST_FILE = 120, 60
-N_TRAIN, N_VAL, K = 90, 20, 5   # 10 images of the train file belong to neither split
+N_TRAIN, N_VAL, K = 90, 20, 5  # 10 images of the train file belong to neither split
 
 
 def synthetic_images(n: int, rng: np.random.Generator, offset: float) -> np.ndarray:
@@ -38,7 +38,7 @@ def make_arrays(seed: int = 0) -> dict[str, np.ndarray]:
     drawn differently, so fitting the PCA on anything but the training split would show."""
     rng = np.random.default_rng(seed)
     train = synthetic_images(N_TRAIN_FILE, rng, 110.0)
-    train[N_TRAIN_FILE - N_VAL:] = synthetic_images(N_VAL, rng, 170.0)
+    train[N_TRAIN_FILE - N_VAL :] = synthetic_images(N_VAL, rng, 170.0)
     return {
         "train_images": train,
         "train_labels": rng.integers(0, 10, N_TRAIN_FILE).astype(np.uint8),
@@ -54,12 +54,21 @@ def source(mnist_files) -> tuple[Path, dict[str, np.ndarray]]:
 
 
 def module(tmp_path: Path, source_dir: Path, **kwargs) -> PCAFashionMNISTDataModule:
-    options = dict(data_dir=str(tmp_path / "data"), source_dir=str(source_dir), x_dim=K,
-                   n_train=N_TRAIN, n_val=N_VAL, batch_size=32, eval_batch_size=50, seed=3)
+    options = dict(
+        data_dir=str(tmp_path / "data"),
+        source_dir=str(source_dir),
+        x_dim=K,
+        n_train=N_TRAIN,
+        n_val=N_VAL,
+        batch_size=32,
+        eval_batch_size=50,
+        seed=3,
+    )
     return PCAFashionMNISTDataModule(**(options | kwargs))
 
 
 # --- the PCA data module ------------------------------------------------------------------
+
 
 def numpy_pca(arrays):
     """The reference: numpy's SVD of the mean-centred training split (x / 255)."""
@@ -75,20 +84,22 @@ def test_pca_is_fit_on_the_training_split_only(tmp_path, source):
     mean, s, basis = numpy_pca(arrays)
     np.testing.assert_allclose(dm.mean.numpy(), mean, atol=1e-12)
     everything = arrays["train_images"].reshape(N_TRAIN_FILE, -1).mean(0) / 255
-    assert np.abs(everything - mean).min() > 0.02   # the check above can tell the difference
+    assert np.abs(everything - mean).min() > 0.02  # the check above can tell the difference
     signs = np.sign(np.sum(dm.components.numpy() * basis, axis=1))
     np.testing.assert_allclose(dm.components.numpy(), basis * signs[:, None], atol=1e-9)
     # the sign convention: each component's largest-magnitude entry is positive
     c = dm.components.numpy()
     assert (c[np.arange(K), np.abs(c).argmax(1)] > 0).all()
-    np.testing.assert_allclose(dm.explained_variance, (s[:K] ** 2).sum() / (s ** 2).sum(),
-                               rtol=1e-10)
-    np.testing.assert_allclose(dm.eigenvalues.numpy()[:N_TRAIN - 1],
-                               s[:N_TRAIN - 1] ** 2 / (N_TRAIN - 1), rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(dm.explained_variance, (s[:K] ** 2).sum() / (s**2).sum(), rtol=1e-10)
+    np.testing.assert_allclose(
+        dm.eigenvalues.numpy()[: N_TRAIN - 1], s[: N_TRAIN - 1] ** 2 / (N_TRAIN - 1), rtol=1e-8, atol=1e-12
+    )
     # every split is projected with the training mean and basis
-    slices = {"train": arrays["train_images"][:N_TRAIN],
-              "val": arrays["train_images"][N_TRAIN_FILE - N_VAL:],
-              "test": arrays["test_images"]}
+    slices = {
+        "train": arrays["train_images"][:N_TRAIN],
+        "val": arrays["train_images"][N_TRAIN_FILE - N_VAL :],
+        "test": arrays["test_images"],
+    }
     ours = {"train": dm.train_fixed()[0], "val": dm.val[0], "test": dm.test[0]}
     for split, images in slices.items():
         x = images.reshape(len(images), -1).astype(np.float64) / 255
@@ -118,19 +129,23 @@ def test_pca_fit_separate_projects_the_test_set_on_its_own_pca(tmp_path, source)
     test_mean, test_basis = svd_fit(test_images)
     np.testing.assert_allclose(separate.test_mean.numpy(), test_mean, atol=1e-12)
     np.testing.assert_allclose(separate.test_components.numpy(), test_basis, atol=1e-9)
-    np.testing.assert_allclose(separate.test[0].numpy(), (x_test - test_mean) @ test_basis.T,
-                               rtol=1e-5, atol=1e-4)
-    assert separate.test[0].double().mean(0).abs().max() < 1e-5   # centred on the test mean
+    np.testing.assert_allclose(
+        separate.test[0].numpy(), (x_test - test_mean) @ test_basis.T, rtol=1e-5, atol=1e-4
+    )
+    assert separate.test[0].double().mean(0).abs().max() < 1e-5  # centred on the test mean
     # train: the test images on the training fit
     train_mean, train_basis = svd_fit(arrays["train_images"][:N_TRAIN])
-    np.testing.assert_allclose(shared.test[0].numpy(), (x_test - train_mean) @ train_basis.T,
-                               rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(
+        shared.test[0].numpy(), (x_test - train_mean) @ train_basis.T, rtol=1e-5, atol=1e-4
+    )
     assert shared.test_mean is None and shared.test_components is None
     # the two bases give very different test codes (the checks above can tell them apart) ...
     assert (separate.test[0] - shared.test[0]).abs().max() > 1.0
     # ... while training, validation (the training fit) and the test labels are the same
-    for a, b in zip(shared.train_fixed() + shared.val + shared.test[1:],
-                    separate.train_fixed() + separate.val + separate.test[1:]):
+    for a, b in zip(
+        shared.train_fixed() + shared.val + shared.test[1:],
+        separate.train_fixed() + separate.val + separate.test[1:],
+    ):
         assert torch.equal(a, b)
     assert torch.equal(shared.components, separate.components)
     # its own cache file, reloaded as it was written
@@ -146,7 +161,7 @@ def test_pca_fit_caches_are_not_confused(tmp_path, source, caplog):
     # a training-fit cache under the separate name does not pass (its meta says pca_fit=train)
     testfit = shared.cache_path.with_name(shared.cache_path.stem + "_testfit.pt")
     testfit.write_bytes(shared.cache_path.read_bytes())
-    with caplog.at_level(logging.WARNING, logger="mim.data.storage"):
+    with caplog.at_level(logging.WARNING, logger="mimkit.data.storage"):
         separate = module(tmp_path, folder, pca_fit="separate")
     assert not separate.from_cache and "do not match" in caplog.text
     assert not torch.equal(separate.test[0], shared.test[0])
@@ -163,15 +178,20 @@ def test_bad_pca_fit_is_one_config_error(tmp_path, source):
     with pytest.raises(ConfigError) as error:
         module(tmp_path, folder, pca_fit="test")
     assert str(error.value) == "data.pca_fit must be one of train, separate, got 'test'"
-    assert not (tmp_path / "data").exists()   # checked before any file is read
+    assert not (tmp_path / "data").exists()  # checked before any file is read
 
 
 def test_bad_pca_fit_on_the_command_line(tmp_path):
     from conftest import run_cli
 
-    result = run_cli("train.py", "data=pca_fmnist", "data.pca_fit=Separate",
-                     f"data.data_dir={tmp_path / 'data'}", f"hydra.run.dir={tmp_path / 'run'}",
-                     timeout=120)
+    result = run_cli(
+        "train.py",
+        "data=pca_fmnist",
+        "data.pca_fit=Separate",
+        f"data.data_dir={tmp_path / 'data'}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        timeout=120,
+    )
     assert result.returncode == 1
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert lines == ["error: data.pca_fit must be one of train|separate, got 'Separate'"]
@@ -185,14 +205,14 @@ def test_augment_changes_only_the_training_epochs(tmp_path, source):
         assert torch.equal(getattr(plain, split)[0], getattr(augmented, split)[0])
     assert torch.equal(plain.train_fixed()[0], augmented.train_fixed()[0])
     (x, y), (x_plain, y_plain) = augmented.train_epoch(2), plain.train_epoch(2)
-    assert torch.equal(y, y_plain)                          # the same shuffle of the same images
-    assert torch.equal(x, augmented.train_epoch(2)[0])      # a function of (seed, epoch)
+    assert torch.equal(y, y_plain)  # the same shuffle of the same images
+    assert torch.equal(x, augmented.train_epoch(2)[0])  # a function of (seed, epoch)
     assert not torch.equal(x, augmented.train_epoch(3)[0])  # drawn anew each epoch
     # an image left untransformed moves by its dequantisation noise only, under 1/256 per pixel:
     # its coefficients (unit-norm components) move by at most sqrt(784) / 256 ≈ 0.11; a
     # transformed one moves much further
     shift = (x - x_plain).norm(dim=1)
-    untouched = shift <= 784 ** 0.5 / 256
+    untouched = shift <= 784**0.5 / 256
     assert 0.25 < untouched.double().mean() < 0.75 and shift.max() > 1.0
 
 
@@ -207,12 +227,12 @@ def test_bad_augment_is_one_config_error(tmp_path, source):
 def test_select_on_test_validates_on_the_test_set_in_its_basis(tmp_path, source, caplog):
     folder, arrays = source
     held_out = module(tmp_path, folder, pca_fit="separate")
-    with caplog.at_level(logging.WARNING, logger="mim.data.pca_fmnist"):
+    with caplog.at_level(logging.WARNING, logger="mimkit.data.pca_fmnist"):
         on_test = module(tmp_path, folder, pca_fit="separate", select_on="test")
     assert "test metrics are not held out" in caplog.text
-    assert torch.equal(on_test.val[0], held_out.test[0])   # the test images on their own PCA
+    assert torch.equal(on_test.val[0], held_out.test[0])  # the test images on their own PCA
     assert np.array_equal(on_test.val[1].numpy(), arrays["test_labels"])
-    assert held_out.val[0].shape == (N_VAL, K)              # the default keeps the held-out tail
+    assert held_out.val[0].shape == (N_VAL, K)  # the default keeps the held-out tail
     with pytest.raises(ConfigError, match="data.select_on must be one of val, test, got 'train'"):
         module(tmp_path, folder, select_on="train")
 
@@ -225,7 +245,7 @@ def test_splits_shapes_and_labels(tmp_path, source):
     assert x.shape == (N_TRAIN, K) and vx.shape == (N_VAL, K) and tx.shape == (N_TEST_FILE, K)
     assert y.dtype == vy.dtype == ty.dtype == torch.int64
     assert np.array_equal(y.numpy(), arrays["train_labels"][:N_TRAIN])
-    assert np.array_equal(vy.numpy(), arrays["train_labels"][N_TRAIN_FILE - N_VAL:])
+    assert np.array_equal(vy.numpy(), arrays["train_labels"][N_TRAIN_FILE - N_VAL :])
     assert np.array_equal(ty.numpy(), arrays["test_labels"])
     # the training coefficients are centred and their variances are the top eigenvalues
     assert x.double().mean(0).abs().max() < 1e-5
@@ -245,8 +265,7 @@ def test_bad_split_sizes(tmp_path, source):
         module(tmp_path, folder, n_train=101, n_val=20)
     with pytest.raises(ValueError, match="data.n_val must be a positive integer"):
         module(tmp_path, folder, n_val=0)
-    with pytest.raises(ConfigError, match="at most the pixel count 784 and data.n_train 90, "
-                                          "got 91"):
+    with pytest.raises(ConfigError, match="at most the pixel count 784 and data.n_train 90, got 91"):
         module(tmp_path, folder, x_dim=91)
 
 
@@ -259,7 +278,7 @@ def test_epochs_are_reshuffled_reproducibly(tmp_path, source):
     assert all(torch.equal(a, b) for a, b in zip(e0, dm.train_epoch(0)))
     other = module(tmp_path, folder, seed=4).train_epoch(0)
     assert not torch.equal(other[0], e0[0])
-    again = module(tmp_path, folder).train_epoch(1)   # a new module with the same seed
+    again = module(tmp_path, folder).train_epoch(1)  # a new module with the same seed
     assert all(torch.equal(a, b) for a, b in zip(e1, again))
     # a permutation of the training set, rows and labels moving together
     order = torch.argsort(x[:, 0])
@@ -290,8 +309,9 @@ def test_cache_is_reused(tmp_path, source, monkeypatch):
     second = module(tmp_path, folder)
     assert second.from_cache
     assert second.explained_variance == first.explained_variance
-    for a, b in zip(first.train_fixed() + first.val + first.test,
-                    second.train_fixed() + second.val + second.test):
+    for a, b in zip(
+        first.train_fixed() + first.val + first.test, second.train_fixed() + second.val + second.test
+    ):
         assert torch.equal(a, b)
     assert torch.equal(first.components, second.components)
 
@@ -301,7 +321,7 @@ def test_corrupt_or_mismatched_cache_is_rebuilt(tmp_path, source, caplog):
     first = module(tmp_path, folder)
     reference = first.train_fixed()[0].clone()
     first.cache_path.write_bytes(b"garbage")
-    with caplog.at_level(logging.WARNING, logger="mim.data.storage"):
+    with caplog.at_level(logging.WARNING, logger="mimkit.data.storage"):
         rebuilt = module(tmp_path, folder)
     assert not rebuilt.from_cache and "ignoring the cache" in caplog.text
     assert torch.equal(rebuilt.train_fixed()[0], reference)
@@ -309,7 +329,7 @@ def test_corrupt_or_mismatched_cache_is_rebuilt(tmp_path, source, caplog):
     stored["tensors"]["train_x"] = stored["tensors"]["train_x"][:10]
     torch.save(stored, first.cache_path)
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="mim.data.storage"):
+    with caplog.at_level(logging.WARNING, logger="mimkit.data.storage"):
         again = module(tmp_path, folder)
     assert not again.from_cache and "do not match" in caplog.text
     assert module(tmp_path, folder).from_cache
@@ -324,7 +344,7 @@ def test_unwritable_cache_only_warns(tmp_path, source, monkeypatch, caplog):
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(pca_fmnist.torch, "save", refuse)
-    with caplog.at_level(logging.WARNING, logger="mim.data.storage"):
+    with caplog.at_level(logging.WARNING, logger="mimkit.data.storage"):
         dm = module(tmp_path, folder)
     assert "could not write the cache" in caplog.text
     assert dm.train_fixed()[0].shape == (N_TRAIN, K)
@@ -338,9 +358,18 @@ def test_hydra_config(tmp_path, source, monkeypatch):
     folder, _ = source
     monkeypatch.setenv("PROJECT_ROOT", str(REPO))
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        cfg = compose("train", overrides=[
-            "data=pca_fmnist", f"data.data_dir={tmp_path / 'data'}", f"data.source_dir={folder}",
-            f"data.n_train={N_TRAIN}", f"data.n_val={N_VAL}", f"data.x_dim={K}", "seed=7"])
+        cfg = compose(
+            "train",
+            overrides=[
+                "data=pca_fmnist",
+                f"data.data_dir={tmp_path / 'data'}",
+                f"data.source_dir={folder}",
+                f"data.n_train={N_TRAIN}",
+                f"data.n_val={N_VAL}",
+                f"data.x_dim={K}",
+                "seed=7",
+            ],
+        )
     dm = instantiate(cfg.data)
     assert isinstance(dm, PCAFashionMNISTDataModule) and dm.x_shape == (K,)
     assert cfg.data.pca_fit == "train" and dm.pca_fit == "train"
@@ -357,12 +386,13 @@ def test_real_fashion_mnist(tmp_path):
     if not (SHARED / "FashionMNIST" / "raw").is_dir():
         pytest.skip(f"no offline Fashion-MNIST copy in {SHARED}")
     dm = PCAFashionMNISTDataModule(data_dir=str(tmp_path), source_dir=str(SHARED))
-    (x, y), (vx, vy), (tx, ty) = dm.train_fixed(), dm.val, dm.test
+    (x, y), (vx, _), (tx, ty) = dm.train_fixed(), dm.val, dm.test
     assert x.shape == (50000, 20) and vx.shape == (10000, 20) and tx.shape == (10000, 20)
     assert sorted(y.unique().tolist()) == list(range(10))
     assert torch.bincount(ty).tolist() == [1000] * 10
-    print(f"explained variance of 20 components: {dm.explained_variance:.4%} "
-          f"(setup {dm.setup_seconds:.1f} s)")
+    print(
+        f"explained variance of 20 components: {dm.explained_variance:.4%} (setup {dm.setup_seconds:.1f} s)"
+    )
     # 0.785077269494... with the former torch.linalg.eigh implementation (the paper: 78.5%)
     assert abs(dm.explained_variance - 0.7850772695) < 1e-9
     assert os.access(SHARED, os.R_OK)

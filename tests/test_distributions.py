@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from mim.distributions import Bernoulli, DiagonalGaussian, standard_normal_log_prob
+from mimkit.distributions import Bernoulli, DiagonalGaussian, standard_normal_log_prob
 
 
 def test_gaussian_log_prob_hand_computed():
@@ -80,8 +80,11 @@ def test_half_precision_parameters_are_scored_in_fp32_and_float64_stays_float64(
     assert bern.logits.dtype == torch.float32
     # exact value for the bf16-rounded logits, computed in float64 by hand
     l64 = logits.double()
-    expected = (torch.nn.functional.logsigmoid(l64[0, 0]) + torch.nn.functional.logsigmoid(-l64[0, 1])
-                + torch.nn.functional.logsigmoid(l64[0, 2]))
+    expected = (
+        torch.nn.functional.logsigmoid(l64[0, 0])
+        + torch.nn.functional.logsigmoid(-l64[0, 1])
+        + torch.nn.functional.logsigmoid(l64[0, 2])
+    )
     assert bern.log_prob(x).dtype == torch.float32
     assert abs(bern.log_prob(x).item() - expected.item()) < 1e-6
     gauss = DiagonalGaussian(torch.zeros(2, dtype=torch.bfloat16), torch.ones(2, dtype=torch.float16))
@@ -92,7 +95,8 @@ def test_half_precision_parameters_are_scored_in_fp32_and_float64_stays_float64(
 
 
 def test_gaussian_heads_give_fp32_densities_under_bf16_autocast():
-    from mim.nets.heads import GaussianHeads
+    from mimkit.nets.heads import GaussianHeads
+
     heads = GaussianHeads(8, 3)
     h = torch.randn(4, 8)
     with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -100,5 +104,5 @@ def test_gaussian_heads_give_fp32_densities_under_bf16_autocast():
         assert posterior.mean.dtype == posterior.std.dtype == torch.float32
         log_q = posterior.log_prob(torch.zeros(4, 3))
     assert log_q.dtype == torch.float32
-    exact = heads(h)   # fp32 throughout: bf16 networks change the answer by rounding only
+    exact = heads(h)  # fp32 throughout: bf16 networks change the answer by rounding only
     assert torch.allclose(log_q, exact.log_prob(torch.zeros(4, 3)), rtol=0.05, atol=0.5)

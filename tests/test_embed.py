@@ -1,21 +1,28 @@
-"""src/embed.py (mim.embeddings): embeddings.npz against `Autoencoder.embed` on the same data."""
+"""src/embed.py (mimkit.embeddings): embeddings.npz against `Autoencoder.embed` on the same data."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
-from hydra.utils import instantiate
-
 from conftest import FAST, compose_config, run_cli
-from mim.config import ConfigError, to_plain
-from mim.embeddings import embed
-from mim.module import AutoencoderModule
-from mim.run import load_module, train
+from hydra.utils import instantiate
 from test_data_mnist import make_arrays
 
-TOY = ["data.n_train=300", "data.n_val=200", "data.n_test=150", "trainer.max_epochs=1", "warmup=0",
-       "callbacks.representation_metrics=null", "callbacks.fig2_plot=null"]
+from mimkit.config import ConfigError, to_plain
+from mimkit.embeddings import embed
+from mimkit.module import AutoencoderModule
+from mimkit.run import load_module, train
+
+TOY = [
+    "data.n_train=300",
+    "data.n_val=200",
+    "data.n_test=150",
+    "trainer.max_epochs=1",
+    "warmup=0",
+    "callbacks.representation_metrics=null",
+    "callbacks.fig2_plot=null",
+]
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +36,9 @@ def embed_config(tmp_path, ckpt, *overrides):
     return compose_config("embed", [f"ckpt_path={ckpt}", *overrides], tmp_path / "embed")
 
 
-def check_against_the_model(npz, ckpt, x: torch.Tensor, labels: torch.Tensor, atol: float,
-                            gaussian: slice = slice(None)) -> None:
+def check_against_the_model(
+    npz, ckpt, x: torch.Tensor, labels: torch.Tensor, atol: float, gaussian: slice = slice(None)
+) -> None:
     """Means = model.embed(x); labels as the datamodule's; one sample z ~ q(z|x) per point,
     mean + std · N(0, 1) in the dims `gaussian` (two-level: z2; z1 ~ q(z1|x, z2) is not)."""
     model = load_module(str(ckpt)).model
@@ -39,14 +47,20 @@ def check_against_the_model(npz, ckpt, x: torch.Tensor, labels: torch.Tensor, at
     assert npz["mean"].dtype == np.float32 and npz["labels"].dtype == np.int64
     np.testing.assert_allclose(npz["mean"], expected.numpy(), rtol=0, atol=atol)
     np.testing.assert_array_equal(npz["labels"], labels.numpy())
-    scores = ((npz["sample"] - npz["mean"]) / npz["std"])[:, gaussian]   # N(0, 1) if z ~ q(z|x)
+    scores = ((npz["sample"] - npz["mean"]) / npz["std"])[:, gaussian]  # N(0, 1) if z ~ q(z|x)
     assert abs(scores.mean()) < 0.15 and 0.85 < scores.std() < 1.15
 
 
 def test_embed_cli_writes_the_test_split_of_a_toy_run(toy_checkpoint, tmp_path):
     out = tmp_path / "embed_cli"
-    result = run_cli("embed.py", f"ckpt_path={toy_checkpoint}", "split=test", "batch_size=64",
-                     f"hydra.run.dir={out}", timeout=120)
+    result = run_cli(
+        "embed.py",
+        f"ckpt_path={toy_checkpoint}",
+        "split=test",
+        "batch_size=64",
+        f"hydra.run.dir={out}",
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"run dir: {out}" in result.stdout
     npz = np.load(out / "embeddings.npz")
@@ -77,31 +91,43 @@ def test_embed_other_data_settings_and_sample_seed(toy_checkpoint, tmp_path):
 
 def test_embed_a_convhvae_on_images(train_config, tmp_path, mnist_files):
     source = mnist_files("MNIST", make_arrays(0))
-    cfg = train_config("model=convhvae", "data=mnist", f"data.source_dir={source}",
-                       f"paths.data_dir={tmp_path / 'data'}", "data.n_train=40", "data.n_val=16",
-                       "data.n_test=12", fast=False)
+    cfg = train_config(
+        "model=convhvae",
+        "data=mnist",
+        f"data.source_dir={source}",
+        f"paths.data_dir={tmp_path / 'data'}",
+        "data.n_train=40",
+        "data.n_val=16",
+        "data.n_test=12",
+        fast=False,
+    )
     plain = to_plain(cfg)
-    module = AutoencoderModule(model=plain["model"], prior=plain["prior"],
-                               objective=plain["objective"], optim=plain["optim"])
-    ckpt = tmp_path / "convhvae.ckpt"   # untrained weights: the round trip is what is checked
-    torch.save({"hyper_parameters": dict(module.hparams), "state_dict": module.state_dict(),
-                "run_config": plain}, ckpt)
+    module = AutoencoderModule(
+        model=plain["model"], prior=plain["prior"], objective=plain["objective"], optim=plain["optim"]
+    )
+    ckpt = tmp_path / "convhvae.ckpt"  # untrained weights: the round trip is what is checked
+    torch.save(
+        {"hyper_parameters": dict(module.hparams), "state_dict": module.state_dict(), "run_config": plain},
+        ckpt,
+    )
     embed(embed_config(tmp_path, ckpt, "split=val", "batch_size=5"))
     npz = np.load(tmp_path / "embed" / "embeddings.npz")
-    assert npz["mean"].shape == (16, 80)   # z = [z1, z2], 40 + 40
+    assert npz["mean"].shape == (16, 80)  # z = [z1, z2], 40 + 40
     datamodule = instantiate(plain["data"])
     check_against_the_model(npz, ckpt, *datamodule.val, atol=1e-5, gaussian=slice(40, 80))
 
 
 def test_bad_embed_inputs_are_one_line_errors(toy_checkpoint, tmp_path):
     missing = tmp_path / "none.ckpt"
-    cases = [([f"ckpt_path={missing}"], f"ckpt_path '{missing}' is not a file"),
-             ([f"ckpt_path={toy_checkpoint}", "split=tests"],
-              "split must be one of train|val|test, got 'tests'"),
-             ([f"ckpt_path={toy_checkpoint}", "batch_size=0"],
-              "batch_size must be a positive integer, got 0"),
-             ([f"ckpt_path={toy_checkpoint}", "data=gmm20d"],
-              "the model takes flat vectors of shape [2] but the data give [20]")]
+    cases = [
+        ([f"ckpt_path={missing}"], f"ckpt_path '{missing}' is not a file"),
+        ([f"ckpt_path={toy_checkpoint}", "split=tests"], "split must be one of train|val|test, got 'tests'"),
+        ([f"ckpt_path={toy_checkpoint}", "batch_size=0"], "batch_size must be a positive integer, got 0"),
+        (
+            [f"ckpt_path={toy_checkpoint}", "data=gmm20d"],
+            "the model takes flat vectors of shape [2] but the data give [20]",
+        ),
+    ]
     for overrides, message in cases:
         with pytest.raises(ConfigError, match="^[^\n]*$") as error:
             embed(compose_config("embed", overrides, tmp_path / "embed"))

@@ -6,12 +6,15 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from grid_time import plan  # noqa: E402
+from grid_time import plan
 
 
 def test_plan_by_hand():
-    rates = {f"{m}/{o}": {"train_step_s": 2.0, "val_batch_s": 0.5}
-             for m, objectives in (("convhvae", ("vae", "mim")), ("pixelhvae", ("vae", "amim"))) for o in objectives}
+    rates = {
+        f"{m}/{o}": {"train_step_s": 2.0, "val_batch_s": 0.5}
+        for m, objectives in (("convhvae", ("vae", "mim")), ("pixelhvae", ("vae", "amim")))
+        for o in objectives
+    }
     rates.update({"convhvae/nll_s_per_image": 10.0, "pixelhvae/nll_s_per_image": 1.0})
     out = plan(rates, epochs=3)
     # MNIST: 500 training steps of 2 s + 100 validation batches of 0.5 s per epoch; 10,000 test images

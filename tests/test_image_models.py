@@ -8,19 +8,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mim.autoencoder import Autoencoder
-from mim.distributions import DiagonalGaussian
-from mim.gradients import normalize_per_tensor
-from mim.nets.conv_decoder import ConvDecoder
-from mim.nets.conv_encoder import TwoLevelConvEncoder
-from mim.nets.gated import GatedConv2d, GatedDense
-from mim.nets.heads import GatedGaussianMLP
-from mim.nets.masked import MaskedConv2d, raster_mask
-from mim.nets.pixel_decoder import PixelDecoder
-from mim.priors.standard import StandardNormalPrior
-from mim.priors.two_level import TwoLevelPrior
-from mim.priors.vamp import VampPrior
-from mim.two_level import TwoLevelGaussian
+from mimkit.autoencoder import Autoencoder
+from mimkit.distributions import DiagonalGaussian
+from mimkit.gradients import normalize_per_tensor
+from mimkit.nets.conv_decoder import ConvDecoder
+from mimkit.nets.conv_encoder import TwoLevelConvEncoder
+from mimkit.nets.gated import GatedConv2d, GatedDense
+from mimkit.nets.heads import GatedGaussianMLP
+from mimkit.nets.masked import MaskedConv2d, raster_mask
+from mimkit.nets.pixel_decoder import PixelDecoder
+from mimkit.priors.standard import StandardNormalPrior
+from mimkit.priors.two_level import TwoLevelPrior
+from mimkit.priors.vamp import VampPrior
+from mimkit.two_level import TwoLevelGaussian
 
 X_SHAPE = [1, 28, 28]
 C = 0.5 * math.log(2 * math.pi)
@@ -32,8 +32,9 @@ def normal_log_prob(v, mean, std):
 
 def two_level_model(decoder_cls, pseudo_inputs=500):
     encoder = TwoLevelConvEncoder(X_SHAPE)
-    top = VampPrior(40, encoder.top, pseudo_inputs=pseudo_inputs, activation="hardtanh",
-                    init_mean=0.05, init_std=0.01)
+    top = VampPrior(
+        40, encoder.top, pseudo_inputs=pseudo_inputs, activation="hardtanh", init_mean=0.05, init_std=0.01
+    )
     return Autoencoder(encoder, decoder_cls(X_SHAPE), TwoLevelPrior(top, GatedGaussianMLP(40, 40)))
 
 
@@ -54,13 +55,13 @@ def test_raster_masks():
 def test_gated_layers_by_hand():
     dense = GatedDense(1, 1)
     with torch.no_grad():
-        dense.linear.weight.copy_(torch.tensor([[2.0], [0.0]]))   # h = 2x, g = 0
+        dense.linear.weight.copy_(torch.tensor([[2.0], [0.0]]))  # h = 2x, g = 0
         dense.linear.bias.zero_()
-    assert dense(torch.tensor([[3.0]])).item() == pytest.approx(3.0)   # 2·3·sigmoid(0)
+    assert dense(torch.tensor([[3.0]])).item() == pytest.approx(3.0)  # 2·3·sigmoid(0)
     conv = GatedConv2d(1, 1, 1)
     with torch.no_grad():
         conv.conv.weight.copy_(torch.tensor([1.0, 0.0]).view(2, 1, 1, 1))
-        conv.conv.bias.copy_(torch.tensor([0.0, math.log(3.0)]))    # gate sigmoid(log 3) = 3/4
+        conv.conv.bias.copy_(torch.tensor([0.0, math.log(3.0)]))  # gate sigmoid(log 3) = 3/4
     assert conv(torch.full((1, 1, 2, 2), 4.0)).flatten().tolist() == pytest.approx([3.0] * 4)
 
 
@@ -74,8 +75,9 @@ def test_masked_conv_skips_the_masked_rows_exactly(mask_type, kernel):
     full = F.conv2d(x, conv.weight * conv.mask, conv.bias, padding=kernel // 2)
     assert torch.allclose(conv(x), full, atol=1e-12)
     scale, shift = torch.rand(4, dtype=torch.float64) + 0.5, torch.randn(4, dtype=torch.float64)
-    assert torch.allclose(conv(x, scale, shift), full * scale.view(-1, 1, 1) + shift.view(-1, 1, 1),
-                          atol=1e-12)
+    assert torch.allclose(
+        conv(x, scale, shift), full * scale.view(-1, 1, 1) + shift.view(-1, 1, 1), atol=1e-12
+    )
     (conv(x) ** 2).sum().backward()
     cropped_grad, conv.weight.grad = conv.weight.grad, None
     (F.conv2d(x, conv.weight * conv.mask, conv.bias, padding=kernel // 2) ** 2).sum().backward()
@@ -102,8 +104,17 @@ def test_pixelcnn_eval_path_equals_the_plain_layers():
         h = torch.cat([x, maps], dim=1)
         for conv, norm in decoder.blocks():
             h = F.conv2d(h, conv.weight * conv.mask, padding=1)
-            h = F.relu(F.batch_norm(h, norm.running_mean.clone(), norm.running_var.clone(), norm.weight,
-                                    norm.bias, training=training, eps=norm.eps))
+            h = F.relu(
+                F.batch_norm(
+                    h,
+                    norm.running_mean.clone(),
+                    norm.running_var.clone(),
+                    norm.weight,
+                    norm.bias,
+                    training=training,
+                    eps=norm.eps,
+                )
+            )
         return decoder.out(h)
 
     with torch.no_grad():
@@ -127,22 +138,22 @@ def test_pixelcnn_output_depends_only_on_earlier_pixels(pixel):
     decoder.logits(x, maps)[0, 0, r, c].backward()
     grad = x.grad.abs().flatten()
     i = _raster_index(r, c)
-    assert grad[i:].max() == 0                      # pixel i and everything after it: no effect
+    assert grad[i:].max() == 0  # pixel i and everything after it: no effect
     if i > 0:
-        assert grad[:i].max() > 0                   # some earlier pixel matters
+        assert grad[:i].max() > 0  # some earlier pixel matters
 
 
 def test_sampler_draws_from_the_conditionals_the_likelihood_scores():
     torch.manual_seed(1)
     decoder = PixelDecoder(X_SHAPE)
-    for module in decoder.modules():   # non-trivial running statistics
+    for module in decoder.modules():  # non-trivial running statistics
         if isinstance(module, nn.BatchNorm2d):
             module.running_mean.uniform_(-0.5, 0.5)
             module.running_var.uniform_(0.5, 2.0)
     decoder.train()
     maps = decoder.maps(torch.randn(3, 80))
     x, probs = decoder.generate(maps)
-    assert decoder.training and all(m.training for m in decoder.modules())   # modes restored
+    assert decoder.training and all(m.training for m in decoder.modules())  # modes restored
     decoder.eval()
     with torch.no_grad():
         teacher_forced = torch.sigmoid(decoder.logits(x, maps))
@@ -178,13 +189,13 @@ class Affine(nn.Module):
 def test_two_level_gaussian_against_closed_forms():
     top = DiagonalGaussian(torch.tensor([[1.0]]), torch.tensor([[0.5]]))
     q = TwoLevelGaussian(top, Affine(2.0, -1.0, 0.25), z1_dim=1)
-    z = torch.tensor([[0.3, 1.2]])                 # z1 = 0.3, z2 = 1.2
+    z = torch.tensor([[0.3, 1.2]])  # z1 = 0.3, z2 = 1.2
     expected = normal_log_prob(1.2, 1.0, 0.5) + normal_log_prob(0.3, 2.0 * 1.2 - 1.0, 0.25)
     assert q.log_prob(z).item() == pytest.approx(expected, rel=1e-6)
-    assert q.mean.tolist() == [[1.0, 1.0]]          # E[z1 | E z2 = 1] = 2·1 - 1
+    assert q.mean.tolist() == [[1.0, 1.0]]  # E[z1 | E z2 = 1] = 2·1 - 1
     assert q.std.tolist() == [[0.25, 0.5]]
     torch.manual_seed(0)
-    samples = q.rsample((200_000,))                # z1 = 2 z2 - 1 + noise: mean 1, var 4·0.25 + 0.0625
+    samples = q.rsample((200_000,))  # z1 = 2 z2 - 1 + noise: mean 1, var 4·0.25 + 0.0625
     assert samples.shape == (200_000, 1, 2)
     assert samples[..., 0].mean().item() == pytest.approx(1.0, abs=0.01)
     assert samples[..., 0].var().item() == pytest.approx(1.0625, rel=0.02)
@@ -197,7 +208,7 @@ def test_two_level_prior_against_closed_forms():
     expected = normal_log_prob(-1.0, 0.0, 1.0) + normal_log_prob(2.0, -0.5, 1.0)
     assert prior.log_prob(z).item() == pytest.approx(expected, rel=1e-6)
     torch.manual_seed(0)
-    z = prior.sample(200_000)                       # z1 = z2/2 + ε: variance 1.25, cov 0.5
+    z = prior.sample(200_000)  # z1 = z2/2 + ε: variance 1.25, cov 0.5
     assert z[:, 0].var().item() == pytest.approx(1.25, rel=0.02)
     assert torch.cov(z.T)[0, 1].item() == pytest.approx(0.5, abs=0.02)
 
@@ -207,7 +218,7 @@ def test_encoder_features_are_shared_across_samples():
     encoder = TwoLevelConvEncoder(X_SHAPE).eval()
     x = torch.bernoulli(torch.full((2, 1, 28, 28), 0.3))
     posterior = encoder(x)
-    z = posterior.rsample((5,))                   # [S, B, 80]
+    z = posterior.rsample((5,))  # [S, B, 80]
     assert z.shape == (5, 2, 80)
     one_by_one = torch.stack([encoder(x).log_prob(z[s]) for s in range(5)])
     assert torch.allclose(posterior.log_prob(z), one_by_one, atol=1e-4)
@@ -228,7 +239,7 @@ def test_vamp_pseudo_inputs_from_data():
     torch.manual_seed(0)
     prior.initialise_from(x)
     u = prior.pseudo_weights.view(3, 1, 28, 28)
-    assert (u - x[[0, 1, 0]]).abs().max() < 0.06          # within 6 std of the images
+    assert (u - x[[0, 1, 0]]).abs().max() < 0.06  # within 6 std of the images
     assert (u - x[[0, 1, 0]]).std().item() == pytest.approx(0.01, rel=0.05)
     assert prior.pseudo_inputs().shape == (3, 1, 28, 28)
     with pytest.raises(ValueError, match="prior.init"):

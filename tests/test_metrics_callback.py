@@ -9,34 +9,50 @@ import math
 import lightning as L
 import pytest
 import torch
-
-import mim.callbacks.metrics as metrics_module
 from helpers import LinearGaussian, record_component_sizes
-from mim.autoencoder import Autoencoder
-from mim.callbacks.metrics import RepresentationMetrics
-from mim.data.gmm import GMMDataModule
-from mim.module import AutoencoderModule
-from mim.nets.mlp import GaussianMLP
-from mim.priors import vamp
-from mim.priors.chunked import rows_per_chunk
-from mim.priors.standard import StandardNormalPrior
-from mim.priors.vamp import VampPrior
-from mim.run import train
 
-METRICS = ["test/mi", "test/nll", "test/nll_1s", "test/knn1", "test/knn3", "test/knn5", "test/knn10",
-           "test/active_units", "test/posterior_var_mean", "test/posterior_var/d0",
-           "test/posterior_var/d1", "test/consistency"]
-SMALL_MODEL = {"latent_dim": 3,
-               "encoder": {"_target_": "mim.nets.mlp.GaussianMLP", "in_dim": 2, "out_dim": 3, "hidden": 4},
-               "decoder": {"_target_": "mim.nets.mlp.GaussianMLP", "in_dim": 3, "out_dim": 2, "hidden": 4}}
+import mimkit.callbacks.metrics as metrics_module
+from mimkit.autoencoder import Autoencoder
+from mimkit.callbacks.metrics import RepresentationMetrics
+from mimkit.data.gmm import GMMDataModule
+from mimkit.module import AutoencoderModule
+from mimkit.nets.mlp import GaussianMLP
+from mimkit.priors import vamp
+from mimkit.priors.chunked import rows_per_chunk
+from mimkit.priors.standard import StandardNormalPrior
+from mimkit.priors.vamp import VampPrior
+from mimkit.run import train
+
+METRICS = [
+    "test/mi",
+    "test/nll",
+    "test/nll_1s",
+    "test/knn1",
+    "test/knn3",
+    "test/knn5",
+    "test/knn10",
+    "test/active_units",
+    "test/posterior_var_mean",
+    "test/posterior_var/d0",
+    "test/posterior_var/d1",
+    "test/consistency",
+]
+SMALL_MODEL = {
+    "latent_dim": 3,
+    "encoder": {"_target_": "mimkit.nets.mlp.GaussianMLP", "in_dim": 2, "out_dim": 3, "hidden": 4},
+    "decoder": {"_target_": "mimkit.nets.mlp.GaussianMLP", "in_dim": 3, "out_dim": 2, "hidden": 4},
+}
 
 
 def test_train_writes_every_metric(train_config, tmp_path):
     # (lr_monitor needs a logger: with logger=none it must go too)
-    cfg = train_config("logger=none", "callbacks.lr_monitor=null",
-                       "callbacks.representation_metrics.nll_samples=50",
-                       "callbacks.representation_metrics.consistency_samples=10",
-                       "callbacks.representation_metrics.consistency_pairs=256")
+    cfg = train_config(
+        "logger=none",
+        "callbacks.lr_monitor=null",
+        "callbacks.representation_metrics.nll_samples=50",
+        "callbacks.representation_metrics.consistency_samples=10",
+        "callbacks.representation_metrics.consistency_pairs=256",
+    )
     returned = train(cfg)
     written = json.loads((tmp_path / "metrics.json").read_text())
     for name in METRICS:
@@ -55,22 +71,36 @@ def exact_posterior_model() -> Autoencoder:
     """
     a = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
     decoder = LinearGaussian(a, torch.zeros(2), torch.full((2,), 0.1))
-    encoder = LinearGaussian(100 / 101 * a.T, torch.zeros(3),
-                             torch.tensor([1 / 101, 1 / 101, 1.0]).sqrt())
+    encoder = LinearGaussian(100 / 101 * a.T, torch.zeros(3), torch.tensor([1 / 101, 1 / 101, 1.0]).sqrt())
     return Autoencoder(encoder, decoder, StandardNormalPrior(3))
 
 
 def test_known_answers_inside_a_real_test_run():
-    module = AutoencoderModule(SMALL_MODEL, {"_target_": "mim.priors.standard.StandardNormalPrior"},
-                               {"_target_": "mim.objectives.mim.MIM"},
-                               {"lr": 1e-3, "schedule": "constant", "warmup": 0})
+    module = AutoencoderModule(
+        SMALL_MODEL,
+        {"_target_": "mimkit.priors.standard.StandardNormalPrior"},
+        {"_target_": "mimkit.objectives.mim.MIM"},
+        {"lr": 1e-3, "schedule": "constant", "warmup": 0},
+    )
     module.model = exact_posterior_model()
     # std 0.05 around means ≥ 1 apart: the posterior means (≈ x) classify perfectly
     data = GMMDataModule(std=0.05, n_train=1000, n_val=100, n_test=1000)
-    callback = RepresentationMetrics(mi_pairs=500, nll_samples=10, knn_train=1000, embed_sample=False,
-                                     consistency_samples=5, consistency_pairs=500)
-    trainer = L.Trainer(callbacks=[callback], logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, accelerator="cpu")
+    callback = RepresentationMetrics(
+        mi_pairs=500,
+        nll_samples=10,
+        knn_train=1000,
+        embed_sample=False,
+        consistency_samples=5,
+        consistency_pairs=500,
+    )
+    trainer = L.Trainer(
+        callbacks=[callback],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+    )
     metrics = trainer.test(module, datamodule=data, verbose=False)[0]
     assert metrics["test/active_units"] == 2
     for d, variance in enumerate((1 / 101, 1 / 101, 1.0)):
@@ -90,7 +120,7 @@ def test_eval_config_registers_the_callback(tmp_path):
 
     cfg = compose_config("eval", ["ckpt_path=none"], tmp_path)
     node = cfg.callbacks.representation_metrics
-    assert node._target_ == "mim.callbacks.metrics.RepresentationMetrics"
+    assert node._target_ == "mimkit.callbacks.metrics.RepresentationMetrics"
     assert (node.mi_pairs, node.ksg_k) == (10000, 5)
 
 
@@ -112,8 +142,14 @@ def _labelled(n, seed):
     return torch.randn(n, 2, generator=generator), torch.randint(0, 3, (n,), generator=generator)
 
 
-SMALL = dict(mi_pairs=300, nll_samples=40, consistency_samples=20, consistency_pairs=100,
-             knn_train=300, encode_batch=128)
+SMALL = dict(
+    mi_pairs=300,
+    nll_samples=40,
+    consistency_samples=20,
+    consistency_pairs=100,
+    knn_train=300,
+    encode_batch=128,
+)
 
 
 def test_vamp_evaluation_encodes_once_and_every_pass_stays_within_the_budget(monkeypatch):
@@ -139,7 +175,12 @@ def test_vamp_evaluation_encodes_once_and_every_pass_stays_within_the_budget(mon
 
 def test_capped_settings():
     small = RepresentationMetrics(nll_samples=5, knn_train=100).capped(points=256, samples=10)
-    assert (small.test_points, small.mi_pairs, small.knn_train, small.consistency_pairs) == (256, 256, 100, 256)
+    assert (small.test_points, small.mi_pairs, small.knn_train, small.consistency_pairs) == (
+        256,
+        256,
+        100,
+        256,
+    )
     assert (small.nll_samples, small.consistency_samples) == (5, 10)
     assert RepresentationMetrics().nll_samples == 1000  # the original is left as it was
 
@@ -162,6 +203,7 @@ def test_fast_dev_run_computes_every_metric_on_one_small_batch(train_config, mon
         def wrapped(*args, **kwargs):
             seen.setdefault(name, []).append(size_of(*args, **kwargs))
             return fn(*args, **kwargs)
+
         monkeypatch.setattr(metrics_module, name, wrapped)
 
     spy("encode", metrics_module.encode, lambda model, x, batch: len(x))
@@ -170,8 +212,9 @@ def test_fast_dev_run_computes_every_metric_on_one_small_batch(train_config, mon
     spy("nll_one_sample", metrics_module.nll_one_sample, lambda model, x, batch: len(x))
     spy("knn_accuracy", metrics_module.knn_accuracy, lambda a, b, c, d, ks: (len(a), len(c)))
     spy("consistency_gap", metrics_module.consistency_gap, lambda model, x, samples: (len(x), samples))
-    metrics = train(train_config("logger=none", "callbacks.lr_monitor=null", "data.n_test=1000",
-                                 "data.n_train=1000", how))
+    metrics = train(
+        train_config("logger=none", "callbacks.lr_monitor=null", "data.n_test=1000", "data.n_train=1000", how)
+    )
     assert all(name in metrics for name in METRICS)
     assert seen["encode"] == [256, 256]  # test, then K-NN training points
     assert seen["ksg_mutual_information"] == [256] and seen["nll_one_sample"] == [256]
@@ -183,8 +226,14 @@ def test_nll_points_scores_the_nll_on_the_first_points_and_records_the_budget():
     # the exact posterior makes every importance weight q(x): the estimate is exact for any S
     model = exact_posterior_model()
     data = GMMDataModule(std=0.05, n_train=300, n_val=10, n_test=400)
-    callback = RepresentationMetrics(mi_pairs=200, nll_samples=7, knn_train=300, nll_points=150,
-                                     consistency_samples=5, consistency_pairs=100)
+    callback = RepresentationMetrics(
+        mi_pairs=200,
+        nll_samples=7,
+        knn_train=300,
+        nll_points=150,
+        consistency_samples=5,
+        consistency_pairs=100,
+    )
     metrics = callback.compute(model, data.test, data.train_fixed())
     x = data.test[0][:150].double()
     exact_nll = float((0.5 * x.pow(2).sum(1) / 1.01 + math.log(2 * math.pi * 1.01)).mean())
@@ -192,8 +241,14 @@ def test_nll_points_scores_the_nll_on_the_first_points_and_records_the_budget():
     assert (metrics["test/nll_points"], metrics["test/nll_samples"]) == (150, 7)
     assert (metrics["test/points"], metrics["test/mi_points"]) == (400, 200)
     # more NLL points than test points: all of them
-    everything = RepresentationMetrics(mi_pairs=200, nll_samples=3, knn_train=300, nll_points=10**6,
-                                       consistency_samples=5, consistency_pairs=100)
+    everything = RepresentationMetrics(
+        mi_pairs=200,
+        nll_samples=3,
+        knn_train=300,
+        nll_points=10**6,
+        consistency_samples=5,
+        consistency_pairs=100,
+    )
     assert everything.compute(model, data.test, data.train_fixed())["test/nll_points"] == 400
     assert callback.capped(points=100, samples=2).nll_points == 100
     with pytest.raises(ValueError, match="nll_points"):
@@ -205,23 +260,31 @@ class TwoLevelStub(torch.nn.Module):
     z2 has 2 active units (its means follow x), z1 none (Var_x of its mean ≈ 10⁻⁶ < 0.01)."""
 
     def forward(self, x):
-        from mim.distributions import DiagonalGaussian
-        from mim.two_level import TwoLevelGaussian
+        from mimkit.distributions import DiagonalGaussian
+        from mimkit.two_level import TwoLevelGaussian
 
         top = DiagonalGaussian(torch.cat([x, torch.zeros(len(x), 1)], 1), torch.full((len(x), 3), 0.1))
-        return TwoLevelGaussian(top, lambda z2: DiagonalGaussian(
-            1e-3 * z2[..., :2].sum(-1, keepdim=True), torch.full_like(z2[..., :1], 0.1)), z1_dim=1)
+        return TwoLevelGaussian(
+            top,
+            lambda z2: DiagonalGaussian(
+                1e-3 * z2[..., :2].sum(-1, keepdim=True), torch.full_like(z2[..., :1], 0.1)
+            ),
+            z1_dim=1,
+        )
 
 
 def test_active_units_per_latent_group():
-    decoder = LinearGaussian(torch.tensor([[0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]]),
-                             torch.zeros(2), torch.full((2,), 0.1))
+    decoder = LinearGaussian(
+        torch.tensor([[0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]]), torch.zeros(2), torch.full((2,), 0.1)
+    )
     model = Autoencoder(TwoLevelStub(), decoder, StandardNormalPrior(4))
     data = GMMDataModule(std=0.05, n_train=200, n_val=10, n_test=200)
-    metrics = RepresentationMetrics(mi_pairs=100, nll_samples=3, knn_train=200, consistency_samples=3,
-                                    consistency_pairs=20).compute(model, data.test, data.train_fixed())
+    metrics = RepresentationMetrics(
+        mi_pairs=100, nll_samples=3, knn_train=200, consistency_samples=3, consistency_pairs=20
+    ).compute(model, data.test, data.train_fixed())
     assert metrics["test/active_units"] == 2
     assert (metrics["test/active_units/z1"], metrics["test/active_units/z2"]) == (0, 2)
     # flat latents have no groups
     assert "test/active_units/z1" not in RepresentationMetrics(**SMALL).compute(
-        _vamp_model(5), _labelled(100, 1), _labelled(100, 2))
+        _vamp_model(5), _labelled(100, 1), _labelled(100, 2)
+    )

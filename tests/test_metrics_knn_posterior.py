@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from mim.metrics.knn import knn_accuracy
-from mim.metrics.posterior import active_units, mean_posterior_variance, posterior_mean_variance
+from mimkit.metrics.knn import knn_accuracy
+from mimkit.metrics.posterior import active_units, mean_posterior_variance, posterior_mean_variance
 
 
 def test_knn_is_perfect_on_well_separated_clusters():
@@ -36,14 +36,14 @@ def test_knn_rejects_k_larger_than_the_training_set():
 
 
 def test_active_units_on_a_constructed_example():
-    means = torch.tensor([[-1.0, 0.05, 3.0, 0.0],
-                          [1.0, -0.05, 3.0, 0.0],
-                          [-1.0, 0.05, 3.0, 0.4],
-                          [1.0, -0.05, 3.0, 0.0]])
+    means = torch.tensor(
+        [[-1.0, 0.05, 3.0, 0.0], [1.0, -0.05, 3.0, 0.0], [-1.0, 0.05, 3.0, 0.4], [1.0, -0.05, 3.0, 0.0]]
+    )
     # Var_x per dimension: 1, 0.0025, 0 and (3·0.1² + 0.3²)/4 = 0.03
-    assert torch.allclose(posterior_mean_variance(means),
-                          torch.tensor([1.0, 0.0025, 0.0, 0.03], dtype=torch.float64))
-    assert active_units(means) == 2                    # threshold 0.01
+    assert torch.allclose(
+        posterior_mean_variance(means), torch.tensor([1.0, 0.0025, 0.0, 0.03], dtype=torch.float64)
+    )
+    assert active_units(means) == 2  # threshold 0.01
     assert active_units(means, threshold=0.001) == 3
     assert active_units(means, threshold=0.5) == 1
 

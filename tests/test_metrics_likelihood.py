@@ -11,12 +11,12 @@ import math
 
 import pytest
 import torch
-
 from helpers import LinearGaussian
-from mim.autoencoder import Autoencoder
-from mim.metrics.consistency import consistency_gap, gap_terms
-from mim.metrics.nll import nll_is, nll_one_sample, nll_per_example
-from mim.priors.standard import StandardNormalPrior
+
+from mimkit.autoencoder import Autoencoder
+from mimkit.metrics.consistency import consistency_gap, gap_terms
+from mimkit.metrics.nll import nll_is, nll_one_sample, nll_per_example
+from mimkit.priors.standard import StandardNormalPrior
 
 DTYPE = torch.float64
 SIGMA = 0.5
@@ -24,12 +24,13 @@ COLUMN_NORMS = (2.0, 1.0)
 
 
 def linear_gaussian_parts():
-    rotation, _ = torch.linalg.qr(torch.tensor([[1.0, 0.3, -0.2], [0.4, -1.0, 0.5], [0.2, 0.7, 1.0]],
-                                               dtype=DTYPE))
-    w = rotation[:, :2] * torch.tensor(COLUMN_NORMS, dtype=DTYPE)       # [3, 2], WᵀW = diag(4, 1)
+    rotation, _ = torch.linalg.qr(
+        torch.tensor([[1.0, 0.3, -0.2], [0.4, -1.0, 0.5], [0.2, 0.7, 1.0]], dtype=DTYPE)
+    )
+    w = rotation[:, :2] * torch.tensor(COLUMN_NORMS, dtype=DTYPE)  # [3, 2], WᵀW = diag(4, 1)
     b = torch.tensor([0.5, -1.0, 2.0], dtype=DTYPE)
     post_var = 1.0 / (1.0 + torch.tensor(COLUMN_NORMS, dtype=DTYPE) ** 2 / SIGMA**2)  # [1/17, 1/5]
-    a = post_var[:, None] * w.T / SIGMA**2                               # posterior mean map
+    a = post_var[:, None] * w.T / SIGMA**2  # posterior mean map
     return w, b, a, post_var
 
 
@@ -100,8 +101,9 @@ def test_importance_sampling_error_shrinks_with_samples():
     assert nll_is(model, x, samples=1000, batch_size=250, max_pairs=3000) == pytest.approx(truth, abs=0.01)
 
 
-@pytest.mark.parametrize("samples, batch_size, max_pairs",
-                         [(1, 7, 3), (5, 64, 7), (13, 3, 1000), (40, 500, 64), (9, 1, 1)])
+@pytest.mark.parametrize(
+    "samples, batch_size, max_pairs", [(1, 7, 3), (5, 64, 7), (13, 3, 1000), (40, 500, 64), (9, 1, 1)]
+)
 def test_exact_posterior_is_exact_for_any_samples_and_passes(samples, batch_size, max_pairs):
     # every importance weight is q(x): the batched, chunked path must return it whatever the cuts
     # (more points per batch than rows per pass included: the batch is cut to max_pairs points)

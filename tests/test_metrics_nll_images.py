@@ -18,15 +18,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mim.autoencoder import Autoencoder
-from mim.metrics.nll import IMAGE_MAX_PAIRS, MAX_PAIRS, default_max_pairs, nll_is, nll_per_example
-from mim.nets.conv_decoder import ConvDecoder
-from mim.nets.conv_encoder import TwoLevelConvEncoder
-from mim.nets.heads import GatedGaussianMLP
-from mim.nets.pixel_decoder import PixelDecoder
-from mim.priors.two_level import TwoLevelPrior
-from mim.priors.vamp import VampPrior
-from mim.two_level import TwoLevelGaussian
+from mimkit.autoencoder import Autoencoder
+from mimkit.metrics.nll import IMAGE_MAX_PAIRS, MAX_PAIRS, default_max_pairs, nll_is, nll_per_example
+from mimkit.nets.conv_decoder import ConvDecoder
+from mimkit.nets.conv_encoder import TwoLevelConvEncoder
+from mimkit.nets.heads import GatedGaussianMLP
+from mimkit.nets.pixel_decoder import PixelDecoder
+from mimkit.priors.two_level import TwoLevelPrior
+from mimkit.priors.vamp import VampPrior
+from mimkit.two_level import TwoLevelGaussian
 
 X_SHAPE = [1, 8, 8]
 Z1, Z2 = 3, 2
@@ -95,7 +95,7 @@ class Proposals:
                     self.recorded[self.first + b].append(z[:, b])
             else:
                 rows = range(self.first, self.first + batch)
-                z = torch.stack([self.replay[i][self.drawn:self.drawn + s] for i in rows], dim=1)
+                z = torch.stack([self.replay[i][self.drawn : self.drawn + s] for i in rows], dim=1)
             self.drawn += s
             return z
 
@@ -116,8 +116,9 @@ def plain_logits(decoder, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     h = torch.cat([x, decoder.maps(z)], dim=1)
     for conv, norm in decoder.blocks():
         h = F.conv2d(h, conv.weight * conv.mask, conv.bias, padding=1)
-        h = F.batch_norm(h, norm.running_mean, norm.running_var, norm.weight, norm.bias,
-                         training=False, eps=norm.eps)
+        h = F.batch_norm(
+            h, norm.running_mean, norm.running_var, norm.weight, norm.bias, training=False, eps=norm.eps
+        )
         h = F.relu(h)
     return decoder.out(h)
 
@@ -132,7 +133,7 @@ def naive_nll(model, x: torch.Tensor, z: torch.Tensor) -> float:
     log_px = (xs * logits - F.softplus(logits)).flatten(1).sum(1)
     # log p(z2): the mixture of the K encoded pseudo-inputs; log p(z1 | z2): the conditional
     components = model.encoder.top(model.prior.top.pseudo_inputs())
-    per_k = gaussian_log_prob(z2[:, None], components.mean, components.std)       # [S, K]
+    per_k = gaussian_log_prob(z2[:, None], components.mean, components.std)  # [S, K]
     log_pz2 = torch.logsumexp(per_k, 1) - math.log(per_k.shape[1])
     conditional = model.prior.conditional(z2)
     log_pz = log_pz2 + gaussian_log_prob(z1, conditional.mean, conditional.std)
@@ -155,7 +156,7 @@ def test_batched_chunked_estimate_equals_a_naive_one_image_at_a_time(monkeypatch
     assert [len(zi) for zi in z] == [37] * 5
     expected = torch.tensor([naive_nll(model, xi, zi) for xi, zi in zip(x, z)], dtype=torch.float64)
     assert torch.allclose(got, expected, rtol=0, atol=1e-9)
-    assert got.std() > 0.1      # the images' estimates differ: nothing is mixed up between them
+    assert got.std() > 0.1  # the images' estimates differ: nothing is mixed up between them
 
 
 @pytest.mark.parametrize("decoder", ["conv", "pixel"])
@@ -173,11 +174,11 @@ def test_the_estimate_does_not_depend_on_the_chunks(monkeypatch, decoder):
 
 def test_pixel_nll_uses_batchnorm_running_statistics_and_restores_the_modes(monkeypatch):
     model, x = small_model("pixel"), images(4, seed=5)
-    model.train()                                   # as during training: batch statistics
+    model.train()  # as during training: batch statistics
     recording = Proposals(monkeypatch)
     torch.manual_seed(6)
     got = nll_per_example(model, x, samples=16, batch_size=4)
-    assert all(m.training for m in model.modules())     # the caller's modes are back
+    assert all(m.training for m in model.modules())  # the caller's modes are back
     z = recording.per_point()
     expected = torch.tensor([naive_nll(model, xi, zi) for xi, zi in zip(x, z)], dtype=torch.float64)
     assert torch.allclose(got, expected, rtol=0, atol=1e-9)
@@ -202,15 +203,15 @@ def test_vampprior_components_are_encoded_once_per_estimate(monkeypatch):
     calls = []
     pseudo_inputs = model.prior.top.pseudo_inputs
     monkeypatch.setattr(model.prior.top, "pseudo_inputs", lambda: calls.append(1) or pseudo_inputs())
-    nll_per_example(model, x, samples=20, batch_size=2, max_pairs=8)    # 3 batches × 7 passes
+    nll_per_example(model, x, samples=20, batch_size=2, max_pairs=8)  # 3 batches × 7 passes
     assert len(calls) == 1
-    assert model.prior.top._cache is None    # back in training mode: nothing stale kept
+    assert model.prior.top._cache is None  # back in training mode: nothing stale kept
 
 
 def test_rows_per_pass_default_by_data_shape():
     assert default_max_pairs(torch.zeros(3, 1, 28, 28)) == IMAGE_MAX_PAIRS
     assert default_max_pairs(torch.zeros(3, 784)) == MAX_PAIRS
-    assert IMAGE_MAX_PAIRS * 64 * 28 * 28 * 4 < 2**30   # one 64-channel activation under 1 GiB
+    assert IMAGE_MAX_PAIRS * 64 * 28 * 28 * 4 < 2**30  # one 64-channel activation under 1 GiB
 
 
 def test_rows_per_pass_stay_within_max_pairs(monkeypatch):
@@ -224,27 +225,27 @@ def test_rows_per_pass_stay_within_max_pairs(monkeypatch):
 
 def test_long_estimates_report_progress_and_short_ones_stay_quiet(caplog):
     model, x = small_model("conv"), images(3, seed=9)
-    with caplog.at_level(logging.INFO, logger="mim.metrics.nll"):
+    with caplog.at_level(logging.INFO, logger="mimkit.metrics.nll"):
         nll_is(model, x, samples=8, batch_size=1)
         assert not caplog.records
         nll_is(model, x, samples=8, batch_size=1, max_pairs=4, progress_every=0.0)
     lines = [r.getMessage() for r in caplog.records]
-    assert len(lines) == 3 * 2 + 1            # every pass, then the total
+    assert len(lines) == 3 * 2 + 1  # every pass, then the total
     assert "1/3 test points" in lines[2] and "left" in lines[2]
     assert "3 test points in" in lines[-1]
 
 
 @pytest.mark.parametrize("decoder", ["conv", "pixel"])
 def test_bf16_nll_option_runs_the_networks_in_bf16_and_stays_close(decoder):
-    from mim.callbacks.metrics import RepresentationMetrics
+    from mimkit.callbacks.metrics import RepresentationMetrics
 
     model, x = small_model(decoder).float(), images(6).float()
     settings = dict(mi_pairs=6, nll_samples=20, consistency_pairs=2, consistency_samples=2, encode_batch=6)
     fp32 = RepresentationMetrics(**settings).compute(model, (x, None))
     bf16 = RepresentationMetrics(**settings, nll_precision="bf16").compute(model, (x, None))
     assert bf16["test/nll_bf16"] == 1 and "test/nll_bf16" not in fp32
-    assert bf16["test/nll"] != fp32["test/nll"]          # the same draws (seeded), other arithmetic
+    assert bf16["test/nll"] != fp32["test/nll"]  # the same draws (seeded), other arithmetic
     assert bf16["test/nll"] == pytest.approx(fp32["test/nll"], rel=0.01)
-    assert bf16["test/mi"] == fp32["test/mi"]             # only the NLL passes change precision
+    assert bf16["test/mi"] == fp32["test/mi"]  # only the NLL passes change precision
     with pytest.raises(ValueError, match="nll_precision"):
         RepresentationMetrics(nll_precision="fp16")

@@ -15,17 +15,15 @@ of the exact expectation over x ∈ {0, 1}.
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
-
 from helpers import AffineBernoulli, AffineGaussian, noiseless
-from mim.autoencoder import Autoencoder
-from mim.objectives.mim import MIM, mim_pair_loss
-from mim.objectives.vae import VAE
-from mim.priors.mog import MixtureOfGaussiansPrior
-from mim.priors.standard import StandardNormalPrior
+
+from mimkit.autoencoder import Autoencoder
+from mimkit.objectives.mim import MIM, mim_pair_loss
+from mimkit.objectives.vae import VAE
+from mimkit.priors.mog import MixtureOfGaussiansPrior
+from mimkit.priors.standard import StandardNormalPrior
 
 X = torch.tensor([[1.0], [-0.4], [2.3], [0.1]], dtype=torch.float64)
 SEED = 123
@@ -41,8 +39,11 @@ def gaussian_model(prior: str = "standard") -> Autoencoder:
             p_z.means.copy_(torch.tensor([[-0.5], [1.0]]))
             p_z.log_stds.copy_(torch.tensor([[0.2], [-0.3]]))
             p_z.logits.copy_(torch.tensor([0.3, -0.1]))
-    model = Autoencoder(AffineGaussian(0.7, 0.6, shift=0.1, learn_std=True),
-                        AffineGaussian(1.3, 0.8, shift=-0.2, learn_std=True), p_z)
+    model = Autoencoder(
+        AffineGaussian(0.7, 0.6, shift=0.1, learn_std=True),
+        AffineGaussian(1.3, 0.8, shift=-0.2, learn_std=True),
+        p_z,
+    )
     return model.double()
 
 
@@ -50,13 +51,16 @@ def autograd_gradient(model, loss_fn) -> dict[str, torch.Tensor]:
     model.zero_grad()
     torch.manual_seed(SEED)
     loss_fn(model).backward()
-    return {name: p.grad.clone() if p.grad is not None else torch.zeros_like(p)
-            for name, p in model.named_parameters()}
+    return {
+        name: p.grad.clone() if p.grad is not None else torch.zeros_like(p)
+        for name, p in model.named_parameters()
+    }
 
 
 @torch.no_grad()
 def finite_difference_gradient(model, loss_fn, h: float = 1e-6) -> dict[str, torch.Tensor]:
     """Central differences of the loss with the same random draws (seed) at every evaluation."""
+
     def loss() -> float:
         torch.manual_seed(SEED)
         return loss_fn(model).item()
@@ -79,8 +83,11 @@ def assert_gradients_match(model, loss_fn) -> None:
     exact, numeric = autograd_gradient(model, loss_fn), finite_difference_gradient(model, loss_fn)
     assert any(g.abs().max() > 1e-3 for g in numeric.values())  # a loss that depends on θ
     for name in numeric:
-        assert torch.allclose(exact[name], numeric[name], rtol=1e-6, atol=1e-8), \
-            (name, exact[name], numeric[name])
+        assert torch.allclose(exact[name], numeric[name], rtol=1e-6, atol=1e-8), (
+            name,
+            exact[name],
+            numeric[name],
+        )
 
 
 CASES = {
@@ -145,8 +152,11 @@ ANCHORS = torch.tensor([[-1.0], [0.5], [2.0]], dtype=torch.float64)
 
 def bernoulli_model() -> Autoencoder:
     """q(z|x) = N(1.2 x - 0.3, 0.7²) on x ∈ {0, 1}; p(x|z) = Bernoulli(σ(0.9 z + 0.4))."""
-    return Autoencoder(AffineGaussian(1.2, 0.7, shift=-0.3, learn_std=True), AffineBernoulli(0.9, 0.4),
-                       StandardNormalPrior(1)).double()
+    return Autoencoder(
+        AffineGaussian(1.2, 0.7, shift=-0.3, learn_std=True),
+        AffineBernoulli(0.9, 0.4),
+        StandardNormalPrior(1),
+    ).double()
 
 
 def exact_decoder_pair_loss(model, beta: float) -> torch.Tensor:
@@ -155,8 +165,9 @@ def exact_decoder_pair_loss(model, beta: float) -> torch.Tensor:
     for value in (0.0, 1.0):
         x = torch.full_like(ANCHORS, value)
         log_px_z = model.decoder(ANCHORS).log_prob(x)
-        pair = mim_pair_loss(log_px_z, model.prior.log_prob(ANCHORS), model.encoder(x).log_prob(ANCHORS),
-                             log_px_z, beta)   # decoder_qx = prior_sample: log q(x) ≈ log p(x|z)
+        pair = mim_pair_loss(
+            log_px_z, model.prior.log_prob(ANCHORS), model.encoder(x).log_prob(ANCHORS), log_px_z, beta
+        )  # decoder_qx = prior_sample: log q(x) ≈ log p(x|z)
         total = total + (log_px_z.exp() * pair).mean()
     return total
 
@@ -164,8 +175,7 @@ def exact_decoder_pair_loss(model, beta: float) -> torch.Tensor:
 @pytest.mark.parametrize("baseline,x_per_z", [(True, 1), (False, 1), (True, 2)])
 def test_bernoulli_decoder_pairs_gradient_is_unbiased(monkeypatch, baseline, x_per_z):
     copies = 40000 // x_per_z
-    monkeypatch.setattr(MIM, "sample_anchor",
-                        staticmethod(lambda model, n, like: ANCHORS.repeat(copies, 1)))
+    monkeypatch.setattr(MIM, "sample_anchor", staticmethod(lambda model, n, like: ANCHORS.repeat(copies, 1)))
     model = bernoulli_model()
     exact = autograd_gradient(model, lambda m: exact_decoder_pair_loss(m, 1.0))
     torch.manual_seed(0)

@@ -13,12 +13,12 @@ import math
 
 import pytest
 import torch
-
 from helpers import affine_model, noiseless
-from mim.marginal import importance_log_marginal
-from mim.objectives.mim import MIM, mim_pair_loss
-from mim.objectives.score_function import leave_one_out_baseline, score_function_surrogate
-from mim.objectives.vae import VAE, vae_pair_loss
+
+from mimkit.marginal import importance_log_marginal
+from mimkit.objectives.mim import MIM, mim_pair_loss
+from mimkit.objectives.score_function import leave_one_out_baseline, score_function_surrogate
+from mimkit.objectives.vae import VAE, vae_pair_loss
 
 C = 0.5 * math.log(2 * math.pi)
 LOG_QZX = -math.log(0.5) - C
@@ -31,10 +31,13 @@ X = torch.tensor([[1.0]])
 
 
 def test_pair_losses_by_hand():
-    assert float(vae_pair_loss(torch.tensor(-1.0), torch.tensor(-2.0), torch.tensor(0.5), 0.5)) == pytest.approx(2.25)
+    assert float(
+        vae_pair_loss(torch.tensor(-1.0), torch.tensor(-2.0), torch.tensor(0.5), 0.5)
+    ) == pytest.approx(2.25)
     # -1/2 (-1 - 2 + 0.5 (0.5 - 3)) = 2.125
-    assert float(mim_pair_loss(torch.tensor(-1.0), torch.tensor(-2.0), torch.tensor(0.5),
-                               torch.tensor(-3.0), 0.5)) == pytest.approx(2.125)
+    assert float(
+        mim_pair_loss(torch.tensor(-1.0), torch.tensor(-2.0), torch.tensor(0.5), torch.tensor(-3.0), 0.5)
+    ) == pytest.approx(2.125)
 
 
 def test_importance_log_marginal_by_hand():
@@ -82,7 +85,7 @@ def test_reencoded_decoder_qx(monkeypatch):
     monkeypatch.setattr(MIM, "sample_anchor", staticmethod(lambda model, n, like: torch.ones(n, 1)))
     # re-encode x = 1.5: z' = 0.75, log p(x|z') = -(1.5 - 1.125)²/0.5 - log 0.5 - C,
     # log p(z') = -0.28125 - C, log q(z'|x) = -log 0.5 - C
-    log_qx = (-(0.375 ** 2) / 0.5 - math.log(0.5) - C) + (-0.28125 - C) - (-math.log(0.5) - C)
+    log_qx = (-(0.375**2) / 0.5 - math.log(0.5) - C) + (-0.28125 - C) - (-math.log(0.5) - C)
     decoder_pair = -0.5 * (DEC_LOG_PXZ + DEC_LOG_PZ + DEC_LOG_QZX + log_qx)
     out = MIM(decoder_qx="reencode")(affine_model(), X, beta=1.0)
     assert out["decoder_pair_loss"].item() == pytest.approx(decoder_pair, rel=1e-6)
@@ -124,12 +127,12 @@ def test_leave_one_out_baseline_and_surrogate_by_hand():
 def test_grouped_leave_one_out_baseline_by_hand():
     # two groups of three pairs sharing a z: each baseline is the mean of its group's others
     f = torch.tensor([1.0, 2.0, 6.0, 10.0, 20.0, 30.0])
-    assert torch.allclose(leave_one_out_baseline(f, group=3),
-                          torch.tensor([4.0, 3.5, 1.5, 25.0, 20.0, 15.0]))
+    assert torch.allclose(leave_one_out_baseline(f, group=3), torch.tensor([4.0, 3.5, 1.5, 25.0, 20.0, 15.0]))
     # anything that depends on the group only (log p(z)) drops out of f - b
     shift = torch.tensor([5.0, 5.0, 5.0, -7.0, -7.0, -7.0])
-    assert torch.allclose((f + shift) - leave_one_out_baseline(f + shift, group=3),
-                          f - leave_one_out_baseline(f, group=3))
+    assert torch.allclose(
+        (f + shift) - leave_one_out_baseline(f + shift, group=3), f - leave_one_out_baseline(f, group=3)
+    )
     with pytest.raises(ValueError, match="x_per_z"):
         MIM(x_per_z=0)
 
@@ -138,7 +141,8 @@ def test_score_function_gradient_is_unbiased():
     # d/dθ E_{x~Bern(σ(θ))}[(x - 0.3)²] = σ'(θ) (0.49 - 0.09) = 0.1 at θ = 0
     torch.manual_seed(0)
     theta = torch.zeros((), requires_grad=True)
-    from mim.distributions import Bernoulli
+    from mimkit.distributions import Bernoulli
+
     dist = Bernoulli(theta.expand(200000, 1))
     x = dist.sample()
     f = (x - 0.3).pow(2).squeeze(1)

@@ -5,17 +5,17 @@ import math
 
 import pytest
 import torch
+from helpers import affine_model, noiseless
+from test_objectives import DEC_LOG_PXZ, DEC_LOG_PZ, DEC_LOG_QZX, LOG_PXZ, LOG_PZ, X
 from torch import nn
 
-from helpers import affine_model, noiseless
-from mim.autoencoder import Autoencoder
-from mim.distributions import DiagonalGaussian
-from mim.objectives.mim import MIM
-from mim.objectives.vae import VAE
-from mim.priors.standard import StandardNormalPrior
-from mim.priors.two_level import TwoLevelPrior
-from mim.two_level import TwoLevelGaussian, split
-from test_objectives import DEC_LOG_PXZ, DEC_LOG_PZ, DEC_LOG_QZX, LOG_PXZ, LOG_PZ, X
+from mimkit.autoencoder import Autoencoder
+from mimkit.distributions import DiagonalGaussian
+from mimkit.objectives.mim import MIM
+from mimkit.objectives.vae import VAE
+from mimkit.priors.standard import StandardNormalPrior
+from mimkit.priors.two_level import TwoLevelPrior
+from mimkit.two_level import TwoLevelGaussian, split
 
 C = 0.5 * math.log(2 * math.pi)
 
@@ -46,11 +46,13 @@ class Identity(nn.Module):
 
 
 def test_vae_over_two_level_latents(monkeypatch):
-    noiseless(monkeypatch)   # z2 = 0.5, z1 = 0.5 for x = 1
-    model = Autoencoder(TwoLevelAffineEncoder(), SumDecoder(), TwoLevelPrior(StandardNormalPrior(1), Identity()))
-    log_q = 2 * (-math.log(0.5) - C)                      # both levels at their means
-    log_p = (-0.125 - C) + (-C)                           # N(0.5; 0, 1) · N(0.5; 0.5, 1)
-    log_px = -math.log(0.5) - C                           # N(1; 1, 0.5²)
+    noiseless(monkeypatch)  # z2 = 0.5, z1 = 0.5 for x = 1
+    model = Autoencoder(
+        TwoLevelAffineEncoder(), SumDecoder(), TwoLevelPrior(StandardNormalPrior(1), Identity())
+    )
+    log_q = 2 * (-math.log(0.5) - C)  # both levels at their means
+    log_p = (-0.125 - C) + (-C)  # N(0.5; 0, 1) · N(0.5; 0.5, 1)
+    log_px = -math.log(0.5) - C  # N(1; 1, 0.5²)
     out = VAE()(model, X, beta=1.0)
     assert out["loss"].item() == pytest.approx(-(log_px + log_p - log_q), rel=1e-6)
     amim = MIM(symmetric=False)(model, X, beta=1.0)

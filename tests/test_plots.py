@@ -10,11 +10,11 @@ import pytest
 import torch
 from lightning.pytorch.loggers import WandbLogger
 
-from mim.autoencoder import build_autoencoder
-from mim.callbacks.plots import Fig2Plot, collect_test_inputs, describe
-from mim.data.gmm import GMMDataModule
-from mim.module import AutoencoderModule
-from mim.plots import mass_levels, plot_2d_model
+from mimkit.autoencoder import build_autoencoder
+from mimkit.callbacks.plots import Fig2Plot, collect_test_inputs, describe
+from mimkit.data.gmm import GMMDataModule
+from mimkit.module import AutoencoderModule
+from mimkit.plots import mass_levels, plot_2d_model
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SMALL = {"grid": 12, "samples": 4, "n_points": 50, "n_ellipses": 20}
@@ -25,14 +25,22 @@ def model_cfg(x_dim: int, latent_dim: int = 2, hidden: int = 8) -> dict:
     return {
         "latent_dim": latent_dim,
         "hidden": hidden,
-        "encoder": {"_target_": "mim.nets.mlp.GaussianMLP", "in_dim": x_dim,
-                    "out_dim": latent_dim, "hidden": hidden},
-        "decoder": {"_target_": "mim.nets.mlp.GaussianMLP", "in_dim": latent_dim,
-                    "out_dim": x_dim, "hidden": hidden},
+        "encoder": {
+            "_target_": "mimkit.nets.mlp.GaussianMLP",
+            "in_dim": x_dim,
+            "out_dim": latent_dim,
+            "hidden": hidden,
+        },
+        "decoder": {
+            "_target_": "mimkit.nets.mlp.GaussianMLP",
+            "in_dim": latent_dim,
+            "out_dim": x_dim,
+            "hidden": hidden,
+        },
     }
 
 
-PRIOR = {"_target_": "mim.priors.standard.StandardNormalPrior"}
+PRIOR = {"_target_": "mimkit.priors.standard.StandardNormalPrior"}
 
 
 def build(x_dim: int, latent_dim: int = 2):
@@ -42,24 +50,29 @@ def build(x_dim: int, latent_dim: int = 2):
 
 def module(x_dim: int, latent_dim: int = 2) -> AutoencoderModule:
     torch.manual_seed(0)
-    return AutoencoderModule(model=model_cfg(x_dim, latent_dim), prior=PRIOR,
-                             objective={"_target_": "mim.objectives.vae.VAE"},
-                             optim={"lr": 1e-3, "schedule": "constant", "warmup": 3})
+    return AutoencoderModule(
+        model=model_cfg(x_dim, latent_dim),
+        prior=PRIOR,
+        objective={"_target_": "mimkit.objectives.vae.VAE"},
+        optim={"lr": 1e-3, "schedule": "constant", "warmup": 3},
+    )
 
 
 def fake_trainer(x: torch.Tensor, root: Path, loggers=()) -> SimpleNamespace:
-    return SimpleNamespace(is_global_zero=True, datamodule=SimpleNamespace(test=(x, None)),
-                           default_root_dir=str(root), loggers=list(loggers),
-                           callback_metrics={"test/mi": torch.tensor(1.5),
-                                             "test/recon": torch.tensor(0.25)})
+    return SimpleNamespace(
+        is_global_zero=True,
+        datamodule=SimpleNamespace(test=(x, None)),
+        default_root_dir=str(root),
+        loggers=list(loggers),
+        callback_metrics={"test/mi": torch.tensor(1.5), "test/recon": torch.tensor(0.25)},
+    )
 
 
 def test_plot_2d_model_writes_png(tmp_path: Path):
     model = build(2)
     x = torch.randn(300, 2)
     state = torch.get_rng_state()
-    path = plot_2d_model(model, x, tmp_path / "sub" / "fig2.png", title="MIM", stats={"MI": 6.8},
-                         **SMALL)
+    path = plot_2d_model(model, x, tmp_path / "sub" / "fig2.png", title="MIM", stats={"MI": 6.8}, **SMALL)
     assert path == tmp_path / "sub" / "fig2.png"
     assert path.read_bytes()[:8] == PNG_MAGIC
     assert torch.equal(torch.get_rng_state(), state)  # the global RNG is left alone
@@ -118,21 +131,35 @@ def test_collect_from_dataloaders():
 
 def test_describe():
     assert describe(module(2)) == "VAE, H = 8"
-    mim = SimpleNamespace(hparams={"objective": {"_target_": "mim.objectives.mim.MIM",
-                                                 "symmetric": False}, "model": {}})
+    mim = SimpleNamespace(
+        hparams={"objective": {"_target_": "mimkit.objectives.mim.MIM", "symmetric": False}, "model": {}}
+    )
     assert describe(mim) == "A-MIM"
-    image = SimpleNamespace(hparams={
-        "objective": {"_target_": "mim.objectives.vae.VAE"}, "prior": {"_target_": "mim.priors.vamp.VampPrior"},
-        "model": {"x_shape": [1, 28, 28], "hidden": 300,
-                  "decoder": {"_target_": "mim.nets.pixel_decoder.PixelDecoder"}}})
+    image = SimpleNamespace(
+        hparams={
+            "objective": {"_target_": "mimkit.objectives.vae.VAE"},
+            "prior": {"_target_": "mimkit.priors.vamp.VampPrior"},
+            "model": {
+                "x_shape": [1, 28, 28],
+                "hidden": 300,
+                "decoder": {"_target_": "mimkit.nets.pixel_decoder.PixelDecoder"},
+            },
+        }
+    )
     assert describe(image) == "VAE, PixelHVAE, VampPrior"
 
 
 def test_callback_in_a_real_test_run(tmp_path: Path):
     path = tmp_path / "run" / "fig2.png"
     datamodule = GMMDataModule(n_train=256, n_val=256, n_test=256, eval_batch_size=128)
-    trainer = L.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False,
-                        default_root_dir=str(tmp_path), callbacks=[Fig2Plot(path=str(path), **SMALL)])
+    trainer = L.Trainer(
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=str(tmp_path),
+        callbacks=[Fig2Plot(path=str(path), **SMALL)],
+    )
     trainer.test(module(2), datamodule=datamodule, verbose=False)
     assert path.read_bytes()[:8] == PNG_MAGIC

@@ -2,11 +2,11 @@ import math
 
 import pytest
 import torch
-
 from helpers import AffineGaussian
-from mim.priors.mog import MixtureOfGaussiansPrior
-from mim.priors.standard import StandardNormalPrior
-from mim.priors.vamp import VampPrior
+
+from mimkit.priors.mog import MixtureOfGaussiansPrior
+from mimkit.priors.standard import StandardNormalPrior
+from mimkit.priors.vamp import VampPrior
 
 C = 0.5 * math.log(2 * math.pi)
 
@@ -50,8 +50,14 @@ def test_vamp_prior_is_the_mean_of_encoded_pseudo_inputs():
 
 
 def test_vamp_hardtanh_pseudo_inputs_in_unit_interval():
-    prior = VampPrior(latent_dim=1, encoder=AffineGaussian(1.0, 1.0), pseudo_inputs=50,
-                      activation="hardtanh", init_mean=0.5, init_std=2.0)
+    prior = VampPrior(
+        latent_dim=1,
+        encoder=AffineGaussian(1.0, 1.0),
+        pseudo_inputs=50,
+        activation="hardtanh",
+        init_mean=0.5,
+        init_std=2.0,
+    )
     u = prior.pseudo_inputs()
     assert u.min() >= 0 and u.max() <= 1 and u.shape == (50, 1)
 
@@ -70,11 +76,14 @@ def test_vamp_caches_components_only_in_eval_without_grad():
     assert not torch.equal(prior.log_prob(z), first)
 
 
-@pytest.mark.parametrize("make", [
-    lambda: StandardNormalPrior(3),
-    lambda: MixtureOfGaussiansPrior(3, components=4),
-    lambda: VampPrior(3, encoder=AffineGaussian(1.0, 1.0, dim=3), pseudo_inputs=5, x_shape=[3]),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: StandardNormalPrior(3),
+        lambda: MixtureOfGaussiansPrior(3, components=4),
+        lambda: VampPrior(3, encoder=AffineGaussian(1.0, 1.0, dim=3), pseudo_inputs=5, x_shape=[3]),
+    ],
+)
 def test_prior_sample_shapes(make):
     prior = make()
     z = prior.sample(7)
@@ -100,7 +109,9 @@ def test_mog_samples_follow_the_mixture():
     upper = lambda t: 0.5 * math.erfc(t / math.sqrt(2))
     assert z.mean().item() == pytest.approx(-0.25, abs=0.015)  # 4.5 standard errors
     assert z.var().item() == pytest.approx(2.125, abs=0.04)
-    assert (z > 0.5).double().mean().item() == pytest.approx(0.75 * upper(3.0) + 0.25 * upper(-1.5), abs=0.005)
+    assert (z > 0.5).double().mean().item() == pytest.approx(
+        0.75 * upper(3.0) + 0.25 * upper(-1.5), abs=0.005
+    )
 
 
 def test_vamp_samples_follow_the_encoded_pseudo_inputs():

@@ -4,12 +4,12 @@ import math
 
 import pytest
 import torch
-
 from helpers import AffineGaussian, record_component_sizes
-from mim.config import ConfigError
-from mim.priors.chunked import over_row_chunks, rows_per_chunk
-from mim.priors.mog import MixtureOfGaussiansPrior
-from mim.priors.vamp import VampPrior
+
+from mimkit.config import ConfigError
+from mimkit.priors.chunked import over_row_chunks, rows_per_chunk
+from mimkit.priors.mog import MixtureOfGaussiansPrior
+from mimkit.priors.vamp import VampPrior
 
 C = 0.5 * math.log(2 * math.pi)
 HUGE = 2**40  # one chunk: the unchunked evaluation
@@ -32,8 +32,10 @@ def hand_mog() -> MixtureOfGaussiansPrior:
 @pytest.mark.parametrize("budget", [1, 4, 6, HUGE])  # rows per chunk: 1, 2, 3, all
 def test_mog_log_prob_matches_the_hand_formula_for_any_chunk(budget):
     z = torch.linspace(-3.0, 3.0, 13, dtype=torch.float64).view(13, 1)
-    expected = [math.log(0.75 * math.exp(normal_log_pdf(v, -1.0, 1.0))
-                         + 0.25 * math.exp(normal_log_pdf(v, 1.0, 2.0))) for v in z.flatten().tolist()]
+    expected = [
+        math.log(0.75 * math.exp(normal_log_pdf(v, -1.0, 1.0)) + 0.25 * math.exp(normal_log_pdf(v, 1.0, 2.0)))
+        for v in z.flatten().tolist()
+    ]
     got = hand_mog().log_prob(z, max_elements=budget)
     assert got.tolist() == pytest.approx(expected, rel=1e-12)
 
@@ -46,8 +48,10 @@ def test_vamp_log_prob_matches_the_hand_formula_for_any_chunk(budget):
         prior.pseudo_weights.copy_(torch.tensor([[0.0], [2.0]]))
         z = torch.linspace(-1.0, 2.0, 7).view(7, 1)
         got = prior.log_prob(z, max_elements=budget)
-    expected = [math.log(0.5 * math.exp(normal_log_pdf(v, 0.0, 0.5)) + 0.5 * math.exp(normal_log_pdf(v, 1.0, 0.5)))
-                for v in z.flatten().tolist()]
+    expected = [
+        math.log(0.5 * math.exp(normal_log_pdf(v, 0.0, 0.5)) + 0.5 * math.exp(normal_log_pdf(v, 1.0, 0.5)))
+        for v in z.flatten().tolist()
+    ]
     assert got.tolist() == pytest.approx(expected, rel=1e-5)
 
 
@@ -74,10 +78,13 @@ def test_chunked_equals_unchunked_on_random_batches_and_their_gradients(budget):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("make", [
-    lambda: random_mog(latent_dim=3, components=7),
-    lambda: VampPrior(3, encoder=AffineGaussian(1.0, 1.0, dim=3), pseudo_inputs=7, x_shape=[3]).eval(),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: random_mog(latent_dim=3, components=7),
+        lambda: VampPrior(3, encoder=AffineGaussian(1.0, 1.0, dim=3), pseudo_inputs=7, x_shape=[3]).eval(),
+    ],
+)
 def test_no_intermediate_exceeds_the_element_budget(make, monkeypatch):
     prior = make()
     sizes = record_component_sizes(prior, monkeypatch)

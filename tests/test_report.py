@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from fake_runs import fake_multirun, make_job
 
-from mim import report
-from mim.report.cli import sweep_name
+from mimkit import report
+from mimkit.report.cli import sweep_name
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -99,10 +99,12 @@ def test_out_dir_and_missing_metrics(multirun: Path, tmp_path: Path):
 
 def test_some_panels_missing(tmp_path: Path):
     root = tmp_path / "mr"
-    for num, (objective, dim, seed) in enumerate([("mim", 2, 1), ("mim", 20, 1), ("vae", 2, 1),
-                                                  ("vae", 20, 1), ("mim", 2, 2)]):
-        make_job(root, num, objective, 50, seed, {"test/recon": 0.1 * dim + seed},
-                 extra={"model.latent_dim": dim})
+    for num, (objective, dim, seed) in enumerate(
+        [("mim", 2, 1), ("mim", 20, 1), ("vae", 2, 1), ("vae", 20, 1), ("mim", 2, 2)]
+    ):
+        make_job(
+            root, num, objective, 50, seed, {"test/recon": 0.1 * dim + seed}, extra={"model.latent_dim": dim}
+        )
     results = report.report(root)
     assert results["x"] == "model.latent_dim"
     assert row(results, "mim", 2)["metrics"]["test/recon"]["mean"] == pytest.approx(1.7)
@@ -111,10 +113,8 @@ def test_some_panels_missing(tmp_path: Path):
 
 def test_extra_varying_override_splits_lines(tmp_path: Path):
     root = tmp_path / "mr"
-    for num, (prior, hidden) in enumerate([("standard", 5), ("standard", 50),
-                                           ("vamp", 5), ("vamp", 50)]):
-        make_job(root, num, "mim", hidden, 1, {"test/mi": hidden / 10},
-                 extra={"prior": prior})
+    for num, (prior, hidden) in enumerate([("standard", 5), ("standard", 50), ("vamp", 5), ("vamp", 50)]):
+        make_job(root, num, "mim", hidden, 1, {"test/mi": hidden / 10}, extra={"prior": prior})
     results = report.report(root)
     assert results["x"] == "model.hidden"
     assert sorted({r["label"] for r in results["rows"]}) == ["mim, prior=standard", "mim, prior=vamp"]
@@ -134,22 +134,34 @@ def test_no_jobs(tmp_path: Path):
 
 def test_cli(multirun: Path, tmp_path: Path):
     out = tmp_path / "cli_out"
-    done = subprocess.run([sys.executable, str(ROOT / "src" / "report.py"), str(multirun),
-                           "--out", str(out)], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "src" / "report.py"), str(multirun), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "9 jobs, 4 rows, x = model.hidden" in done.stdout
     assert "skipping job" in done.stderr
     assert (out / report.FIGURE_NAME).is_file()
-    missing = subprocess.run([sys.executable, str(ROOT / "src" / "report.py"), str(tmp_path / "nope")],
-                             capture_output=True, text=True, timeout=120)
+    missing = subprocess.run(
+        [sys.executable, str(ROOT / "src" / "report.py"), str(tmp_path / "nope")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert missing.returncode == 1 and missing.stderr.startswith("error:")
 
 
 def test_cli_unparsable_override_is_one_error_line(multirun: Path):
     overrides = multirun / "3" / ".hydra" / "overrides.yaml"
     overrides.write_text("- objective=mim\n- model.hidden=[500,\n")
-    done = subprocess.run([sys.executable, str(ROOT / "src" / "report.py"), str(multirun)],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "src" / "report.py"), str(multirun)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 1
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and str(overrides) in errors[0] and "model.hidden=[500," in errors[0]

@@ -1,12 +1,12 @@
-"""Aggregating over seeds (mim.report.aggregate): mean, sample std and n per row, by hand."""
+"""Aggregating over seeds (mimkit.report.aggregate): mean, sample std and n per row, by hand."""
 
 import math
 from pathlib import Path
 
 import pytest
 
-from mim.report.aggregate import aggregate, mean_std
-from mim.report.runs import Job
+from mimkit.report.aggregate import aggregate, mean_std
+from mimkit.report.runs import Job
 
 
 def test_mean_std_known_values():
@@ -39,7 +39,11 @@ def test_rows_per_group_and_x_in_numeric_order():
     ]
     rows = aggregate(jobs, "h", "objective")
     assert [(r.label, r.x, r.n) for r in rows] == [
-        ("mim", 5, 3), ("mim", 20, 1), ("mim", 100, 1), ("vae", 100, 1)]
+        ("mim", 5, 3),
+        ("mim", 20, 1),
+        ("mim", 100, 1),
+        ("vae", 100, 1),
+    ]
     mim5 = rows[0]
     assert [j.path.name for j in mim5.jobs] == ["2", "3", "5"]
     assert mim5.metrics["mi"] == {"mean": 5.0, "std": 1.0, "n": 3}
@@ -48,19 +52,31 @@ def test_rows_per_group_and_x_in_numeric_order():
 
 
 def test_other_varying_overrides_split_rows_and_name_them():
-    jobs = [job(i, {"objective": "mim", "prior": prior, "lr": lr, "seed": seed}, {"mi": i})
-            for i, (prior, lr, seed) in enumerate([("vamp", 0.1, 1), ("vamp", 0.1, 2),
-                                                   ("standard", 0.1, 1), ("vamp", 0.01, 1)])]
+    jobs = [
+        job(i, {"objective": "mim", "prior": prior, "lr": lr, "seed": seed}, {"mi": i})
+        for i, (prior, lr, seed) in enumerate(
+            [("vamp", 0.1, 1), ("vamp", 0.1, 2), ("standard", 0.1, 1), ("vamp", 0.01, 1)]
+        )
+    ]
     rows = aggregate(jobs, None, "objective")
     assert [(r.label, r.x, r.n) for r in rows] == [
-        ("mim, lr=0.01, prior=vamp", None, 1), ("mim, lr=0.1, prior=standard", None, 1),
-        ("mim, lr=0.1, prior=vamp", None, 2)]
+        ("mim, lr=0.01, prior=vamp", None, 1),
+        ("mim, lr=0.1, prior=standard", None, 1),
+        ("mim, lr=0.1, prior=vamp", None, 2),
+    ]
     assert rows[2].metrics["mi"]["mean"] == 0.5
 
 
 def test_group_from_config_choice_and_missing_group():
-    jobs = [Job(path=Path("0"), overrides={"seed": 1}, config={}, choices={"objective": "amim"},
-                metrics={"mi": 1.0}),
-            Job(path=Path("1"), overrides={"seed": 2}, config={}, choices={}, metrics={"mi": 3.0})]
+    jobs = [
+        Job(
+            path=Path("0"),
+            overrides={"seed": 1},
+            config={},
+            choices={"objective": "amim"},
+            metrics={"mi": 1.0},
+        ),
+        Job(path=Path("1"), overrides={"seed": 2}, config={}, choices={}, metrics={"mi": 3.0}),
+    ]
     rows = aggregate(jobs, None, "objective")
     assert [(r.group, r.n) for r in rows] == [("amim", 1), ("none", 1)]

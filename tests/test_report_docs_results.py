@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 from fake_runs import rebuild_multirun, values_with
 
-from mim import report
+from mimkit import report
 
 RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results"
 SWEEPS = sorted(p.parent.name for p in RESULTS.glob("*/results.json"))
 
 
 def test_values_with_mean_and_std():
-    from mim.report.aggregate import mean_std
+    from mimkit.report.aggregate import mean_std
 
     for mean, std, n in ((1.5, 0.25, 2), (-3.0, 2.0, 3), (100.0, 0.0, 10)):
         stats = mean_std(values_with(mean, std, n))
@@ -29,7 +29,11 @@ def test_docs_results_table_unchanged(sweep: str, tmp_path: Path, monkeypatch):
     multirun = rebuild_multirun(committed, tmp_path)
     paper = (committed.get("paper") or {}).get("figure", "none")
     results = report.report(multirun, out=tmp_path / "out", paper=paper)
-    assert (tmp_path / "out" / report.TABLE_NAME).read_text() == \
-        (RESULTS / sweep / report.TABLE_NAME).read_text()
-    assert (results["x"], results["jobs"], len(results["rows"])) == \
-        (committed["x"], committed["jobs"], len(committed["rows"]))
+    assert (tmp_path / "out" / report.TABLE_NAME).read_text() == (
+        RESULTS / sweep / report.TABLE_NAME
+    ).read_text()
+    assert (results["x"], results["jobs"], len(results["rows"])) == (
+        committed["x"],
+        committed["jobs"],
+        len(committed["rows"]),
+    )

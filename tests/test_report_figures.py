@@ -1,4 +1,4 @@
-"""The figures (mim.report.panels, mim.report.fig2_grid): colours, labels, panel choice and
+"""The figures (mimkit.report.panels, mimkit.report.fig2_grid): colours, labels, panel choice and
 the Fig. 2 grid."""
 
 from pathlib import Path
@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from fake_runs import fake_multirun
 
-from mim import report
-from mim.report.aggregate import Row
-from mim.report.panels import clipped_limits, colour, display, mark_off_axis, panel_metric, plot_rows
+from mimkit import report
+from mimkit.report.aggregate import Row
+from mimkit.report.panels import clipped_limits, colour, display, mark_off_axis, panel_metric, plot_rows
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -34,8 +34,10 @@ def row(metrics: dict) -> Row:
 
 
 def test_panel_metric_takes_the_first_present_candidate():
-    rows = [row({"test/nll": {"mean": None, "std": None, "n": 0}}),
-            row({"test/nll_1s": {"mean": 2.0, "std": None, "n": 1}})]
+    rows = [
+        row({"test/nll": {"mean": None, "std": None, "n": 0}}),
+        row({"test/nll_1s": {"mean": 2.0, "std": None, "n": 1}}),
+    ]
     assert panel_metric(rows, ("test/nll", "test/nll_1s")) == "test/nll_1s"
     assert panel_metric(rows, ("test/mi",)) is None
 
@@ -73,19 +75,23 @@ def test_clipped_limits_autoscale_without_far_out_means():
 
 def test_off_axis_means_are_arrows_at_the_edge_with_their_value():
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots()
     mark_off_axis(ax, (0.0, 10.0), [(1, 5.0, "red"), (2, 809.5, "blue"), (3, -20.0, "green")])
     assert [t.get_text() for t in ax.texts] == ["809.5", "-20"]
-    assert [(line.get_marker(), list(line.get_xdata()), list(line.get_ydata()))
-            for line in ax.lines] == [("^", [2], [10.0]), ("v", [3], [0.0])]
+    assert [(line.get_marker(), list(line.get_xdata()), list(line.get_ydata())) for line in ax.lines] == [
+        ("^", [2], [10.0]),
+        ("v", [3], [0.0]),
+    ]
     plt.close(fig)
 
 
 def test_one_diverged_point_does_not_flatten_the_panel(tmp_path: Path, monkeypatch):
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -94,9 +100,16 @@ def test_one_diverged_point_does_not_flatten_the_panel(tmp_path: Path, monkeypat
     # 3, 3.5, ..., 7 (± 1: the band 2-8) and 809.5 ± 2546.9 (Fig. 5's diverged MIM seed), far
     # above it; the limits are the band padded by 0.3
     recon = [(3.0 + 0.5 * i, 1.0) for i in range(9)] + [(809.5, 2546.9)]
-    rows = [Row(group="mim", label="mim", x=2 * (i + 1), jobs=[],
-                metrics={"test/recon": {"mean": m, "std": s, "n": 10}})
-            for i, (m, s) in enumerate(recon)]
+    rows = [
+        Row(
+            group="mim",
+            label="mim",
+            x=2 * (i + 1),
+            jobs=[],
+            metrics={"test/recon": {"mean": m, "std": s, "n": 10}},
+        )
+        for i, (m, s) in enumerate(recon)
+    ]
     path = plot_rows(rows, "model.latent_dim", tmp_path / "figure.png")
     assert path.read_bytes().startswith(PNG_MAGIC)
     (ax,) = figures[0].axes
@@ -106,6 +119,7 @@ def test_one_diverged_point_does_not_flatten_the_panel(tmp_path: Path, monkeypat
 
 def test_fig2_grid_tiles_the_lowest_seed_of_each_cell(multirun: Path):
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -8,13 +8,23 @@ from pathlib import Path
 
 import yaml
 
-from mim import report
+from mimkit import report
 
 PNG = b"\x89PNG\r\n\x1a\nfake"
 
 
-def make_image_job(root: Path, num: int, data: str, model: str, prior: str, objective: str,
-                   seed: int, nll: float, knn5: float | None, pictures=()) -> Path:
+def make_image_job(
+    root: Path,
+    num: int,
+    data: str,
+    model: str,
+    prior: str,
+    objective: str,
+    seed: int,
+    nll: float,
+    knn5: float | None,
+    pictures=(),
+) -> Path:
     job = root / str(num)
     (job / ".hydra").mkdir(parents=True)
     overrides = [f"data={data}", f"model={model}", f"prior={prior}", f"objective={objective}", f"seed={seed}"]
@@ -32,12 +42,14 @@ def make_image_job(root: Path, num: int, data: str, model: str, prior: str, obje
 
 
 def grid(root: Path) -> Path:
-    jobs = [("mnist", "convhvae", "vamp", "vae", 1, 90.0, 0.90, ("tsne", "samples")),
-            ("mnist", "convhvae", "vamp", "vae", 2, 92.0, 0.92, ()),
-            ("mnist", "convhvae", "vamp", "mim", 2, 104.0, 0.97, ("tsne",)),
-            ("mnist", "convhvae", "vamp", "mim", 1, 100.0, 0.95, ("reconstructions",)),
-            ("fmnist", "pixelhvae", "standard", "amim", 1, 250.0, 0.80, ()),
-            ("omniglot", "pixelhvae", "standard", "vae", 1, 110.0, None, ())]
+    jobs = [
+        ("mnist", "convhvae", "vamp", "vae", 1, 90.0, 0.90, ("tsne", "samples")),
+        ("mnist", "convhvae", "vamp", "vae", 2, 92.0, 0.92, ()),
+        ("mnist", "convhvae", "vamp", "mim", 2, 104.0, 0.97, ("tsne",)),
+        ("mnist", "convhvae", "vamp", "mim", 1, 100.0, 0.95, ("reconstructions",)),
+        ("fmnist", "pixelhvae", "standard", "amim", 1, 250.0, 0.80, ()),
+        ("omniglot", "pixelhvae", "standard", "vae", 1, 110.0, None, ()),
+    ]
     for num, job in enumerate(jobs):
         make_image_job(root, num, *job)
     return root
@@ -56,12 +68,15 @@ def test_tables_in_the_papers_layout(tmp_path: Path):
     assert lines[2] == "| convHVAE (VP) | – | 91 ± 1.4 (2) | 102 ± 2.8 (2) | – |"
     assert lines[3] == "| PixelHVAE (S) | 250 (1) | – | – | 110 (1) |"
     table2 = [line for line in text.split("### Table 2")[1].splitlines() if line.startswith("|")]
-    assert table2[0] == "| model | Fashion-MNIST A-MIM | MNIST VAE | MNIST MIM |"   # no Omniglot 5-NN ran
+    assert table2[0] == "| model | Fashion-MNIST A-MIM | MNIST VAE | MNIST MIM |"  # no Omniglot 5-NN ran
     assert table2[2] == "| convHVAE (VP) | – | 0.91 ± 0.014 (2) | 0.96 ± 0.014 (2) |"
     assert "Budget: NLL test images: 500; S: 100; epochs: 5." in text
     saved = json.loads((out / "tables.json").read_text())
-    cell = next(c for c in saved["tables"]["table1"]["cells"]
-                if (c["data"], c["prior"], c["objective"]) == ("mnist", "vamp", "mim"))
+    cell = next(
+        c
+        for c in saved["tables"]["table1"]["cells"]
+        if (c["data"], c["prior"], c["objective"]) == ("mnist", "vamp", "mim")
+    )
     assert (cell["mean"], cell["n"], cell["seeds"]) == (102.0, 2, [1, 2])
     assert results["outputs"]["tables.md"] == str(out / "tables.md")
 
@@ -71,7 +86,9 @@ def test_pictures_of_each_cells_lowest_seed(tmp_path: Path):
     report.report(grid(tmp_path / "sweep"), out)
     assert (out / "cells" / "mnist_convhvae_vamp_vae" / "tsne.png").read_bytes() == PNG
     # MIM's lowest seed (1) drew reconstructions only; seed 2's t-SNE is not taken
-    assert sorted(p.name for p in (out / "cells" / "mnist_convhvae_vamp_mim").iterdir()) == ["reconstructions.png"]
+    assert sorted(p.name for p in (out / "cells" / "mnist_convhvae_vamp_mim").iterdir()) == [
+        "reconstructions.png"
+    ]
     figures = (out / "figures.md").read_text()
     assert "## MNIST, convHVAE (VP), MIM (seed 1)" in figures
     assert "![tsne](cells/mnist_convhvae_vamp_vae/tsne.png)" in figures
@@ -94,4 +111,4 @@ def test_several_multiruns_read_as_one(tmp_path: Path):
     table = (out / "tables.md").read_text()
     assert "| convHVAE (VP) | 90 (1) | – |" in table and "| PixelHVAE (VP) | – | 85 (1) |" in table
     assert json.loads((out / "results.json").read_text())["jobs"] == 2
-    assert report.main([str(first), str(second)]) == 1     # several need --out
+    assert report.main([str(first), str(second)]) == 1  # several need --out

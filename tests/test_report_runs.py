@@ -1,4 +1,4 @@
-"""Reading job dirs (mim.report.runs): Hydra's override grammar, metrics.json, job order, config."""
+"""Reading job dirs (mimkit.report.runs): Hydra's override grammar, metrics.json, job order, config."""
 
 import json
 import math
@@ -7,18 +7,46 @@ from pathlib import Path
 import pytest
 from fake_runs import make_job
 
-from mim.report.runs import Job, config_value, job_dirs, parse_overrides, read_job, read_metrics
+from mimkit.report.runs import Job, config_value, job_dirs, parse_overrides, read_job, read_metrics
 
 
 def test_overrides_numbers_strings_lists_null():
-    assert parse_overrides([
-        "a.b=3", "lr=1e-3", "x=0.5", "big=1_000", "neg=-2", "inf=inf",
-        "name=vae", "quoted='a b'", "eq=\"k=v\"", "date=2026-01-01", "empty=",
-        "lst=[1,2.5,three]", "d={k:1}", "nothing=null", "flag=true", "yes=yes",
-    ]) == {
-        "a.b": 3, "lr": 0.001, "x": 0.5, "big": 1000, "neg": -2, "inf": math.inf,
-        "name": "vae", "quoted": "a b", "eq": "k=v", "date": "2026-01-01", "empty": "",
-        "lst": [1, 2.5, "three"], "d": {"k": 1}, "nothing": None, "flag": True, "yes": "yes",
+    assert parse_overrides(
+        [
+            "a.b=3",
+            "lr=1e-3",
+            "x=0.5",
+            "big=1_000",
+            "neg=-2",
+            "inf=inf",
+            "name=vae",
+            "quoted='a b'",
+            'eq="k=v"',
+            "date=2026-01-01",
+            "empty=",
+            "lst=[1,2.5,three]",
+            "d={k:1}",
+            "nothing=null",
+            "flag=true",
+            "yes=yes",
+        ]
+    ) == {
+        "a.b": 3,
+        "lr": 0.001,
+        "x": 0.5,
+        "big": 1000,
+        "neg": -2,
+        "inf": math.inf,
+        "name": "vae",
+        "quoted": "a b",
+        "eq": "k=v",
+        "date": "2026-01-01",
+        "empty": "",
+        "lst": [1, 2.5, "three"],
+        "d": {"k": 1},
+        "nothing": None,
+        "flag": True,
+        "yes": "yes",
     }
 
 
@@ -30,12 +58,19 @@ def test_overrides_types_of_numbers():
 def test_overrides_prefixes_and_deletions():
     # +key (add) and ++key (force add) name the same key; ~key deletes and carries no value
     assert parse_overrides(["+c=1", "++d=2", "~e", "~f=3", "g@pkg=4", "seed=7"]) == {
-        "c": 1, "d": 2, "g@pkg": 4, "seed": 7}
+        "c": 1,
+        "d": 2,
+        "g@pkg": 4,
+        "seed": 7,
+    }
 
 
 def test_unparsable_override_names_file_and_line():
-    with pytest.raises(ValueError, match=r"^jobs/0/\.hydra/overrides\.yaml: cannot parse "
-                                         r"override 'a=\[1,': "):
+    with pytest.raises(
+        ValueError,
+        match=r"^jobs/0/\.hydra/overrides\.yaml: cannot parse "
+        r"override 'a=\[1,': ",
+    ):
         parse_overrides(["ok=1", "a=[1,"], Path("jobs/0/.hydra/overrides.yaml"))
 
 
@@ -70,9 +105,12 @@ def test_read_job(tmp_path: Path, capsys):
 
 
 def test_job_value_override_then_choice_then_config():
-    job = Job(path=Path("0"), overrides={"seed": 4, "model": "big"}, choices={"model": "mlp",
-              "objective": "mim"}, config={"seed": 1, "objective": {"beta": 2},
-                                           "model": {"hidden": 7, "width": "${model.hidden}"}})
+    job = Job(
+        path=Path("0"),
+        overrides={"seed": 4, "model": "big"},
+        choices={"model": "mlp", "objective": "mim"},
+        config={"seed": 1, "objective": {"beta": 2}, "model": {"hidden": 7, "width": "${model.hidden}"}},
+    )
     assert job.value("seed") == 4 and job.value("model") == "big"
     assert job.value("objective") == "mim"
     assert job.value("objective.beta") == 2 and job.value("model.width") == 7

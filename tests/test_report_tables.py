@@ -1,4 +1,4 @@
-"""results.md and results.json (mim.report.tables) for small fixed job dirs, written out by hand."""
+"""results.md and results.json (mimkit.report.tables) for small fixed job dirs, written out by hand."""
 
 import json
 import math
@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from fake_runs import make_job
 
-from mim import report
-from mim.report.tables import format_cell
+from mimkit import report
+from mimkit.report.tables import format_cell
 
 
 def test_format_cell():
@@ -26,9 +26,16 @@ def small_multirun(tmp_path: Path) -> Path:
     """mim at H = 5 (seeds 1, 2) and H = 100 (seed 1); vae at H = 5 (seeds 1-3, MI NaN in seed 2),
     job 6 failed. make_job adds train/epochs = 10 * seed and time/fit_s = 1.5 to every job."""
     root = tmp_path / "mr"
-    for num, (objective, hidden, seed, mi) in enumerate([
-            ("vae", 5, 1, 0.25), ("mim", 100, 1, 6.0), ("mim", 5, 1, 4.0), ("mim", 5, 2, 5.0),
-            ("vae", 5, 2, math.nan), ("vae", 5, 3, 0.5)]):
+    for num, (objective, hidden, seed, mi) in enumerate(
+        [
+            ("vae", 5, 1, 0.25),
+            ("mim", 100, 1, 6.0),
+            ("mim", 5, 1, 4.0),
+            ("mim", 5, 2, 5.0),
+            ("vae", 5, 2, math.nan),
+            ("vae", 5, 3, 0.5),
+        ]
+    ):
         make_job(root, num, objective, hidden, seed, {"test/mi": mi})
     make_job(root, 6, "vae", 100, 1, None)
     return root
@@ -39,7 +46,9 @@ def test_results_markdown(small_multirun: Path, monkeypatch):
     # epochs: mim 5: 10, 20 -> 15 ± sqrt(50) = 7.07; vae 5: 10, 20, 30 -> 20 ± 10
     monkeypatch.chdir(small_multirun.parent)
     report.report(Path("mr"))
-    assert (small_multirun / report.TABLE_NAME).read_text() == """\
+    assert (
+        (small_multirun / report.TABLE_NAME).read_text()
+        == """\
 # Results of `mr`
 
 6 jobs, grouped by `objective`, swept over `model.hidden`; mean ± sample std over seeds; \
@@ -52,6 +61,7 @@ Skipped (no metrics.json): 6.
 | mim | 100 | 1 | 6 | 10 | 1.5 |
 | vae | 5 | 3 | 0.375 ± 0.18 (2) | 20 ± 10 | 1.5 ± 0 |
 """
+    )
 
 
 def test_results_markdown_without_sweep(tmp_path: Path, monkeypatch):
@@ -73,9 +83,11 @@ def test_results_json(small_multirun: Path):
     results = json.loads(Path(report.report(small_multirun)["outputs"]["json"]).read_text())
     assert (results["x"], results["group"], results["jobs"]) == ("model.hidden", "objective", 6)
     assert [Path(p).name for p in results["skipped"]] == ["6"]
-    assert [(r["label"], r["x"], r["n"], [Path(p).name for p in r["jobs"]])
-            for r in results["rows"]] == [("mim", 5, 2, ["2", "3"]), ("mim", 100, 1, ["1"]),
-                                          ("vae", 5, 3, ["0", "4", "5"])]
+    assert [(r["label"], r["x"], r["n"], [Path(p).name for p in r["jobs"]]) for r in results["rows"]] == [
+        ("mim", 5, 2, ["2", "3"]),
+        ("mim", 100, 1, ["1"]),
+        ("vae", 5, 3, ["0", "4", "5"]),
+    ]
     vae5 = results["rows"][2]["metrics"]
     assert vae5["test/mi"] == {"mean": 0.375, "std": pytest.approx(math.sqrt(0.03125)), "n": 2}
     assert vae5["train/epochs"] == {"mean": 20.0, "std": 10.0, "n": 3}

@@ -1,4 +1,4 @@
-"""Resuming a training run: a real SIGKILL mid-epoch, then `resume=RUN_DIR` (mim.resume)."""
+"""Resuming a training run: a real SIGKILL mid-epoch, then `resume=RUN_DIR` (mimkit.resume)."""
 
 from __future__ import annotations
 
@@ -15,19 +15,28 @@ import time
 import numpy as np
 import pytest
 import torch
-
 from conftest import ROOT, run_cli
-from mim.callbacks.rng_state import collect_states, restore_states
-from mim.config import ConfigError
-from mim.run import train
 from pause_callback import LastCheckpointProbe
 from test_callbacks import QUICK, script_val_loss
 
+from mimkit.callbacks.rng_state import collect_states, restore_states
+from mimkit.config import ConfigError
+from mimkit.run import train
+
 # 4 batches of 128 per epoch; warm-up 3 epochs (β and the Noam LR still rising when killed)
-RUN = ["data.n_train=512", "data.n_val=256", "data.n_test=256", "trainer.max_epochs=5", "warmup=3",
-       "threads=1", "trainer.enable_progress_bar=false", "callbacks.progress_bar=null",
-       "callbacks.representation_metrics=null", "callbacks.fig2_plot=null",
-       "+callbacks.pause._target_=pause_callback.PauseMidEpoch"]
+RUN = [
+    "data.n_train=512",
+    "data.n_val=256",
+    "data.n_test=256",
+    "trainer.max_epochs=5",
+    "warmup=3",
+    "threads=1",
+    "trainer.enable_progress_bar=false",
+    "callbacks.progress_bar=null",
+    "callbacks.representation_metrics=null",
+    "callbacks.fig2_plot=null",
+    "+callbacks.pause._target_=pause_callback.PauseMidEpoch",
+]
 
 
 def without_times(metrics: dict) -> dict:
@@ -41,14 +50,23 @@ def csv_rows(run_dir) -> list[dict]:
 
 def test_a_killed_run_resumes_to_the_metrics_of_an_uninterrupted_one(train_config, tmp_path):
     run_dir, paused = tmp_path / "run", tmp_path / "paused"
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "tests"), "MIM_TEST_PAUSE_AT": "2,1",
-           "MIM_TEST_PAUSE_FILE": str(paused)}
-    process = subprocess.Popen([sys.executable, str(ROOT / "src" / "train.py"), *RUN,
-                                f"hydra.run.dir={run_dir}"], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT / "tests"),
+        "MIM_TEST_PAUSE_AT": "2,1",
+        "MIM_TEST_PAUSE_FILE": str(paused),
+    }
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "src" / "train.py"), *RUN, f"hydra.run.dir={run_dir}"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 240
-        while not paused.exists():   # the third epoch (index 2) is after its second batch
+        while not paused.exists():  # the third epoch (index 2) is after its second batch
             assert process.poll() is None, process.stderr.read()[-2000:]
             assert time.monotonic() < deadline, "the training run never reached epoch 3"
             time.sleep(0.2)
@@ -65,11 +83,17 @@ def test_a_killed_run_resumes_to_the_metrics_of_an_uninterrupted_one(train_confi
     first_overrides = (run_dir / ".hydra" / "overrides.yaml").read_text()
 
     env.pop("MIM_TEST_PAUSE_AT")
-    result = subprocess.run([sys.executable, str(ROOT / "src" / "train.py"), f"resume={run_dir}"],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "src" / "train.py"), f"resume={run_dir}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"run dir: {run_dir}" in result.stdout
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["paused", "run"]   # no new run dir
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["paused", "run"]  # no new run dir
     assert (run_dir / ".hydra" / "overrides.yaml").read_text() == first_overrides
     resumed_hydra = list((run_dir / ".hydra" / "resumed").glob("*/overrides.yaml"))
     assert len(resumed_hydra) == 1 and f"resume={run_dir}" in resumed_hydra[0].read_text()
@@ -81,7 +105,7 @@ def test_a_killed_run_resumes_to_the_metrics_of_an_uninterrupted_one(train_confi
     assert resumed["train/epochs"] == 5
     assert without_times(resumed) == pytest.approx(without_times(uninterrupted), rel=1e-6, abs=1e-6)
     # the same best checkpoint, and last.ckpt overwritten (no last-v1.ckpt)
-    names = lambda run: sorted(path.name for path in (run / "checkpoints").iterdir())  # noqa: E731
+    names = lambda run: sorted(path.name for path in (run / "checkpoints").iterdir())
     assert names(run_dir) == names(whole) and len(names(whole)) == 2
     # one CSV, continued: the rows of epochs 1-2 from the killed run, the rest from the resumed one
     assert csv_rows(run_dir) == csv_rows(whole)
@@ -102,15 +126,27 @@ def test_a_resumed_run_that_had_stopped_early_stops_again(train_config, tmp_path
 def test_last_checkpoint_is_written_every_epoch(train_config, tmp_path):
     # warm-up epochs (β < 1) are never best; last.ckpt still follows every epoch
     LastCheckpointProbe.seen = []
-    train(train_config("trainer.max_epochs=4", "warmup=3", "callbacks.representation_metrics=null",
-                       "callbacks.fig2_plot=null",
-                       "+callbacks.probe._target_=pause_callback.LastCheckpointProbe"))
+    train(
+        train_config(
+            "trainer.max_epochs=4",
+            "warmup=3",
+            "callbacks.representation_metrics=null",
+            "callbacks.fig2_plot=null",
+            "+callbacks.probe._target_=pause_callback.LastCheckpointProbe",
+        )
+    )
     assert LastCheckpointProbe.seen == [None, 0, 1, 2]
 
 
 def test_resume_applies_the_command_line_over_the_run_config(train_config, tmp_path):
-    train(train_config("trainer.max_epochs=1", "callbacks.representation_metrics=null",
-                       "callbacks.fig2_plot=null", "data.n_train=256"))
+    train(
+        train_config(
+            "trainer.max_epochs=1",
+            "callbacks.representation_metrics=null",
+            "callbacks.fig2_plot=null",
+            "data.n_train=256",
+        )
+    )
     # the resuming command's config is the defaults (n_train 10,000), but the run's is kept
     metrics = train(train_config(f"resume={tmp_path}", "trainer.max_epochs=2", fast=False))
     assert metrics["train/epochs"] == 2
@@ -122,11 +158,15 @@ def test_resume_applies_the_command_line_over_the_run_config(train_config, tmp_p
 def test_bad_resume_inputs_are_one_line_errors_naming_the_path(train_config, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
-    cases = [([f"resume={empty}"],
-              f"holds no checkpoint to resume from: {empty}/checkpoints/last.ckpt is missing"),
-             ([f"resume={tmp_path / 'none'}"], f"resume '{tmp_path / 'none'}' is not a run directory"),
-             ([f"ckpt_path={tmp_path / 'none.ckpt'}"], f"ckpt_path '{tmp_path / 'none.ckpt'}' is not a file"),
-             ([f"resume={empty}", "ckpt_path=x.ckpt"], "not both")]
+    cases = [
+        (
+            [f"resume={empty}"],
+            f"holds no checkpoint to resume from: {empty}/checkpoints/last.ckpt is missing",
+        ),
+        ([f"resume={tmp_path / 'none'}"], f"resume '{tmp_path / 'none'}' is not a run directory"),
+        ([f"ckpt_path={tmp_path / 'none.ckpt'}"], f"ckpt_path '{tmp_path / 'none.ckpt'}' is not a file"),
+        ([f"resume={empty}", "ckpt_path=x.ckpt"], "not both"),
+    ]
     for overrides, message in cases:
         with pytest.raises(ConfigError, match="^[^\n]*$") as error:
             train(train_config(*overrides, output_dir=empty))

@@ -10,21 +10,28 @@ import lightning as L
 import pytest
 import torch
 import yaml
+from conftest import compose_config, run_cli
 from hydra.utils import instantiate
 from lightning.pytorch.plugins.environments import SLURMEnvironment
 from lightning.pytorch.strategies import DDPStrategy
-
-from conftest import compose_config, run_cli
-from mim.config import ConfigError
-from mim.data.batches import Batches
-from mim.data.gmm import GMMDataModule
-from mim.distributed import check_launch, starts_processes
-from mim.module import reconstruction_error
-from mim.run import evaluate, load_module, train
 from test_configs import compose_train
 
-SMALL = ["data.n_train=1024", "data.n_val=512", "data.n_test=512", "trainer.max_epochs=2",
-         "trainer.enable_progress_bar=false", "callbacks.progress_bar=null", "threads=1"]
+from mimkit.config import ConfigError
+from mimkit.data.batches import Batches
+from mimkit.data.gmm import GMMDataModule
+from mimkit.distributed import check_launch, starts_processes
+from mimkit.module import reconstruction_error
+from mimkit.run import evaluate, load_module, train
+
+SMALL = [
+    "data.n_train=1024",
+    "data.n_val=512",
+    "data.n_test=512",
+    "trainer.max_epochs=2",
+    "trainer.enable_progress_bar=false",
+    "callbacks.progress_bar=null",
+    "threads=1",
+]
 
 
 def served(size: int, batch_size: int, rank: int, world: int) -> list[torch.Tensor]:
@@ -61,9 +68,16 @@ def test_datamodule_shards_by_the_trainers_rank():
 
 
 def slurm_env(monkeypatch, tasks: int) -> None:
-    for name, value in {"SLURM_NTASKS": tasks, "SLURM_NTASKS_PER_NODE": tasks, "SLURM_JOB_NAME": "train",
-                        "SLURM_JOB_ID": 123, "SLURM_NODELIST": "node1", "SLURM_PROCID": 0,
-                        "SLURM_LOCALID": 0, "SLURM_NODEID": 0}.items():
+    for name, value in {
+        "SLURM_NTASKS": tasks,
+        "SLURM_NTASKS_PER_NODE": tasks,
+        "SLURM_JOB_NAME": "train",
+        "SLURM_JOB_ID": 123,
+        "SLURM_NODELIST": "node1",
+        "SLURM_PROCID": 0,
+        "SLURM_LOCALID": 0,
+        "SLURM_NODEID": 0,
+    }.items():
         monkeypatch.setenv(name, str(value))
 
 
@@ -79,8 +93,9 @@ def test_ddp_inside_a_local_multirun_is_refused_before_any_work(train_config):
 def test_slurm_starts_the_processes_so_a_multirun_may_use_ddp(train_config, monkeypatch):
     train_config("hparams_search=lr_grid")  # Hydra's config: a multirun job
     slurm_env(monkeypatch, tasks=2)
-    trainer = L.Trainer(accelerator="cpu", devices=2, strategy=DDPStrategy(process_group_backend="gloo"),
-                        logger=False)
+    trainer = L.Trainer(
+        accelerator="cpu", devices=2, strategy=DDPStrategy(process_group_backend="gloo"), logger=False
+    )
     assert isinstance(trainer.strategy.cluster_environment, SLURMEnvironment)
     assert not starts_processes(trainer)
     check_launch(trainer)
@@ -95,8 +110,13 @@ def test_scale_out_configs_compose():
     assert ddp.accelerator == "gpu" and ddp.strategy.process_group_backend == "nccl"
     shape = {}
     for launcher in ("submitit_slurm", "slurm"):
-        cfg = compose_train("trainer=ddp", "trainer.devices=4", "trainer.num_nodes=2",
-                            f"hydra/launcher={launcher}", "hydra.launcher.partition=gpu").hydra.launcher
+        cfg = compose_train(
+            "trainer=ddp",
+            "trainer.devices=4",
+            "trainer.num_nodes=2",
+            f"hydra/launcher={launcher}",
+            "hydra.launcher.partition=gpu",
+        ).hydra.launcher
         assert cfg._target_ == "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"
         assert cfg.partition == "gpu"
         shape[launcher] = (cfg.nodes, cfg.tasks_per_node, cfg.gpus_per_node)
@@ -106,7 +126,10 @@ def test_scale_out_configs_compose():
     assert compose_train("hydra/launcher=slurm").hydra.launcher.nodes == 1  # trainer=default: no num_nodes
     search = compose_train("hparams_search=optuna")
     assert search.optimized_metric == "val/loss" and str(search.hydra.mode) == "RunMode.MULTIRUN"
-    assert search.hydra.sweeper._target_.endswith("OptunaSweeper") and search.hydra.sweeper.direction == "minimize"
+    assert (
+        search.hydra.sweeper._target_.endswith("OptunaSweeper")
+        and search.hydra.sweeper.direction == "minimize"
+    )
     assert set(search.hydra.sweeper.params) == {"optim.lr", "model.hidden"}
 
 
@@ -125,12 +148,11 @@ def step_metric_spread(module, x: torch.Tensor, seeds: int = 8) -> dict[str, flo
 
 
 def test_ddp_cpu_run_matches_a_single_process_evaluation(train_config, tmp_path):
-    logs = tmp_path / "logs"   # the default run dir layout: <log_dir>/train/runs/<time stamp>
-    result = run_cli("train.py", "trainer=ddp_cpu", "data=gmm2d", *SMALL, "warmup=1",
-                     f"paths.log_dir={logs}")
+    logs = tmp_path / "logs"  # the default run dir layout: <log_dir>/train/runs/<time stamp>
+    result = run_cli("train.py", "trainer=ddp_cpu", "data=gmm2d", *SMALL, "warmup=1", f"paths.log_dir={logs}")
     assert result.returncode == 0, result.stderr[-3000:]
     runs = list((logs / "train" / "runs").iterdir())
-    assert len(runs) == 1, runs   # process 1 made no run dir of its own
+    assert len(runs) == 1, runs  # process 1 made no run dir of its own
     run = runs[0]
     assert [p.relative_to(logs) for p in logs.rglob(".hydra")] == [run.relative_to(logs) / ".hydra"]
     assert result.stdout.count("run dir:") == 1 and f"run dir: {run}" in result.stdout
@@ -148,13 +170,17 @@ def test_ddp_cpu_run_matches_a_single_process_evaluation(train_config, tmp_path)
     assert set(ddp) == set(single)
 
     ckpt = next((run / "checkpoints").glob("epoch_*.ckpt"))
-    evaluated = evaluate(compose_config("eval", [f"ckpt_path={ckpt}", "trainer.enable_progress_bar=false"],
-                                        tmp_path / "eval"))
+    evaluated = evaluate(
+        compose_config("eval", [f"ckpt_path={ckpt}", "trainer.enable_progress_bar=false"], tmp_path / "eval")
+    )
     module, data = load_module(str(ckpt)), GMMDataModule(n_train=1024, n_val=512, n_test=512)
-    spread = {"val": step_metric_spread(module, data.val[0]), "test": step_metric_spread(module, data.test[0])}
+    spread = {
+        "val": step_metric_spread(module, data.val[0]),
+        "test": step_metric_spread(module, data.test[0]),
+    }
     for name, value in evaluated.items():
         stage, key = name.split("/", 1)
-        sd = spread[stage].get(key, 0.0)   # 0: the representation metrics (seeded, full test set)
+        sd = spread[stage].get(key, 0.0)  # 0: the representation metrics (seeded, full test set)
         # the same numbers up to float32 summation order, or for the step metrics' Monte Carlo
         # estimates (each process draws its own noise) two independent draws: 5 sd of a difference
         assert ddp[name] == pytest.approx(value, rel=1e-5, abs=5 * math.sqrt(2) * sd), name
@@ -164,8 +190,16 @@ def test_ddp_cpu_run_matches_a_single_process_evaluation(train_config, tmp_path)
 
 
 def test_joblib_launcher_runs_a_two_job_multirun(tmp_path):
-    result = run_cli("train.py", "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "seed=1,2",
-                     *SMALL, "trainer.max_epochs=1", f"hydra.sweep.dir={tmp_path}")
+    result = run_cli(
+        "train.py",
+        "-m",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        "seed=1,2",
+        *SMALL,
+        "trainer.max_epochs=1",
+        f"hydra.sweep.dir={tmp_path}",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Joblib.Parallel(n_jobs=2" in result.stdout + result.stderr
     metrics = [json.loads((tmp_path / str(job) / "metrics.json").read_text()) for job in (0, 1)]
@@ -176,9 +210,15 @@ def test_joblib_launcher_runs_a_two_job_multirun(tmp_path):
 
 
 def test_optuna_search_minimises_a_metrics_json_key(tmp_path):
-    result = run_cli("train.py", "hparams_search=optuna", "hydra.sweeper.n_trials=3",
-                     "optimized_metric=test/nll", *SMALL, "trainer.max_epochs=1",
-                     f"hydra.sweep.dir={tmp_path}")
+    result = run_cli(
+        "train.py",
+        "hparams_search=optuna",
+        "hydra.sweeper.n_trials=3",
+        "optimized_metric=test/nll",
+        *SMALL,
+        "trainer.max_epochs=1",
+        f"hydra.sweep.dir={tmp_path}",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = sorted(p for p in tmp_path.iterdir() if p.is_dir() and not p.name.startswith("."))
     assert [p.name for p in jobs] == ["0", "1", "2"]

@@ -1,17 +1,19 @@
-"""The config schema (mim.schema): every shipped config passes it, and a bad value ends the run
+"""The config schema (mimkit.schema): every shipped config passes it, and a bad value ends the run
 at start-up with one line naming the key and what it allows, before anything is written."""
 
 from __future__ import annotations
 
 import pytest
-
 from conftest import CONF, compose_config, run_cli
-from mim.cli import run_task
-from mim.config import ConfigError, check_config, to_plain
-from mim.run import train
 
-GMM_KEYS = ("batch_size, data_seed, eval_batch_size, n_test, n_train, n_val, seed, separation, "
-            "standardize, std, x_dim")
+from mimkit.cli import run_task
+from mimkit.config import ConfigError, check_config, to_plain
+from mimkit.run import train
+
+GMM_KEYS = (
+    "batch_size, data_seed, eval_batch_size, n_test, n_train, n_val, seed, separation, "
+    "standardize, std, x_dim"
+)
 
 
 def validate(name: str, overrides: list[str], tmp_path) -> None:
@@ -19,19 +21,36 @@ def validate(name: str, overrides: list[str], tmp_path) -> None:
     check_config(to_plain(cfg), name)
 
 
-GROUPS = ["objective", "prior", "model", "data", "logger", "trainer", "debug", "callbacks",
-          "experiment", "hparams_search", "hydra/launcher"]
+GROUPS = [
+    "objective",
+    "prior",
+    "model",
+    "data",
+    "logger",
+    "trainer",
+    "debug",
+    "callbacks",
+    "experiment",
+    "hparams_search",
+    "hydra/launcher",
+]
 # every option of every group in conf/ (a new config file is checked without a change here)
-SHIPPED = [[f"{group}={path.stem}"] for group in GROUPS
-           for path in sorted((CONF / group).glob("*.yaml"))] + [
+SHIPPED = [[f"{group}={path.stem}"] for group in GROUPS for path in sorted((CONF / group).glob("*.yaml"))] + [
     ["model=convhvae", "data=omniglot", "prior=vamp", "objective=amim", "debug=cpu_subset"],
     ["model=pixelhvae", "data=fmnist", "prior=mog", "objective=vae", "logger=many"],
     ["experiment=table1_pixelhvae", "debug=grid_smoke", "data=omniglot"],
-    ["model=mlp_bernoulli", "data._target_=helpers.BinaryGMMDataModule"],   # a subclass target
+    ["model=mlp_bernoulli", "data._target_=helpers.BinaryGMMDataModule"],  # a subclass target
     # additions that the classes take
-    ["+trainer.gradient_clip_val=1.0", "+callbacks.representation_metrics.nll_points=5",
-     "+model.x_per_z=2", "trainer.precision=16", "+trainer.limit_val_batches=0.5",
-     "callbacks.representation_metrics.nll_precision=bf16", "logger=wandb", "+logger.wandb.entity=team"],
+    [
+        "+trainer.gradient_clip_val=1.0",
+        "+callbacks.representation_metrics.nll_points=5",
+        "+model.x_per_z=2",
+        "trainer.precision=16",
+        "+trainer.limit_val_batches=0.5",
+        "callbacks.representation_metrics.nll_precision=bf16",
+        "logger=wandb",
+        "+logger.wandb.entity=team",
+    ],
     ["resume=/runs/a", "model=pixelhvae", "model.eval_recon=true"],
 ]
 
@@ -42,8 +61,11 @@ def test_every_shipped_config_passes(tmp_path, overrides):
 
 
 def test_embed_config_passes_and_is_checked(tmp_path):
-    validate("embed", ["ckpt_path=/some/run/last.ckpt", "data=omniglot", "split=val",
-                       "+data_overrides.n_test=100"], tmp_path)
+    validate(
+        "embed",
+        ["ckpt_path=/some/run/last.ckpt", "data=omniglot", "split=val", "+data_overrides.n_test=100"],
+        tmp_path,
+    )
     with pytest.raises(ConfigError, match=r"^device must be one of cpu\|cuda\|auto, got 'gpu'$"):
         validate("embed", ["ckpt_path=x.ckpt", "device=gpu"], tmp_path)
     with pytest.raises(ConfigError, match=r"^data: unknown key 'n_trian' .*did you mean 'n_train'\?$"):
@@ -52,26 +74,39 @@ def test_embed_config_passes_and_is_checked(tmp_path):
 
 def test_eval_config_passes_and_is_checked(tmp_path):
     validate("eval", ["ckpt_path=/some/run/last.ckpt", "+data_overrides.n_test=2000"], tmp_path)
-    with pytest.raises(ConfigError, match=r"^unknown top-level key 'seed' \(known: callbacks, "
-                                          r"ckpt_path, data_overrides, logger, paths, task_name, "
-                                          r"trainer\)$"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^unknown top-level key 'seed' \(known: callbacks, "
+        r"ckpt_path, data_overrides, logger, paths, task_name, "
+        r"trainer\)$",
+    ):
         validate("eval", ["ckpt_path=x.ckpt", "+seed=3"], tmp_path)
 
 
 TRAINER_KEYS = "accelerator, accumulate_grad_batches, barebones, benchmark, check_val_every_n_epoch"
-CALLBACK_TARGETS = ("mim.callbacks.beta_warmup.BetaWarmup, lightning.pytorch.callbacks.ModelCheckpoint, "
-                    "lightning.pytorch.callbacks.EarlyStopping")
-DATA_TARGETS = ("mim.data.gmm.GMMDataModule, mim.data.mnist.MNISTDataModule, "
-                "mim.data.omniglot.OmniglotDataModule, mim.data.pca_fmnist.PCAFashionMNISTDataModule")
-PRECISIONS = ("64|32|16|transformer-engine|transformer-engine-float16|16-true|16-mixed|bf16-true|"
-              "bf16-mixed|32-true|64-true|bf16 or null")
+CALLBACK_TARGETS = (
+    "mimkit.callbacks.beta_warmup.BetaWarmup, lightning.pytorch.callbacks.ModelCheckpoint, "
+    "lightning.pytorch.callbacks.EarlyStopping"
+)
+DATA_TARGETS = (
+    "mimkit.data.gmm.GMMDataModule, mimkit.data.mnist.MNISTDataModule, "
+    "mimkit.data.omniglot.OmniglotDataModule, mimkit.data.pca_fmnist.PCAFashionMNISTDataModule"
+)
+PRECISIONS = (
+    "64|32|16|transformer-engine|transformer-engine-float16|16-true|16-mixed|bf16-true|"
+    "bf16-mixed|32-true|64-true|bf16 or null"
+)
 
 # (overrides, the whole error line or the start of it when it ends in '...')
 BAD = [
     # top level, optim
-    (["+foo=1"], "unknown top-level key 'foo' (known: callbacks, ckpt_path, data, logger, model, "
-                 "objective, optim, optimized_metric, paths, patience, prior, resume, seed, skip_finished, tags, task_name, "
-                 "threads, trainer, warmup)"),
+    (
+        ["+foo=1"],
+        "unknown top-level key 'foo' (known: callbacks, ckpt_path, data, logger, model, "
+        "objective, optim, optimized_metric, paths, patience, prior, resume, seed, skip_finished, tags, "
+        "task_name, "
+        "threads, trainer, warmup)",
+    ),
     (["seed=-1"], "seed must be a non-negative integer, got -1"),
     (["threads=0"], "threads must be a positive integer or null, got 0"),
     (["warmup=abc"], "warmup must be a non-negative integer, got 'abc'"),
@@ -82,12 +117,16 @@ BAD = [
     (["+optim.momentum=0.9"], "optim: unknown key 'momentum' (known: grad_norm, lr, schedule, warmup)"),
     # data: the toys and the images
     (["+data.n_trian=5"], f"data: unknown key 'n_trian' (known: {GMM_KEYS}); did you mean 'n_train'?"),
-    (["data._target_=helpers.BinaryGMMDataModule", "+data.n_trian=5"],
-     f"data: unknown key 'n_trian' (known: {GMM_KEYS}); did you mean 'n_train'?"),
+    (
+        ["data._target_=helpers.BinaryGMMDataModule", "+data.n_trian=5"],
+        f"data: unknown key 'n_trian' (known: {GMM_KEYS}); did you mean 'n_train'?",
+    ),
     (["data.standardize=maybe"], "data.standardize must be true or false, got 'maybe'"),
     (["data=gmm20d", "data.x_dim=1"], "data.x_dim must be an integer >= 2, got 1"),
-    (["data._target_=mim.data.gmm.Nope"],
-     f"data._target_ 'mim.data.gmm.Nope' is not an importable class (known: {DATA_TARGETS})"),
+    (
+        ["data._target_=mimkit.data.gmm.Nope"],
+        f"data._target_ 'mimkit.data.gmm.Nope' is not an importable class (known: {DATA_TARGETS})",
+    ),
     (["data=pca_fmnist", "data.x_dim=1000"], "data.x_dim must be an integer in [1, 784], got 1000"),
     (["data=pca_fmnist", "data.pca_fit=test"], "data.pca_fit must be one of train|separate, got 'test'"),
     (["skip_finished=yes"], "skip_finished must be true or false, got 'yes'"),
@@ -95,58 +134,103 @@ BAD = [
     (["data=mnist", "data.eval_batch_size=0"], "data.eval_batch_size must be a positive integer, got 0"),
     (["data=fmnist", "data.download=yes"], "data.download must be true or false, got 'yes'"),
     (["data=omniglot", "data.label=letter"], "data.label must be one of alphabet|character, got 'letter'"),
-    (["data=omniglot", "data.test_per_character=0"],
-     "data.test_per_character must be a positive integer, got 0"),
-    (["data=omniglot", "+data.n_tset=5"],
-     "data: unknown key 'n_tset' (known: batch_size, data_dir, data_seed, download, eval_batch_size, "
-     "label, n_test, n_train, n_val, seed, source_dir, test_per_character, x_dim); did you mean 'n_test'?"),
+    (
+        ["data=omniglot", "data.test_per_character=0"],
+        "data.test_per_character must be a positive integer, got 0",
+    ),
+    (
+        ["data=omniglot", "+data.n_tset=5"],
+        "data: unknown key 'n_tset' (known: batch_size, data_dir, data_seed, download, eval_batch_size, "
+        "label, n_test, n_train, n_val, seed, source_dir, test_per_character, x_dim); did you mean 'n_test'?",
+    ),
     # models: the toys and the images
     (["model.hidden=abc"], "model.hidden must be a positive integer, got 'abc'"),
     (["model.decoder_z=anchr"], "model.decoder_z must be one of anchor|prior, got 'anchr'"),
-    (["model=mlp_bernoulli", "model.decoder.in_dim=0"], "model.decoder.in_dim must be a positive integer, got 0"),
-    (["model=convhvae", "model.x_shape=[1,28]"], "model.x_shape must be a list of 3 positive integers, got [1, 28]"),
+    (
+        ["model=mlp_bernoulli", "model.decoder.in_dim=0"],
+        "model.decoder.in_dim must be a positive integer, got 0",
+    ),
+    (
+        ["model=convhvae", "model.x_shape=[1,28]"],
+        "model.x_shape must be a list of 3 positive integers, got [1, 28]",
+    ),
     (["model=convhvae", "model.z1_dim=0"], "model.z1_dim must be a positive integer, got 0"),
-    (["model=convhvae", "model.vamp.activation=relu"],
-     "model.vamp.activation must be one of none|hardtanh, got 'relu'"),
+    (
+        ["model=convhvae", "model.vamp.activation=relu"],
+        "model.vamp.activation must be one of none|hardtanh, got 'relu'",
+    ),
     (["model=convhvae", "model.eval_recon=1"], "model.eval_recon must be true or false or test, got 1"),
     (["model=pixelhvae", "model.decoder.layers=0"], "model.decoder.layers must be a positive integer, got 0"),
-    (["model=pixelhvae", "+model.decoder.hidden=3"],
-     "model.decoder: unknown key 'hidden' (known: channels, layers, x_shape, z1_dim, z2_dim)"),
-    (["model=pixelhvae", "model.conditional_prior._target_=mim.nets.mlp.GaussianMLP",
-      "+model.conditional_prior.std_floor=-1"],
-     "model.conditional_prior.std_floor must be a non-negative number, got -1"),
+    (
+        ["model=pixelhvae", "+model.decoder.hidden=3"],
+        "model.decoder: unknown key 'hidden' (known: channels, layers, x_shape, z1_dim, z2_dim)",
+    ),
+    (
+        [
+            "model=pixelhvae",
+            "model.conditional_prior._target_=mimkit.nets.mlp.GaussianMLP",
+            "+model.conditional_prior.std_floor=-1",
+        ],
+        "model.conditional_prior.std_floor must be a non-negative number, got -1",
+    ),
     # priors, objectives
     (["prior=vamp", "prior.init=zeros"], "prior.init must be one of random|data, got 'zeros'"),
     (["prior=vamp", "prior.pseudo_inputs=0"], "prior.pseudo_inputs must be a positive integer, got 0"),
     (["prior=mog", "prior.init_scale=0"], "prior.init_scale must be a positive number, got 0"),
     (["+prior.latent_dim=3"], "prior: unknown key 'latent_dim' (known: none, this class takes no settings)"),
-    (["objective.decoder_qx=reencoder"],
-     "objective.decoder_qx must be one of prior_sample|reencode, got 'reencoder'"),
-    (["+objective.qx_sample=3"],
-     "objective: unknown key 'qx_sample' (known: decoder_qx, decoder_z, qx_fresh, qx_samples, "
-     "reinforce_baseline, symmetric, symmetric_during_warmup, x_per_z); did you mean 'qx_samples'?"),
-    (["objective=vae", "+objective.symmetric=true"],
-     "objective: unknown key 'symmetric' (known: none, this class takes no settings)"),
+    (
+        ["objective.decoder_qx=reencoder"],
+        "objective.decoder_qx must be one of prior_sample|reencode, got 'reencoder'",
+    ),
+    (
+        ["+objective.qx_sample=3"],
+        "objective: unknown key 'qx_sample' (known: decoder_qx, decoder_z, qx_fresh, qx_samples, "
+        "reinforce_baseline, symmetric, symmetric_during_warmup, x_per_z); did you mean 'qx_samples'?",
+    ),
+    (
+        ["objective=vae", "+objective.symmetric=true"],
+        "objective: unknown key 'symmetric' (known: none, this class takes no settings)",
+    ),
     # trainer, callbacks, logger, paths
     (["trainer.precision=bf17"], f"trainer.precision must be one of {PRECISIONS}, got 'bf17'"),
     (["trainer.accelerator=gpx"], "trainer.accelerator must be one of auto|gpu|cpu|cuda|mps|tpu, got 'gpx'"),
     (["trainer.max_epochs=1.5"], "trainer.max_epochs must be a positive integer, got 1.5"),
-    (["trainer.devices=0"],
-     "trainer.devices must be a positive integer, -1, a string or a list of non-negative integers, got 0"),
+    (
+        ["trainer.devices=0"],
+        "trainer.devices must be a positive integer, -1, a string or a list of non-negative integers, got 0",
+    ),
     (["+trainer.max_epoch=3"], f"trainer: unknown key 'max_epoch' (known: {TRAINER_KEYS}, ..."),
     (["callbacks.early_stopping.mode=mn"], "callbacks.early_stopping.mode must be one of min|max, got 'mn'"),
-    (["callbacks.model_checkpoint.save_top_k=-2"],
-     "callbacks.model_checkpoint.save_top_k must be an integer >= -1, got -2"),
-    (["callbacks.representation_metrics.nll_precision=16"],
-     "callbacks.representation_metrics.nll_precision must be one of 32|bf16, got 16"),
-    (["model=convhvae", "callbacks.tsne.perplexity=0"], "callbacks.tsne.perplexity must be a positive number, got 0"),
-    (["callbacks.representation_metrics.knn_ks=[1,0]"],
-     "callbacks.representation_metrics.knn_ks must be a list of positive integers, got [1, 0]"),
-    (["+callbacks.foo.bar=1"], f"callbacks.foo must be a node with a _target_ (known: {CALLBACK_TARGETS}, ..."),
+    (
+        ["callbacks.model_checkpoint.save_top_k=-2"],
+        "callbacks.model_checkpoint.save_top_k must be an integer >= -1, got -2",
+    ),
+    (
+        ["callbacks.representation_metrics.nll_precision=16"],
+        "callbacks.representation_metrics.nll_precision must be one of 32|bf16, got 16",
+    ),
+    (
+        ["model=convhvae", "callbacks.tsne.perplexity=0"],
+        "callbacks.tsne.perplexity must be a positive number, got 0",
+    ),
+    (
+        ["callbacks.representation_metrics.knn_ks=[1,0]"],
+        "callbacks.representation_metrics.knn_ks must be a list of positive integers, got [1, 0]",
+    ),
+    (
+        ["+callbacks.foo.bar=1"],
+        f"callbacks.foo must be a node with a _target_ (known: {CALLBACK_TARGETS}, ...",
+    ),
     (["logger=wandb", "logger.wandb.offline=1"], "logger.wandb.offline must be true or false, got 1"),
-    (["logger=wandb", "logger.wandb.init_timeout=0"], "logger.wandb.init_timeout must be a positive number, got 0"),
+    (
+        ["logger=wandb", "logger.wandb.init_timeout=0"],
+        "logger.wandb.init_timeout must be a positive number, got 0",
+    ),
     (["resume=3"], "resume must be a string or null, got 3"),
-    (["+paths.foo=1"], "paths: unknown key 'foo' (known: data_dir, log_dir, output_dir, root_dir, shared_data_dir)"),
+    (
+        ["+paths.foo=1"],
+        "paths: unknown key 'foo' (known: data_dir, log_dir, output_dir, root_dir, shared_data_dir)",
+    ),
 ]
 
 
@@ -159,18 +243,23 @@ def test_bad_input_fails_at_start_up_in_one_line(train_config, tmp_path, capsys,
     assert exit_.value.code == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ")
-    line = err[0][len("error: "):]
+    line = err[0][len("error: ") :]
     if message.endswith("..."):
         assert line.startswith(message[:-3]), line
     else:
         assert line == message
-    assert not run_dir.exists()   # nothing written: no checkpoint, log or metrics.json
+    assert not run_dir.exists()  # nothing written: no checkpoint, log or metrics.json
 
 
 def test_train_py_rejects_a_bad_image_model_setting(tmp_path):
     """The same check from the command line, on an image model (a subprocess)."""
-    result = run_cli("train.py", "model=pixelhvae", "model.decoder.layers=0",
-                     f"hydra.run.dir={tmp_path / 'run'}", timeout=120)
+    result = run_cli(
+        "train.py",
+        "model=pixelhvae",
+        "model.decoder.layers=0",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        timeout=120,
+    )
     assert result.returncode == 1
     assert "error: model.decoder.layers must be a positive integer, got 0" in result.stderr
     # Hydra's own files only (the composed config, the log with the error line)
@@ -180,9 +269,21 @@ def test_train_py_rejects_a_bad_image_model_setting(tmp_path):
 
 def test_any_class_is_checked_against_its_constructor(tmp_path):
     """A target registered nowhere: the keys its constructor takes (a Lightning callback here)."""
-    validate("train", ["+callbacks.timer._target_=lightning.pytorch.callbacks.Timer",
-                       "+callbacks.timer.interval=epoch"], tmp_path)
-    with pytest.raises(ConfigError, match=r"^callbacks.timer: unknown key 'intervall' \(known: "
-                                          r"duration, interval, verbose\); did you mean 'interval'\?$"):
-        validate("train", ["+callbacks.timer._target_=lightning.pytorch.callbacks.Timer",
-                           "+callbacks.timer.intervall=epoch"], tmp_path)
+    validate(
+        "train",
+        ["+callbacks.timer._target_=lightning.pytorch.callbacks.Timer", "+callbacks.timer.interval=epoch"],
+        tmp_path,
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"^callbacks.timer: unknown key 'intervall' \(known: "
+        r"duration, interval, verbose\); did you mean 'interval'\?$",
+    ):
+        validate(
+            "train",
+            [
+                "+callbacks.timer._target_=lightning.pytorch.callbacks.Timer",
+                "+callbacks.timer.intervall=epoch",
+            ],
+            tmp_path,
+        )

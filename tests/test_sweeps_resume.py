@@ -1,4 +1,4 @@
-"""Resumable sweeps (mim.finished, docs/sweeps.md): a re-run multirun skips its finished jobs."""
+"""Resumable sweeps (mimkit.finished, docs/sweeps.md): a re-run multirun skips its finished jobs."""
 
 import json
 from pathlib import Path
@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from conftest import run_cli
 
-from mim import report, run
-from mim.finished import FINISHED_NAME, finished_metrics, same_job
+from mimkit import report, run
+from mimkit.finished import FINISHED_NAME, finished_metrics, same_job
 
 METRICS = {"val/loss": 1.25, "test/mi": 2.5, "test/knn5": 0.75}
 OVERRIDES = ["objective=vae", "seed=2", "model.latent_dim=4"]
@@ -28,12 +28,15 @@ def test_same_job_ignores_order_and_skip_finished_only():
     assert not same_job(OVERRIDES, OVERRIDES + ["trainer.max_epochs=5"])
 
 
-@pytest.mark.parametrize("metrics, why", [
-    ('{"val/loss": 1.0, "test/mi"', "metrics.json is incomplete"),       # cut short
-    ('{"test/mi": 2.5}', "metrics.json is incomplete"),                   # no val/loss
-    ('{"val/loss": "1.0"}', "metrics.json is incomplete"),                # not a number
-    ("{}", "metrics.json is incomplete"),
-])
+@pytest.mark.parametrize(
+    "metrics, why",
+    [
+        ('{"val/loss": 1.0, "test/mi"', "metrics.json is incomplete"),  # cut short
+        ('{"test/mi": 2.5}', "metrics.json is incomplete"),  # no val/loss
+        ('{"val/loss": "1.0"}', "metrics.json is incomplete"),  # not a number
+        ("{}", "metrics.json is incomplete"),
+    ],
+)
 def test_incomplete_metrics_are_not_finished(tmp_path, metrics, why):
     write_job(tmp_path, metrics=metrics)
     assert finished_metrics(tmp_path, OVERRIDES, "val/loss") == (None, why)
@@ -45,11 +48,15 @@ def test_finished_needs_metrics_and_the_same_overrides(tmp_path):
     assert finished_metrics(tmp_path, OVERRIDES[::-1], "val/loss") == (METRICS, "finished")
     assert finished_metrics(tmp_path, OVERRIDES, None) == (METRICS, "finished")
     assert finished_metrics(tmp_path, ["objective=mim"] + OVERRIDES[1:], "val/loss") == (
-        None, "metrics.json holds the results of other overrides")
-    assert finished_metrics(tmp_path, None, "val/loss")[0] is None   # outside Hydra
-    (tmp_path / FINISHED_NAME).unlink()   # killed between metrics.json and finished.json
+        None,
+        "metrics.json holds the results of other overrides",
+    )
+    assert finished_metrics(tmp_path, None, "val/loss")[0] is None  # outside Hydra
+    (tmp_path / FINISHED_NAME).unlink()  # killed between metrics.json and finished.json
     assert finished_metrics(tmp_path, OVERRIDES, "val/loss") == (
-        None, "no readable finished.json beside metrics.json")
+        None,
+        "no readable finished.json beside metrics.json",
+    )
 
 
 class Built(Exception):
@@ -83,22 +90,36 @@ def test_train_returns_the_stored_metrics_without_building(train_config, tmp_pat
     assert len(ran) == 2
 
 
-TINY = ["data.n_train=128", "data.n_val=128", "data.n_test=128", "trainer.max_epochs=1",
-        "trainer.enable_progress_bar=false", "callbacks.progress_bar=null",
-        "callbacks.fig2_plot=null", "callbacks.representation_metrics.nll_samples=10",
-        "callbacks.representation_metrics.consistency_samples=10"]
+TINY = [
+    "data.n_train=128",
+    "data.n_val=128",
+    "data.n_test=128",
+    "trainer.max_epochs=1",
+    "trainer.enable_progress_bar=false",
+    "callbacks.progress_bar=null",
+    "callbacks.fig2_plot=null",
+    "callbacks.representation_metrics.nll_samples=10",
+    "callbacks.representation_metrics.consistency_samples=10",
+]
 
 
 def test_rerun_of_a_joblib_sweep_trains_only_its_unfinished_jobs(tmp_path):
     sweep = tmp_path / "sweep"
-    command = ["-m", "objective=mim,vae", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
-               *TINY, "skip_finished=true", f"hydra.sweep.dir={sweep}"]
+    command = [
+        "-m",
+        "objective=mim,vae",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        *TINY,
+        "skip_finished=true",
+        f"hydra.sweep.dir={sweep}",
+    ]
     first = run_cli("train.py", *command)
     assert first.returncode == 0, first.stderr[-2000:]
     kept, lost = sweep / "0", sweep / "1"
     before = {p: p.stat().st_mtime_ns for p in (kept / "metrics.json", kept / "checkpoints" / "last.ckpt")}
     kept_metrics = (kept / "metrics.json").read_text()
-    (lost / "metrics.json").unlink()   # job 1 "failed"
+    (lost / "metrics.json").unlink()  # job 1 "failed"
 
     second = run_cli("train.py", *command)
     assert second.returncode == 0, second.stderr[-2000:]

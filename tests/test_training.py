@@ -8,7 +8,7 @@ import lightning as L
 import pytest
 import torch
 
-from mim.run import load_module, train
+from mimkit.run import load_module, train
 
 OBJECTIVES = ["mim", "amim", "vae"]
 PRIORS = ["standard", "vamp", "mog"]
@@ -20,13 +20,30 @@ PRIORS = ["standard", "vamp", "mog"]
 def test_fast_dev_run_every_toy_combination_is_quick(train_config, tmp_path, objective, prior, data):
     # the real data sizes and priors (10,000 test points, 500 pseudo-inputs): one batch of
     # everything, the test metrics included, takes seconds (it took minutes with a VampPrior)
-    cfg = train_config(f"objective={objective}", f"prior={prior}", f"data={data}", "debug=fast_dev_run",
-                       "trainer.enable_progress_bar=false", "callbacks.progress_bar=null", fast=False)
+    cfg = train_config(
+        f"objective={objective}",
+        f"prior={prior}",
+        f"data={data}",
+        "debug=fast_dev_run",
+        "trainer.enable_progress_bar=false",
+        "callbacks.progress_bar=null",
+        fast=False,
+    )
     metrics = train(cfg)
-    for name in ("val/loss", "test/loss", "test/recon", "test/mi", "test/nll", "test/nll_1s",
-                 "test/knn5", "test/consistency"):
+    for name in (
+        "val/loss",
+        "test/loss",
+        "test/recon",
+        "test/mi",
+        "test/nll",
+        "test/nll_1s",
+        "test/knn5",
+        "test/consistency",
+    ):
         assert torch.isfinite(torch.tensor(metrics[name])), name
-    assert json.loads((tmp_path / "metrics.json").read_text())["test/loss"] == pytest.approx(metrics["test/loss"])
+    assert json.loads((tmp_path / "metrics.json").read_text())["test/loss"] == pytest.approx(
+        metrics["test/loss"]
+    )
     assert metrics["time/total_s"] < 20
 
 
@@ -37,8 +54,9 @@ def _val_losses(run_dir):
 
 @pytest.mark.parametrize("objective", OBJECTIVES)
 def test_each_objective_lowers_its_loss_on_the_gmm(train_config, tmp_path, objective):
-    cfg = train_config(f"objective={objective}", "trainer.max_epochs=6", "data.n_train=4096",
-                       "callbacks.early_stopping=null")
+    cfg = train_config(
+        f"objective={objective}", "trainer.max_epochs=6", "data.n_train=4096", "callbacks.early_stopping=null"
+    )
     train(cfg)
     losses = _val_losses(tmp_path)[:6]  # per-epoch rows; the final evaluation's row follows
     assert len(losses) == 6
@@ -57,12 +75,16 @@ def test_same_seed_same_metrics(train_config, tmp_path):
 def test_checkpoints_are_plain_and_reload_per_prior(train_config, tmp_path):
     for prior in PRIORS:
         run = tmp_path / prior
-        cfg = train_config(f"prior={prior}", "prior.pseudo_inputs=20" if prior == "vamp" else "seed=1",
-                           "trainer.max_epochs=1", output_dir=run)
+        cfg = train_config(
+            f"prior={prior}",
+            "prior.pseudo_inputs=20" if prior == "vamp" else "seed=1",
+            "trainer.max_epochs=1",
+            output_dir=run,
+        )
         train(cfg)
         ckpt = run / "checkpoints" / "last.ckpt"
         checkpoint = torch.load(ckpt, weights_only=True)  # plain values only
-        assert checkpoint["run_config"]["prior"]["_target_"].startswith(f"mim.priors.{prior}.")
+        assert checkpoint["run_config"]["prior"]["_target_"].startswith(f"mimkit.priors.{prior}.")
         model = load_module(str(ckpt)).model
         state = {k: v for k, v in checkpoint["state_dict"].items() if k.startswith("model.")}
         assert set(state) == {f"model.{name}" for name in model.state_dict()}
@@ -72,20 +94,32 @@ def test_checkpoints_are_plain_and_reload_per_prior(train_config, tmp_path):
 
 @pytest.mark.parametrize("prior", PRIORS)
 def test_save_load_round_trip_keeps_the_trained_model(prior, tmp_path):
-    from mim.data.gmm import GMMDataModule
-    from mim.module import AutoencoderModule
+    from mimkit.data.gmm import GMMDataModule
+    from mimkit.module import AutoencoderModule
 
-    model_cfg = {"latent_dim": 2,
-                 "encoder": {"_target_": "mim.nets.mlp.GaussianMLP", "in_dim": 2, "out_dim": 2, "hidden": 8},
-                 "decoder": {"_target_": "mim.nets.mlp.GaussianMLP", "in_dim": 2, "out_dim": 2, "hidden": 8}}
+    model_cfg = {
+        "latent_dim": 2,
+        "encoder": {"_target_": "mimkit.nets.mlp.GaussianMLP", "in_dim": 2, "out_dim": 2, "hidden": 8},
+        "decoder": {"_target_": "mimkit.nets.mlp.GaussianMLP", "in_dim": 2, "out_dim": 2, "hidden": 8},
+    }
     classes = {"standard": "StandardNormalPrior", "vamp": "VampPrior", "mog": "MixtureOfGaussiansPrior"}
-    prior_cfg = {"_target_": f"mim.priors.{prior}.{classes[prior]}"}
+    prior_cfg = {"_target_": f"mimkit.priors.{prior}.{classes[prior]}"}
     if prior == "vamp":
         prior_cfg["pseudo_inputs"] = 7
-    module = AutoencoderModule(model_cfg, prior_cfg, {"_target_": "mim.objectives.mim.MIM"},
-                               {"lr": 1e-2, "schedule": "constant", "warmup": 0})
-    trainer = L.Trainer(max_epochs=1, logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0)
+    module = AutoencoderModule(
+        model_cfg,
+        prior_cfg,
+        {"_target_": "mimkit.objectives.mim.MIM"},
+        {"lr": 1e-2, "schedule": "constant", "warmup": 0},
+    )
+    trainer = L.Trainer(
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+    )
     trainer.fit(module, datamodule=GMMDataModule(n_train=512, n_val=64, n_test=64))
     trainer.save_checkpoint(tmp_path / "model.ckpt")
     trained, loaded = module.model.eval(), load_module(str(tmp_path / "model.ckpt")).model
@@ -101,7 +135,7 @@ def test_save_load_round_trip_keeps_the_trained_model(prior, tmp_path):
 
 def binary_gmm_entropy() -> float:
     """H(x) in nats of the 2-D GMM (means, std 0.25) thresholded at 0, from the normal CDF."""
-    from mim.data.gmm import gmm_means
+    from mimkit.data.gmm import gmm_means
 
     cells = [0.0] * 4
     for mean in gmm_means(2).tolist():
@@ -114,11 +148,18 @@ def binary_gmm_entropy() -> float:
 
 def test_bernoulli_decoder_trains_with_reinforce(train_config, tmp_path):
     # binary data (the 2-D GMM thresholded at 0); MIM, so decoder pairs take the REINFORCE path
-    cfg = train_config("model=mlp_bernoulli", "data._target_=helpers.BinaryGMMDataModule",
-                       "data.n_train=2048", "trainer.max_epochs=3", "warmup=1", "optim.lr=1e-2",
-                       "optim.schedule=constant", "callbacks.fig2_plot=null",
-                       "callbacks.representation_metrics.nll_samples=100",
-                       "callbacks.representation_metrics.consistency_pairs=256")
+    cfg = train_config(
+        "model=mlp_bernoulli",
+        "data._target_=helpers.BinaryGMMDataModule",
+        "data.n_train=2048",
+        "trainer.max_epochs=3",
+        "warmup=1",
+        "optim.lr=1e-2",
+        "optim.schedule=constant",
+        "callbacks.fig2_plot=null",
+        "callbacks.representation_metrics.nll_samples=100",
+        "callbacks.representation_metrics.consistency_pairs=256",
+    )
     metrics = train(cfg)
     # binary x: log p(x|z) ≤ 0, and the decoder reconstructs the bits far better than a coin
     # flip (2 log ½ = -1.39); -log q(x) cannot beat the data's entropy (up to test-set noise)
@@ -140,8 +181,8 @@ def test_noam_schedule_is_applied_per_epoch(train_config, tmp_path):
 
 
 def test_non_finite_loss_stops_the_run_and_keeps_earlier_checkpoints(train_config, tmp_path, monkeypatch):
-    from mim.module import NonFiniteLossError
-    from mim.objectives.mim import MIM
+    from mimkit.module import NonFiniteLossError
+    from mimkit.objectives.mim import MIM
 
     calls = {"n": 0}
     real_call = MIM.__call__
@@ -180,9 +221,14 @@ def test_csv_and_tensorboard_loggers_together(train_config, tmp_path):
 def test_resume_continues_from_a_checkpoint(train_config, tmp_path):
     first = tmp_path / "first"
     train(train_config("trainer.max_epochs=2", "callbacks.early_stopping=null", output_dir=first))
-    resumed = train(train_config("trainer.max_epochs=3", "callbacks.early_stopping=null",
-                                 f"ckpt_path={first / 'checkpoints' / 'last.ckpt'}",
-                                 output_dir=tmp_path / "second"))
+    resumed = train(
+        train_config(
+            "trainer.max_epochs=3",
+            "callbacks.early_stopping=null",
+            f"ckpt_path={first / 'checkpoints' / 'last.ckpt'}",
+            output_dir=tmp_path / "second",
+        )
+    )
     assert resumed["train/epochs"] == 3
     with open(tmp_path / "second" / "csv" / "metrics.csv") as f:
         epochs = {int(row["epoch"]) for row in csv.DictReader(f) if row.get("train/loss")}
@@ -191,49 +237,78 @@ def test_resume_continues_from_a_checkpoint(train_config, tmp_path):
 
 def test_evaluate_a_checkpoint_on_other_data_settings(train_config, tmp_path, monkeypatch):
     from conftest import compose_config
-    from mim.data.gmm import GMMDataModule
-    from mim.run import evaluate
+
+    from mimkit.data.gmm import GMMDataModule
+    from mimkit.run import evaluate
 
     train(train_config("trainer.max_epochs=1", output_dir=tmp_path / "run"))
     built = []
     real_init = GMMDataModule.__init__
-    monkeypatch.setattr(GMMDataModule, "__init__",
-                        lambda self, **kw: built.append(kw) or real_init(self, **kw))
+    monkeypatch.setattr(
+        GMMDataModule, "__init__", lambda self, **kw: built.append(kw) or real_init(self, **kw)
+    )
     ckpt = tmp_path / "run" / "checkpoints" / "last.ckpt"
-    cfg = compose_config("eval", [f"ckpt_path={ckpt}", "+data_overrides.n_test=256",
-                                  "+data_overrides.n_val=128", "callbacks.progress_bar=null",
-                                  "trainer.enable_progress_bar=false"], tmp_path / "eval")
+    cfg = compose_config(
+        "eval",
+        [
+            f"ckpt_path={ckpt}",
+            "+data_overrides.n_test=256",
+            "+data_overrides.n_val=128",
+            "callbacks.progress_bar=null",
+            "trainer.enable_progress_bar=false",
+        ],
+        tmp_path / "eval",
+    )
     metrics = evaluate(cfg)
-    assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["test/loss"] == pytest.approx(metrics["test/loss"])
+    assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["test/loss"] == pytest.approx(
+        metrics["test/loss"]
+    )
     assert "test/mi" in metrics and "val/loss" in metrics
     assert built[-1]["n_test"] == 256 and built[-1]["n_val"] == 128  # the run's other settings kept
     assert built[-1]["n_train"] == 1024 and built[-1]["seed"] == 1
 
 
 def test_each_epoch_logs_one_progress_line(train_config, caplog):
-    with caplog.at_level("INFO", logger="mim.module"):
+    with caplog.at_level("INFO", logger="mimkit.module"):
         train(train_config("trainer.max_epochs=2", "warmup=2"))
-    lines = [r.getMessage() for r in caplog.records if r.name == "mim.module" and r.getMessage().startswith("epoch")]
+    lines = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "mimkit.module" and r.getMessage().startswith("epoch")
+    ]
     assert [line.split("  ")[:2] for line in lines] == [["epoch 1/2", "β=0.5"], ["epoch 2/2", "β=1"]]
     assert all("val/loss=" in line and "training items/s" in line for line in lines)
 
 
 @pytest.mark.parametrize("when, stages", [(True, {"val", "test"}), ("test", {"test"}), (False, set())])
 def test_eval_recon_chooses_the_stages_with_reconstruction_errors(when, stages):
-    from mim.data.gmm import GMMDataModule
-    from mim.module import AutoencoderModule
+    from mimkit.data.gmm import GMMDataModule
+    from mimkit.module import AutoencoderModule
 
     torch.manual_seed(0)
-    model = {"latent_dim": 2, "eval_recon": when,
-             "encoder": {"_target_": "mim.nets.mlp.GaussianMLP", "in_dim": 2, "out_dim": 2, "hidden": 4},
-             "decoder": {"_target_": "mim.nets.mlp.GaussianMLP", "in_dim": 2, "out_dim": 2, "hidden": 4}}
-    module = AutoencoderModule(model, {"_target_": "mim.priors.standard.StandardNormalPrior"},
-                               {"_target_": "mim.objectives.vae.VAE"},
-                               {"lr": 1e-3, "schedule": "constant", "warmup": 0})
+    model = {
+        "latent_dim": 2,
+        "eval_recon": when,
+        "encoder": {"_target_": "mimkit.nets.mlp.GaussianMLP", "in_dim": 2, "out_dim": 2, "hidden": 4},
+        "decoder": {"_target_": "mimkit.nets.mlp.GaussianMLP", "in_dim": 2, "out_dim": 2, "hidden": 4},
+    }
+    module = AutoencoderModule(
+        model,
+        {"_target_": "mimkit.priors.standard.StandardNormalPrior"},
+        {"_target_": "mimkit.objectives.vae.VAE"},
+        {"lr": 1e-3, "schedule": "constant", "warmup": 0},
+    )
     data = GMMDataModule(n_train=256, n_val=256, n_test=256)
-    trainer = L.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, accelerator="cpu")
-    logged = {**trainer.validate(module, datamodule=data, verbose=False)[0],
-              **trainer.test(module, datamodule=data, verbose=False)[0]}
+    trainer = L.Trainer(
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+    )
+    logged = {
+        **trainer.validate(module, datamodule=data, verbose=False)[0],
+        **trainer.test(module, datamodule=data, verbose=False)[0],
+    }
     assert {stage for stage in ("val", "test") if f"{stage}/recon" in logged} == stages
     assert {stage for stage in ("val", "test") if f"{stage}/recon_mean" in logged} == stages

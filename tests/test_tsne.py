@@ -12,10 +12,10 @@ import pytest
 import torch
 from lightning.pytorch.loggers import WandbLogger
 
-from mim.autoencoder import Autoencoder
-from mim.callbacks.tsne import TSNEPlot
-from mim.priors.standard import StandardNormalPrior
-from mim.tsne import plot_tsne, tsne_2d
+from mimkit.autoencoder import Autoencoder
+from mimkit.callbacks.tsne import TSNEPlot
+from mimkit.priors.standard import StandardNormalPrior
+from mimkit.tsne import plot_tsne, tsne_2d
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -51,7 +51,7 @@ class MeanEncoder(torch.nn.Module):
     """x [N, 1, 2, 2] (or [N, 3]) -> N(first three values, 0.01²): the latents are the pixels."""
 
     def forward(self, x):
-        from mim.distributions import DiagonalGaussian
+        from mimkit.distributions import DiagonalGaussian
 
         mean = x.flatten(1)[:, :3]
         return DiagonalGaussian(mean, torch.full_like(mean, 0.01))
@@ -63,8 +63,13 @@ def image_module(tmp_path: Path):
 
 
 def fake_trainer(x, labels, root: Path, loggers=()):
-    return SimpleNamespace(is_global_zero=True, fast_dev_run=False, default_root_dir=str(root),
-                           datamodule=SimpleNamespace(test=(x, labels)), loggers=list(loggers))
+    return SimpleNamespace(
+        is_global_zero=True,
+        fast_dev_run=False,
+        default_root_dir=str(root),
+        datamodule=SimpleNamespace(test=(x, labels)),
+        loggers=list(loggers),
+    )
 
 
 def test_callback_writes_png_and_coordinates_and_logs_to_wandb(tmp_path: Path):
@@ -76,7 +81,7 @@ def test_callback_writes_png_and_coordinates_and_logs_to_wandb(tmp_path: Path):
     assert callback.written == tmp_path / "tsne.png"
     assert callback.written.read_bytes()[:8] == PNG_MAGIC
     saved = np.load(tmp_path / "tsne.npz")
-    assert saved["coords"].shape == (100, 2)            # the first `points` test points
+    assert saved["coords"].shape == (100, 2)  # the first `points` test points
     assert np.array_equal(saved["labels"], labels[:100])
     wandb.log_image.assert_called_once_with(key="test/tsne", images=[str(callback.written)])
 

@@ -1,20 +1,28 @@
-"""W&B dashboards (mim.loggers), offline: read back from the offline runs' .wandb files."""
+"""W&B dashboards (mimkit.loggers), offline: read back from the offline runs' .wandb files."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-
 from conftest import run_cli
-from mim.loggers import job_name, wandb_logger
-from mim.run import train
 from wandb_offline import read_run
 
-SMALL = ["data.n_train=256", "data.n_val=128", "data.n_test=128", "trainer.max_epochs=1", "threads=1",
-         "trainer.enable_progress_bar=False", "callbacks.progress_bar=null",
-         "callbacks.representation_metrics=null", "+callbacks.fig2_plot.grid=10",
-         "+callbacks.fig2_plot.samples=2"]
+from mimkit.loggers import job_name, wandb_logger
+from mimkit.run import train
+
+SMALL = [
+    "data.n_train=256",
+    "data.n_val=128",
+    "data.n_test=128",
+    "trainer.max_epochs=1",
+    "threads=1",
+    "trainer.enable_progress_bar=False",
+    "callbacks.progress_bar=null",
+    "callbacks.representation_metrics=null",
+    "+callbacks.fig2_plot.grid=10",
+    "+callbacks.fig2_plot.samples=2",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -31,8 +39,20 @@ def offline_runs(run_dir) -> list:
 
 
 def test_job_name_is_the_override_dirname_without_the_logger_and_resume_switches():
-    assert job_name(["seed=2", "objective=vae", "logger=wandb", "+logger.wandb.offline=true",
-                     "resume=/r", "ckpt_path=/c", "+extra=1"]) == "extra=1,objective=vae,seed=2"
+    assert (
+        job_name(
+            [
+                "seed=2",
+                "objective=vae",
+                "logger=wandb",
+                "+logger.wandb.offline=true",
+                "resume=/r",
+                "ckpt_path=/c",
+                "+extra=1",
+            ]
+        )
+        == "extra=1,objective=vae,seed=2"
+    )
     assert job_name([]) == ""
 
 
@@ -63,8 +83,11 @@ def test_a_sweep_is_one_group_each_job_a_run_with_config_summary_and_figures(tmp
 
 def test_a_resumed_run_logs_to_the_same_wandb_run(train_config, tmp_path):
     train(train_config(*SMALL, "logger=wandb", "callbacks.fig2_plot=null", output_dir=tmp_path / "run"))
-    train(train_config(f"resume={tmp_path / 'run'}", "trainer.max_epochs=2", fast=False,
-                       output_dir=tmp_path / "run"))
+    train(
+        train_config(
+            f"resume={tmp_path / 'run'}", "trainer.max_epochs=2", fast=False, output_dir=tmp_path / "run"
+        )
+    )
     first, second = offline_runs(tmp_path / "run")
     assert first.id == second.id and first.name == second.name
     assert first.summary["train/epochs"] == 1 and second.summary["train/epochs"] == 2

@@ -29,11 +29,11 @@ def records(path: Path):
         if left < HEADER:
             position += left
             continue
-        _, length, kind = struct.unpack("<IHB", data[position:position + HEADER])
-        if kind == 0:   # zero padding to the end of the block
+        _, length, kind = struct.unpack("<IHB", data[position : position + HEADER])
+        if kind == 0:  # zero padding to the end of the block
             position += left
             continue
-        chunks.append(data[position + HEADER:position + HEADER + length])
+        chunks.append(data[position + HEADER : position + HEADER + length])
         position += HEADER + length
         if kind in (1, 4):
             record = wandb_internal_pb2.Record()

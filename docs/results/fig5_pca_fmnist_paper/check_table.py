@@ -3,17 +3,21 @@
 (default fig5_pca_fmnist_paper). Run from the repository root:
     python docs/results/fig5_pca_fmnist_paper/check_table.py <check dir> <column name> [<sweep dir>]
 """
+
 import sys
 from pathlib import Path
 
 sys.path.insert(0, "src")
-from mim.report.runs import job_dirs, read_job, read_metrics  # noqa: E402
+from mimkit.report.runs import job_dirs, read_job, read_metrics
 
 CHECK, NAME = Path(sys.argv[1]), sys.argv[2]
-SWEEP = Path(sys.argv[3] if len(sys.argv) > 3
-             else "outputs/fig5_pca_fmnist_paper/multiruns/resumable")
-METRICS = [("test/mi", "MI", 2), ("test/knn5", "5-NN", 3), ("test/recon", "recon", 2),
-           ("test/nll_1s", "NLL (1 sample)", 1)]
+SWEEP = Path(sys.argv[3] if len(sys.argv) > 3 else "outputs/fig5_pca_fmnist_paper/multiruns/resumable")
+METRICS = [
+    ("test/mi", "MI", 2),
+    ("test/knn5", "5-NN", 3),
+    ("test/recon", "recon", 2),
+    ("test/nll_1s", "NLL (1 sample)", 1),
+]
 
 
 def run_key(name: str) -> tuple[str, int, int]:
@@ -23,14 +27,17 @@ def run_key(name: str) -> tuple[str, int, int]:
 
 def best_epoch(run_dir: Path) -> str:
     found = sorted((run_dir / "checkpoints").glob("epoch_*.ckpt"))
-    return str(int(found[-1].stem.split("_")[1]) + 1) if found else "–"   # names count from 0
+    return str(int(found[-1].stem.split("_")[1]) + 1) if found else "–"  # names count from 0
 
 
 sweep = {}
 for job in filter(None, map(read_job, job_dirs(SWEEP))):
     sweep[job.value("objective"), int(job.value("model.latent_dim")), int(job.value("seed"))] = job
-print(f"| objective | latent | best epoch: sweep / {NAME} | "
-      + " | ".join(f"{name}: sweep / {NAME}" for _, name, _ in METRICS) + " |")
+print(
+    f"| objective | latent | best epoch: sweep / {NAME} | "
+    + " | ".join(f"{name}: sweep / {NAME}" for _, name, _ in METRICS)
+    + " |"
+)
 print("|---|---|---|" + "---|" * len(METRICS))
 runs = [path for path in CHECK.glob("*_l*_s*") if path.is_dir()]
 for path in sorted(runs, key=lambda p: run_key(p.name)):

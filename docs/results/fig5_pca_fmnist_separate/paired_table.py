@@ -1,17 +1,22 @@
 """The paired table of docs/results/README.md: each fig5_pca_fmnist_separate job's test metrics on
 the separate test PCA (its own metrics.json) beside the same checkpoint's on the training-split PCA
 (reeval_train_basis.sh), mean ± sample std over seeds. Run from the repository root."""
+
 import statistics
 import sys
 from pathlib import Path
 
 sys.path.insert(0, "src")
-from mim.report.runs import job_dirs, read_job, read_metrics  # noqa: E402
+from mimkit.report.runs import job_dirs, read_job, read_metrics
 
 SWEEP = Path("outputs/fig5_pca_fmnist_separate/multiruns/resumable")
 REEVAL = Path("outputs/fig5_pca_fmnist_separate/eval_train_basis")
-METRICS = [("test/knn5", "5-NN", 3), ("test/mi", "MI", 2), ("test/recon", "recon", 2),
-           ("test/nll_1s", "NLL (1 sample)", 1)]
+METRICS = [
+    ("test/knn5", "5-NN", 3),
+    ("test/mi", "MI", 2),
+    ("test/recon", "recon", 2),
+    ("test/nll_1s", "NLL (1 sample)", 1),
+]
 
 
 def mean_std(values, digits):
@@ -27,8 +32,11 @@ for path in job_dirs(SWEEP):
         key = (job.value("objective"), int(job.value("model.latent_dim")))
         cells.setdefault(key, []).append((train, job.metrics))
 
-print("| objective | latent | n | "
-      + " | ".join(f"{name} train PCA | {name} separate PCA" for _, name, _ in METRICS) + " |")
+print(
+    "| objective | latent | n | "
+    + " | ".join(f"{name} train PCA | {name} separate PCA" for _, name, _ in METRICS)
+    + " |"
+)
 print("|---|---|---|" + "---|---|" * len(METRICS))
 for (objective, latent), pairs in sorted(cells.items()):
     row = [objective, str(latent), str(len(pairs))]

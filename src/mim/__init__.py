@@ -1,9 +1,0 @@
-"""MIM: the Mutual Information Machine, A-MIM and the VAE (Livne, Swersky & Fleet, 2019).
-
-Entry points: `src/train.py`, `src/eval.py`, `src/embed.py`, `src/report.py` (Hydra configs in
-`conf/`).
-In Python: `mim.run.load_module(ckpt).model` is an `mim.autoencoder.Autoencoder` with
-`embed`, `reconstruct`, `sample` and `nll`.
-"""
-
-from mim import resolvers  # noqa: F401  (registers the configs' ${mim.*} resolvers)

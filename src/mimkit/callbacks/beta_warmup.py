@@ -1,0 +1,26 @@
+"""Sets the module's β at the start of every training epoch (spec §2: β = min(1, e / warmup)).
+
+`warmup = 0` gives β = 1 from the first epoch. Model selection and early stopping consider only
+epochs trained at β = 1 (`at_full_beta`), so both agree on which epochs count.
+"""
+
+from __future__ import annotations
+
+import lightning as L
+
+from mimkit.schedules import beta_at
+
+
+def at_full_beta(pl_module: L.LightningModule) -> bool:
+    """True if the current epoch trains at β = 1 (a module without a `beta` counts as β = 1)."""
+    return getattr(pl_module, "beta", 1.0) >= 1.0
+
+
+class BetaWarmup(L.Callback):
+    def __init__(self, warmup: int):
+        if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+            raise ValueError(f"warmup must be a non-negative integer, got {warmup!r}")
+        self.warmup = warmup
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        pl_module.beta = beta_at(trainer.current_epoch + 1, self.warmup)

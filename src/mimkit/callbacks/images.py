@@ -1,0 +1,72 @@
+"""Pictures of an image model at the end of testing (spec §3, "Images also"): a grid of samples
+x ~ p(x|z), z ~ p(z); real test images above their reconstructions; for a VampPrior its
+pseudo-inputs. PNGs in the run dir, and W&B images when a WandbLogger is attached.
+
+Only for image data (test tensors [N, C, H, W]); for any other model it does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import lightning as L
+import torch
+from torchvision.utils import save_image
+
+from mimkit.callbacks.wandb_images import log_images
+from mimkit.priors.vamp import VampPrior
+
+log = logging.getLogger(__name__)
+
+
+def interleave_rows(real: torch.Tensor, reconstructed: torch.Tensor, per_row: int) -> torch.Tensor:
+    """Rows of `per_row` real images, each followed by the row of their reconstructions."""
+    rows = []
+    for start in range(0, len(real), per_row):
+        rows += [real[start : start + per_row], reconstructed[start : start + per_row]]
+    return torch.cat(rows)
+
+
+class ImageGrids(L.Callback):
+    """samples.png (n_samples from the prior), reconstructions.png (n_reconstructions real/recon
+    row pairs, reconstructions as the decoder's pixel probabilities) and pseudo_inputs.png.
+
+    seed: the pictures' own random draws (the global RNG is left as it was).
+    """
+
+    def __init__(self, n_samples: int = 64, n_reconstructions: int = 32, per_row: int = 8, seed: int = 0):
+        self.n_samples = n_samples
+        self.n_reconstructions = n_reconstructions
+        self.per_row = per_row
+        self.seed = seed
+        self.written: list[Path] = []
+
+    def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        test = getattr(getattr(trainer, "datamodule", None), "test", None)
+        if not trainer.is_global_zero or test is None or test[0].dim() != 4:
+            return
+        model = pl_module.model
+        x = test[0][: self.n_reconstructions].to(pl_module.device)
+        out = Path(trainer.default_root_dir)
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.random.fork_rng(devices=[]), torch.no_grad():
+                torch.manual_seed(self.seed)
+                pictures = {
+                    "samples": model.sample(self.n_samples, mean=True),
+                    "reconstructions": interleave_rows(x, model.reconstruct(x, sample=False), self.per_row),
+                }
+                vamp = [m for m in model.modules() if isinstance(m, VampPrior)]
+                if vamp:
+                    pictures["pseudo_inputs"] = vamp[0].pseudo_inputs()[: self.n_samples]
+        finally:
+            model.train(was_training)
+        self.written = []
+        for name, images in pictures.items():
+            path = out / f"{name}.png"
+            save_image(images.float().cpu(), path, nrow=self.per_row, padding=1, pad_value=0.5)
+            self.written.append(path)
+        log.info("image grids written to %s", ", ".join(str(p) for p in self.written))
+        log_images(trainer, {f"test/{p.stem}": p for p in self.written})

@@ -1,0 +1,76 @@
+"""tsne.png at the end of testing: a t-SNE of the first `points` test latents, coloured by class
+(spec §3, "Images also"; the paper's Figs. 7–10). Also sent to W&B when a WandbLogger is attached.
+
+Skipped for unlabelled test sets and, unless `images_only` is false, for non-image data.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+
+from mimkit.callbacks.metrics import encode
+from mimkit.callbacks.plots import describe
+from mimkit.callbacks.wandb_images import log_images
+from mimkit.config import positive_int
+
+log = logging.getLogger(__name__)
+
+
+class TSNEPlot(L.Callback):
+    """points: test points projected (the first ones); sample: embed with z ~ q(z|x) as the K-NN
+    metric does (else the posterior mean); perplexity, seed: of scikit-learn's TSNE (seed also fixes
+    the latent draws; the global RNG is left as it was)."""
+
+    def __init__(
+        self,
+        points: int = 2000,
+        sample: bool = True,
+        perplexity: float = 30.0,
+        seed: int = 0,
+        images_only: bool = True,
+        encode_batch: int = 500,
+    ):
+        self.points = positive_int("points", points)
+        self.sample = bool(sample)
+        self.perplexity = float(perplexity)
+        self.seed = seed
+        self.images_only = bool(images_only)
+        self.encode_batch = positive_int("encode_batch", encode_batch)
+        self.written: Path | None = None
+
+    def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        test = getattr(getattr(trainer, "datamodule", None), "test", None)
+        if not trainer.is_global_zero or test is None or len(test) < 2 or test[1] is None:
+            return
+        x, labels = test[0], test[1]
+        if self.images_only and x.dim() != 4:
+            return
+        points = min(self.points, 256) if trainer.fast_dev_run else self.points
+        x, labels = x[:points].to(pl_module.device), labels[:points]
+        from mimkit.tsne import plot_tsne, tsne_2d  # scikit-learn and matplotlib only when due
+
+        start = time.perf_counter()
+        model = pl_module.model
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.random.fork_rng(devices=[]), torch.no_grad():
+                torch.manual_seed(self.seed)
+                codes = encode(model, x, self.encode_batch)
+        finally:
+            model.train(was_training)
+        z = codes["sample" if self.sample else "mean"].float().cpu().numpy()
+        coords = tsne_2d(z, self.perplexity, self.seed)
+        path = Path(trainer.default_root_dir) / "tsne.png"
+        title = f"{describe(pl_module) or 'model'}: t-SNE of {len(z)} test latents"
+        class_names = getattr(trainer.datamodule, "class_names", None)
+        self.written = plot_tsne(coords, labels.cpu().numpy(), path, title, class_names)
+        np.savez_compressed(path.with_suffix(".npz"), coords=coords, labels=labels.cpu().numpy())
+        log.info("t-SNE of %d test latents written to %s (%.1f s)", len(z), path, time.perf_counter() - start)
+        log_images(trainer, {"test/tsne": self.written})

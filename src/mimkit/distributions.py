@@ -1,0 +1,94 @@
+"""Small, fast distribution objects returned by encoders, decoders and priors (spec §1).
+
+They follow the `torch.distributions` vocabulary (`log_prob`, `rsample`, `sample`, `mean`)
+but sum the log-density over all event dimensions, so `log_prob` of a batch `[B, ...]`
+is a vector `[B]`. Leading sample dimensions broadcast: `log_prob` of `[S, B, ...]` is `[S, B]`.
+
+Argument validation follows torch's global switch: while
+`torch.distributions.Distribution.set_default_validate_args(True)` is in force (torch's default
+unless Python runs with -O), `Bernoulli.log_prob` rejects targets other than 0 and 1; switch it
+off for speed. (A Bernoulli log-likelihood of non-binary x is unbounded above.)
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+LOG_2PI = math.log(2.0 * math.pi)
+HALF_PRECISION = (torch.bfloat16, torch.float16)
+
+
+def full_precision(t: torch.Tensor) -> torch.Tensor:
+    """fp32 for a half-precision tensor, anything else unchanged: under mixed precision
+    (`trainer.precision=bf16-mixed`) the networks run in bf16 but every log-density, sample and
+    logsumexp is computed in fp32 (float64 stays float64)."""
+    return t.float() if t.dtype in HALF_PRECISION else t
+
+
+class DiagonalGaussian:
+    """N(mean, diag(std^2)) over the last `event_dims` dimensions (reparameterisable)."""
+
+    has_rsample = True
+
+    def __init__(self, mean: torch.Tensor, std: torch.Tensor, event_dims: int = 1):
+        self.mean = full_precision(mean)
+        self.std = full_precision(std)
+        self.event_dims = event_dims
+
+    def rsample(self, sample_shape: torch.Size | tuple = ()) -> torch.Tensor:
+        shape = torch.Size(sample_shape) + self.mean.shape
+        eps = torch.randn(shape, dtype=self.mean.dtype, device=self.mean.device)
+        return self.mean + self.std * eps
+
+    def sample(self, sample_shape: torch.Size | tuple = ()) -> torch.Tensor:
+        with torch.no_grad():
+            return self.rsample(sample_shape)
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        z = (value - self.mean) / self.std
+        elementwise = -0.5 * z.pow(2) - torch.log(self.std) - 0.5 * LOG_2PI
+        return elementwise.flatten(start_dim=elementwise.dim() - self.event_dims).sum(-1)
+
+
+class Bernoulli:
+    """Independent Bernoulli over the last `event_dims` dimensions, parameterised by logits.
+
+    Not reparameterisable: objectives that sample x from it use a score-function estimator.
+    """
+
+    has_rsample = False
+
+    def __init__(self, logits: torch.Tensor, event_dims: int = 1):
+        self.logits = full_precision(logits)
+        self.event_dims = event_dims
+
+    @property
+    def mean(self) -> torch.Tensor:
+        return torch.sigmoid(self.logits)
+
+    def sample(self, sample_shape: torch.Size | tuple = ()) -> torch.Tensor:
+        with torch.no_grad():
+            probs = self.mean.expand(torch.Size(sample_shape) + self.logits.shape)
+            return torch.bernoulli(probs)
+
+    def rsample(self, sample_shape: torch.Size | tuple = ()) -> torch.Tensor:
+        raise NotImplementedError("a Bernoulli sample cannot be reparameterised; use sample()")
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        if torch.distributions.Distribution._validate_args and not ((value == 0) | (value == 1)).all():
+            raise ValueError(
+                "Bernoulli.log_prob needs binary targets (0 or 1), got values in "
+                f"[{value.min().item():.4g}, {value.max().item():.4g}]: a Bernoulli decoder "
+                "(model=mlp_bernoulli) is for binary data"
+            )
+        logits, value = torch.broadcast_tensors(self.logits, value)
+        elementwise = -F.binary_cross_entropy_with_logits(logits, value, reduction="none")
+        return elementwise.flatten(start_dim=elementwise.dim() - self.event_dims).sum(-1)
+
+
+def standard_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
+    """log N(z; 0, I), summed over the last dimension: the latent anchor P(z) (spec §1)."""
+    return -0.5 * (z.pow(2).sum(-1) + z.shape[-1] * LOG_2PI)

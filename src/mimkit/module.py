@@ -1,0 +1,157 @@
+"""The LightningModule: orchestration only. The loss is the objective's, the model the
+`Autoencoder`'s; this class wires them to the optimiser, the schedule and the logs."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import lightning as L
+import torch
+from hydra.utils import instantiate
+
+from mimkit.autoencoder import build_autoencoder
+from mimkit.callbacks.beta_warmup import BetaWarmup
+from mimkit.gradients import GRAD_NORMS, normalize_per_tensor
+from mimkit.priors.vamp import VampPrior
+from mimkit.schedules import noam_factor
+
+log = logging.getLogger(__name__)
+
+SCHEDULES = ("noam", "constant")
+
+
+class NonFiniteLossError(FloatingPointError):
+    pass
+
+
+def reconstruction_error(model, x: torch.Tensor, sample: bool) -> torch.Tensor:
+    """Mean Euclidean distance ||x - x'|| over the batch (spec §3)."""
+    return (model.reconstruct(x, sample=sample) - x).flatten(1).norm(dim=1).mean()
+
+
+class AutoencoderModule(L.LightningModule):
+    """Trains `Autoencoder(model, prior)` with `objective`; all arguments are plain dicts.
+
+    model, prior, objective: Hydra node dicts with `_target_` (stored as hyperparameters, so a
+    checkpoint rebuilds the module with torch's weights_only loader).
+    optim: {"lr": float, "schedule": "noam" | "constant", "warmup": int,
+        "grad_norm": "none" | "per_tensor" (optional, default "none": see `mimkit.gradients`)}.
+    model["eval_recon"] (optional, default true): log reconstruction errors at every validation and
+        test; "test": in test steps only, for decoders whose sampling is slow (PixelHVAE draws 784
+        pixels in turn); false: never.
+    """
+
+    def __init__(self, model: dict, prior: dict, objective: dict, optim: dict):
+        super().__init__()
+        self.save_hyperparameters(logger=False)
+        if optim.get("schedule") not in SCHEDULES:
+            raise ValueError(f"optim.schedule must be one of {SCHEDULES}, got {optim.get('schedule')!r}")
+        if not optim.get("lr", 0) > 0:
+            raise ValueError(f"optim.lr must be positive, got {optim.get('lr')!r}")
+        if optim.get("grad_norm", "none") not in GRAD_NORMS:
+            raise ValueError(f"optim.grad_norm must be one of {GRAD_NORMS}, got {optim.get('grad_norm')!r}")
+        self.model = build_autoencoder(model, prior)
+        self.objective = instantiate(objective)
+        self.beta = 1.0
+        self.run_config: dict | None = None  # the resolved run config, saved in checkpoints
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.embed(x)
+
+    def on_fit_start(self) -> None:
+        if self.trainer.world_size > 1:  # DDP: each process draws its own noise and prior samples
+            torch.manual_seed(torch.initial_seed() + self.trainer.global_rank)
+        if not any(isinstance(callback, BetaWarmup) for callback in self.trainer.callbacks):
+            log.warning(
+                "no BetaWarmup among the callbacks (this callbacks preset has no β warm-up): "
+                "β stays %g for the whole run",
+                self.beta,
+            )
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        x = batch[0]
+        out = self.objective(self.model, x, self.beta)
+        loss = out["loss"]
+        if not torch.isfinite(loss):
+            raise NonFiniteLossError(
+                f"non-finite training loss ({loss.item()}) at epoch {self.current_epoch + 1}, "
+                f"step {self.global_step}: lower optim.lr or check the data"
+            )
+        # epoch means accumulated here and logged once per epoch: `self.log` on every step
+        # cost as much as the step itself for the toy models (benchmarks/training_speed.py)
+        for name, value in out.items():
+            self._train_sums[name] = self._train_sums.get(name, 0.0) + value.detach() * len(x)
+        self._train_count += len(x)
+        return loss
+
+    def on_train_epoch_start(self) -> None:
+        self._train_sums: dict[str, torch.Tensor] = {}
+        self._train_count = 0
+        self._epoch_start = time.perf_counter()
+
+    def on_train_epoch_end(self) -> None:
+        # sync_dist: under DDP the logged values are over all processes' data (batch-size weighted)
+        if self._train_count:
+            self.log_dict(
+                {f"train/{k}": v / self._train_count for k, v in self._train_sums.items()},
+                batch_size=self._train_count,
+                sync_dist=True,
+            )
+        self.log("train/beta", self.beta, sync_dist=True)
+        log.info(self._epoch_summary())
+
+    def _epoch_summary(self) -> str:
+        """One log line per epoch (train.log shows progress with the bar off, e.g. in sweeps)."""
+        seconds = time.perf_counter() - self._epoch_start
+        parts = [f"epoch {self.current_epoch + 1}/{self.trainer.max_epochs}", f"β={self.beta:.3g}"]
+        if self._train_count:
+            parts.append(f"train/loss={float(self._train_sums['loss']) / self._train_count:.4g}")
+        val = self.trainer.callback_metrics.get("val/loss")
+        if val is not None:
+            parts.append(f"val/loss={float(val):.4g}")
+        parts.append(f"{seconds:.1f} s ({self._train_count / seconds:.0f} training items/s)")
+        return "  ".join(parts)
+
+    def _evaluation_step(self, batch, stage: str) -> None:
+        x = batch[0]
+        out = self.objective(self.model, x, 1.0)  # model selection uses the β = 1 loss
+        metrics = {f"{stage}/{k}": v for k, v in out.items()}
+        when = self.hparams.model.get("eval_recon", True)
+        if when is True or (when == "test" and stage == "test"):
+            metrics[f"{stage}/recon"] = reconstruction_error(self.model, x, sample=True)
+            metrics[f"{stage}/recon_mean"] = reconstruction_error(self.model, x, sample=False)
+        self.log_dict(metrics, batch_size=len(x), sync_dist=True)  # global means under DDP
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self._evaluation_step(batch, "val")
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        self._evaluation_step(batch, "test")
+
+    def setup(self, stage: str) -> None:
+        """Pseudo-inputs initialised from training data (prior.init=data) at the start of a fit;
+        a resumed fit restores them from its checkpoint afterwards."""
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
+        if stage != "fit" or datamodule is None:
+            return
+        for prior in self.model.modules():
+            if isinstance(prior, VampPrior) and prior.init == "data":
+                prior.initialise_from(datamodule.train_fixed()[0])
+
+    def on_before_optimizer_step(self, optimizer) -> None:
+        if self.hparams.optim.get("grad_norm", "none") == "per_tensor":
+            normalize_per_tensor(self.parameters())
+
+    def configure_optimizers(self):
+        optim = self.hparams.optim
+        optimizer = torch.optim.Adam(self.parameters(), lr=optim["lr"])
+        if optim["schedule"] == "constant":
+            return optimizer
+        warmup = optim["warmup"]
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda index: noam_factor(index + 1, warmup))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "epoch"}}
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        if self.run_config is not None:
+            checkpoint["run_config"] = self.run_config

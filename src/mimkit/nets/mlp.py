@@ -1,0 +1,45 @@
+"""The paper's toy/PCA networks (spec §5): Linear(in, H) -> tanh -> distribution heads."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from mimkit.config import positive_int
+from mimkit.distributions import Bernoulli, DiagonalGaussian
+
+
+class GaussianMLP(nn.Module):
+    """One tanh hidden layer of `hidden` units, then mean and log-std heads.
+
+    Returns a diagonal Gaussian over `out_dim`; its std is exp(log_std) + `std_floor`.
+    Used both as the encoder q(z|x) and as the Gaussian decoder p(x|z).
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, hidden: int, std_floor: float = 1e-6):
+        super().__init__()
+        self.in_dim = positive_int("in_dim", in_dim)
+        self.out_dim = positive_int("out_dim", out_dim)
+        positive_int("hidden", hidden)
+        self.std_floor = std_floor
+        self.body = nn.Sequential(nn.Linear(in_dim, hidden), nn.Tanh())
+        self.mean = nn.Linear(hidden, out_dim)
+        self.log_std = nn.Linear(hidden, out_dim)
+
+    def forward(self, inputs: torch.Tensor) -> DiagonalGaussian:
+        h = self.body(inputs)
+        return DiagonalGaussian(self.mean(h), torch.exp(self.log_std(h)) + self.std_floor)
+
+
+class BernoulliMLP(nn.Module):
+    """One tanh hidden layer, then a logits head: a Bernoulli decoder p(x|z) for binary data."""
+
+    def __init__(self, in_dim: int, out_dim: int, hidden: int):
+        super().__init__()
+        self.in_dim = positive_int("in_dim", in_dim)
+        self.out_dim = positive_int("out_dim", out_dim)
+        positive_int("hidden", hidden)
+        self.net = nn.Sequential(nn.Linear(in_dim, hidden), nn.Tanh(), nn.Linear(hidden, out_dim))
+
+    def forward(self, inputs: torch.Tensor) -> Bernoulli:
+        return Bernoulli(self.net(inputs))

@@ -1,0 +1,201 @@
+"""Training and evaluation as plain functions of a composed Hydra config.
+
+`src/train.py` and `src/eval.py` are thin wrappers around `train` and `evaluate`. Every file a
+run writes lands in `cfg.paths.output_dir` (the Hydra run dir): the resolved config, the
+checkpoints, the logger's files and `metrics.json` (final metrics, `{"stage/name": number}`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from pathlib import Path
+
+import lightning as L
+import torch
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
+from omegaconf import DictConfig
+
+from mimkit.config import ConfigError, check_config, one_line, to_plain, unwritable_reason
+from mimkit.distributed import check_launch
+from mimkit.finished import forget_finished, mark_finished, skip_if_finished
+from mimkit.loggers import finish_wandb, log_run_config
+from mimkit.module import AutoencoderModule
+from mimkit.resume import continue_csv_logs, resume_config
+
+log = logging.getLogger(__name__)
+
+
+def _instantiate_all(group: DictConfig | None) -> list:
+    return [instantiate(node) for node in (group or {}).values() if node and "_target_" in node]
+
+
+def _check_writable(output_dir: str) -> Path:
+    reason = unwritable_reason(output_dir)
+    if reason:
+        raise ConfigError(f"paths.output_dir {output_dir!r} is not writable: {reason}")
+    return Path(output_dir)
+
+
+def check_input_shape(model: dict, datamodule) -> None:
+    """ConfigError unless the model takes the data's inputs (e.g. model=convhvae on data=gmm2d)."""
+    model_shape = list(model.get("x_shape") or [model["encoder"].get("in_dim")])
+    data_shape = list(getattr(datamodule, "x_shape", model_shape))
+    if model_shape != data_shape:
+        kind = "images" if len(model_shape) == 3 else "flat vectors"
+        raise ConfigError(
+            f"the model takes {kind} of shape {model_shape} but the data give {data_shape}: "
+            f"choose a model for this data (flat data: model=mlp|mlp_bernoulli; "
+            f"binary images: model=convhvae|pixelhvae)"
+        )
+
+
+def _build(cfg: DictConfig, module: AutoencoderModule | None = None):
+    """Datamodule, module, trainer for `cfg`; raises ConfigError before any work is done."""
+    plain = to_plain(cfg)
+    check_config(plain)
+    output_dir = _check_writable(cfg.paths.output_dir)
+    if cfg.get("threads"):
+        torch.set_num_threads(cfg.threads)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    datamodule = instantiate(cfg.data)
+    check_input_shape(plain["model"], datamodule)
+    if module is None:
+        module = AutoencoderModule(
+            model=plain["model"], prior=plain["prior"], objective=plain["objective"], optim=plain["optim"]
+        )
+    module.run_config = plain
+    callbacks = _instantiate_all(cfg.get("callbacks"))
+    if not cfg.trainer.get("enable_progress_bar", True):  # the bar is off: drop its callback too
+        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
+    loggers = _instantiate_all(cfg.get("logger"))
+    log_run_config(loggers, plain)
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    check_launch(trainer)  # DDP: no process launching inside a local multirun
+    return datamodule, module, trainer, output_dir
+
+
+def _final_metrics(
+    trainer: L.Trainer, datamodule, module, ckpt_path: str | None, seed: int
+) -> dict[str, float]:
+    """Validation and test metrics, from a fixed RNG state so eval.py reproduces them exactly
+    (under DDP one state per process, so that their samples differ)."""
+    metrics: dict[str, float] = {}
+    L.seed_everything(seed + trainer.global_rank, workers=True, verbose=False)
+    validated = trainer.validate(module, datamodule, ckpt_path=ckpt_path, verbose=False)
+    if trainer.world_size > 1:  # DDP re-seeds at every entry: test would redraw validation's noise
+        L.seed_everything(seed + trainer.world_size + trainer.global_rank, workers=True, verbose=False)
+    for results in (validated, trainer.test(module, datamodule, ckpt_path=ckpt_path, verbose=False)):
+        for name, value in results[0].items():
+            metrics[name] = float(value)
+    return metrics
+
+
+def write_metrics(metrics: dict[str, float], output_dir: Path) -> Path:
+    bad = [name for name, value in metrics.items() if not math.isfinite(value)]
+    if bad:
+        log.warning("non-finite final metrics: %s", ", ".join(bad))
+    path = output_dir / "metrics.json"
+    path.write_text(json.dumps(dict(sorted(metrics.items())), indent=2) + "\n")
+    return path
+
+
+def _close_loggers(trainer: L.Trainer, metrics: dict[str, float]) -> None:
+    """End the W&B run with the final metrics as its summary (the next job of a multirun in
+    this process starts its own)."""
+    finish_wandb(trainer.loggers, metrics)
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Fit (or resume: `mimkit.resume`), then re-load the best checkpoint and evaluate it on
+    validation and test.
+
+    With `skip_finished`, a job that already finished in its run dir returns its stored
+    metrics instead (mimkit.finished, docs/sweeps.md).
+    """
+    check_config(to_plain(cfg))  # the command line's config, before a resume reads the run dir
+    if cfg.get("skip_finished"):
+        done = skip_if_finished(cfg.paths.output_dir, cfg.get("optimized_metric"))
+        if done is not None:
+            return done
+    start = time.perf_counter()
+    cfg, ckpt_path = resume_config(cfg)
+    datamodule, module, trainer, output_dir = _build(cfg)
+    if trainer.is_global_zero:
+        forget_finished(output_dir)
+    if ckpt_path:
+        continue_csv_logs(trainer, ckpt_path)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    fit_seconds = time.perf_counter() - start
+    checkpoint = trainer.checkpoint_callback
+    best = checkpoint.best_model_path if isinstance(checkpoint, ModelCheckpoint) else ""
+    metrics = _final_metrics(trainer, datamodule, module, best or None, cfg.seed)
+    metrics.update(
+        {
+            "train/epochs": float(trainer.current_epoch),
+            "time/fit_s": fit_seconds,
+            "time/total_s": time.perf_counter() - start,
+        }
+    )
+    if trainer.is_global_zero:  # DDP: every process holds these metrics; process 0 writes them
+        log.info("best checkpoint: %s", best or "(none)")
+        log.info("metrics written to %s", write_metrics(metrics, output_dir))
+        mark_finished(output_dir)
+    _close_loggers(trainer, metrics)
+    return metrics
+
+
+def load_checkpoint(ckpt_path: str) -> dict:
+    """The checkpoint dict, loaded with torch's safe loader; a ConfigError if unreadable."""
+    if not os.path.isfile(ckpt_path):
+        raise ConfigError(f"ckpt_path {ckpt_path!r} is not a file")
+    try:
+        return torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    except Exception as error:  # corrupt, truncated or not a checkpoint at all
+        raise ConfigError(
+            f"ckpt_path {ckpt_path!r} is not a readable checkpoint ({type(error).__name__})"
+        ) from None
+
+
+def load_module(ckpt_path: str) -> AutoencoderModule:
+    """The trained AutoencoderModule of a checkpoint (eval mode)."""
+    from mimkit.schema import (
+        checkpoint_problem,  # mimkit.schema imports mimkit.embeddings, which imports this
+    )
+
+    checkpoint = load_checkpoint(ckpt_path)
+    problem = checkpoint_problem(checkpoint)
+    if problem:
+        raise ConfigError(f"ckpt_path {ckpt_path!r} is not a checkpoint written by train.py: {problem}")
+    try:
+        module = AutoencoderModule(**checkpoint["hyper_parameters"])
+        module.load_state_dict(checkpoint["state_dict"])
+    except Exception as error:  # its model cannot be built here, or its weights do not fit it
+        raise ConfigError(
+            f"ckpt_path {ckpt_path!r} does not fit this code's model ({one_line(error)[:300]})"
+        ) from None
+    module.run_config = checkpoint.get("run_config")
+    return module.eval()
+
+
+def evaluate(cfg: DictConfig) -> dict[str, float]:
+    """Re-evaluate `cfg.ckpt_path` on the data it was trained on; writes the same metrics.json."""
+    check_config(to_plain(cfg), "eval")
+    module = load_module(cfg.ckpt_path)
+    if module.run_config is None:
+        raise ConfigError(f"ckpt_path {cfg.ckpt_path!r} holds no run config (not written by train.py)")
+    run_cfg = DictConfig(module.run_config)
+    run_cfg.paths = cfg.paths
+    run_cfg.trainer, run_cfg.logger, run_cfg.callbacks = cfg.trainer, cfg.logger, cfg.callbacks
+    if cfg.get("data_overrides"):
+        run_cfg.data = {**run_cfg.data, **cfg.data_overrides}
+    datamodule, module, trainer, output_dir = _build(run_cfg, module=module)
+    metrics = _final_metrics(trainer, datamodule, module, None, run_cfg.seed)
+    if trainer.is_global_zero:
+        log.info("metrics written to %s", write_metrics(metrics, output_dir))
+    _close_loggers(trainer, metrics)
+    return metrics
