@@ -16,6 +16,7 @@ from torchvision.utils import save_image
 
 from mimkit.callbacks.wandb_images import log_images
 from mimkit.priors.vamp import VampPrior
+from mimkit.seeding import seeded_draws
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ class ImageGrids(L.Callback):
     """samples.png (n_samples from the prior), reconstructions.png (n_reconstructions real/recon
     row pairs, reconstructions as the decoder's pixel probabilities) and pseudo_inputs.png.
 
-    seed: the pictures' own random draws (the global RNG is left as it was).
+    seed: the pictures' own random draws (the global generators, CPU and GPU, are left as they were).
     """
 
     def __init__(self, n_samples: int = 64, n_reconstructions: int = 32, per_row: int = 8, seed: int = 0):
@@ -52,8 +53,7 @@ class ImageGrids(L.Callback):
         was_training = model.training
         model.eval()
         try:
-            with torch.random.fork_rng(devices=[]), torch.no_grad():
-                torch.manual_seed(self.seed)
+            with seeded_draws(self.seed, pl_module.device), torch.no_grad():
                 pictures = {
                     "samples": model.sample(self.n_samples, mean=True),
                     "reconstructions": interleave_rows(x, model.reconstruct(x, sample=False), self.per_row),

@@ -18,6 +18,7 @@ from mimkit.callbacks.metrics import encode
 from mimkit.callbacks.plots import describe
 from mimkit.callbacks.wandb_images import log_images
 from mimkit.config import positive_int
+from mimkit.seeding import seeded_draws
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 class TSNEPlot(L.Callback):
     """points: test points projected (the first ones); sample: embed with z ~ q(z|x) as the K-NN
     metric does (else the posterior mean); perplexity, seed: of scikit-learn's TSNE (seed also fixes
-    the latent draws; the global RNG is left as it was)."""
+    the latent draws; the global generators, CPU and GPU, are left as they were)."""
 
     def __init__(
         self,
@@ -60,8 +61,7 @@ class TSNEPlot(L.Callback):
         was_training = model.training
         model.eval()
         try:
-            with torch.random.fork_rng(devices=[]), torch.no_grad():
-                torch.manual_seed(self.seed)
+            with seeded_draws(self.seed, pl_module.device), torch.no_grad():
                 codes = encode(model, x, self.encode_batch)
         finally:
             model.train(was_training)
