@@ -90,6 +90,11 @@ class TensorDataModule(L.LightningDataModule):
     def train_epoch(self, epoch: int) -> Tensors:
         raise NotImplementedError
 
+    def served_epoch(self, epoch: int) -> Tensors:
+        """The tensors the training loader slices into batches for `epoch`: `train_epoch`'s,
+        unless a subclass serves raw rows that its batch transfer completes on the device."""
+        return self.train_epoch(epoch)
+
     def train_fixed(self) -> Tensors:
         raise NotImplementedError
 
@@ -112,8 +117,8 @@ class TensorDataModule(L.LightningDataModule):
         `count`-th pass when used without a trainer."""
         trainer = getattr(self, "trainer", None)
         if trainer is None:
-            return self.train_epoch(count)
-        return self.train_epoch(0 if trainer.overfit_batches else trainer.current_epoch)
+            return self.served_epoch(count)
+        return self.served_epoch(0 if trainer.overfit_batches else trainer.current_epoch)
 
     def _fixed_loader(self, tensors: Tensors) -> DataLoader:
         return DataLoader(Batches(lambda _: tensors, len(tensors[0]), self.eval_batch_size,

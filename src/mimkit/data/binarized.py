@@ -3,9 +3,14 @@
 Images are held as pixel intensities p = grey / 255 in [0, 1], float32 [N, 1, 28, 28], and
 served as binary images x ~ Bernoulli(p) (x = 1 where a uniform draw u < p), float32 in {0, 1}:
 
-- training: every epoch is a fresh shuffle and a fresh binarisation, both drawn from the
-  generator of (run seed, epoch), so a run is reproducible and a resumed one sees the data an
-  uninterrupted one would;
+- training: every epoch is a fresh shuffle, drawn from the generator of (run seed, epoch), and a
+  fresh binarisation, drawn batch by batch on the training device (`transfer_batch_to_device`)
+  from the generator of (run seed, epoch, the batch's first position in the epoch's order); so a
+  run is reproducible and a resumed one sees the data an uninterrupted one would. The loader
+  serves uint8 grey images (pinned when training on a GPU) with each row's draw key, a quarter
+  of the float bytes; under DDP each process binarises only its own shard. The draws are
+  Bernoulli(p) on any device, but the numbers differ between a CPU and a GPU (different
+  generators), and differ from those before this scheme (docs/gpu.md, "Data");
 - validation and test: binarised once, from `data_seed` (not the run seed), so every run of a
   sweep is scored on the same binary images; `train_fixed()` is the training set binarised
   once the same way (for K-NN fitting).
@@ -15,22 +20,37 @@ Labels are int64 [N]. Subclasses load the grey images and call `_set_splits`.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from mimkit.config import ConfigError
-from mimkit.data.batches import EVAL_SEED_BASE, TensorDataModule, Tensors, epoch_generator, seeded
+from mimkit.data.batches import (
+    EVAL_SEED_BASE,
+    Batches,
+    TensorDataModule,
+    Tensors,
+    epoch_generator,
+    seeded,
+)
 
 SIDE = 28
 
 
 def intensities(grey: torch.Tensor) -> torch.Tensor:
-    """uint8 images [N, H, W] -> float32 pixel intensities [N, 1, H, W] in [0, 1]."""
-    return grey.unsqueeze(1).float().div_(255)
+    """uint8 images [N, H, W] or [N, 1, H, W] -> float32 pixel intensities [N, 1, H, W] in [0, 1]."""
+    return grey.reshape(len(grey), 1, *grey.shape[-2:]).float().div_(255)
 
 
 def binarize(p: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """x ~ Bernoulli(p) element-wise, as float32 zeros and ones."""
-    return (torch.rand(p.shape, generator=generator) < p).float()
+    """x ~ Bernoulli(p) element-wise, as float32 zeros and ones (`generator` on p's device)."""
+    return (torch.rand(p.shape, generator=generator, device=p.device) < p).float()
+
+
+def batch_generator(seed: int, epoch: int, position: int, device: torch.device) -> torch.Generator:
+    """The generator, on `device`, of the training batch whose first row has `position` in epoch
+    `epoch`'s order of a run seeded `seed` (a well-mixed 64-bit seed of the three)."""
+    key = np.random.SeedSequence([seed, epoch, position]).generate_state(1, np.uint64)[0]
+    return torch.Generator(device).manual_seed(int(key))
 
 
 class BinarizedImages(TensorDataModule):
@@ -46,25 +66,52 @@ class BinarizedImages(TensorDataModule):
             raise ConfigError(f"data.x_dim is the pixel count {SIDE * SIDE} of a {SIDE}x{SIDE} "
                               f"image and cannot be changed, got {x_dim!r}")
         self.data_seed = data_seed
-        self.train_intensities = self.train_labels = None
+        self.train_grey = self.train_labels = None
         self._fixed: Tensors | None = None
 
     def _set_splits(self, train: Tensors, val: Tensors, test: Tensors) -> None:
         """(uint8 grey images [N, 28, 28], int64 labels [N]) of each split."""
-        self.train_intensities, self.train_labels = intensities(train[0]), train[1].long()
+        self.train_grey, self.train_labels = train[0].unsqueeze(1), train[1].long()
         base = EVAL_SEED_BASE + 3 * self.data_seed
         self.val = (binarize(intensities(val[0]), seeded(base)), val[1].long())
         self.test = (binarize(intensities(test[0]), seeded(base + 1)), test[1].long())
         self._fixed = None
 
     @property
+    def train_intensities(self) -> torch.Tensor:
+        return intensities(self.train_grey)
+
+    @property
     def n_train(self) -> int:
         return len(self.train_labels)
 
+    def served_epoch(self, epoch: int) -> Tensors:
+        """The training loader's rows of `epoch`, shuffled: grey images uint8 [N, 1, 28, 28], labels,
+        and each row's draw key (epoch, position) int64 [N, 2] for `transfer_batch_to_device`."""
+        order = torch.randperm(self.n_train, generator=epoch_generator(self.seed, epoch))
+        grey = self.train_grey[order]
+        trainer = getattr(self, "trainer", None)
+        if trainer is not None and trainer.strategy.root_device.type == "cuda":
+            grey = grey.pin_memory()  # asynchronous copies to the GPU
+        draws = torch.stack([torch.full((self.n_train,), epoch), torch.arange(self.n_train)], dim=1)
+        return grey, self.train_labels[order], draws
+
+    def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
+        """Training batches (grey, labels, draw keys) arrive binarised on `device`: x ~ Bernoulli
+        of the intensities, from the batch's own generator there; evaluation batches as they are."""
+        if len(batch) != 3:  # validation and test: (x, labels), binarised once already
+            return super().transfer_batch_to_device(batch, device, dataloader_idx)
+        grey, labels, draws = batch
+        epoch, position = draws[0].tolist()  # on the host: no device synchronisation
+        grey, labels = super().transfer_batch_to_device((grey, labels), device, dataloader_idx)
+        return binarize(intensities(grey), batch_generator(self.seed, epoch, position, grey.device)), labels
+
     def train_epoch(self, epoch: int) -> Tensors:
-        generator = epoch_generator(self.seed, epoch)
-        order = torch.randperm(self.n_train, generator=generator)
-        return binarize(self.train_intensities[order], generator), self.train_labels[order]
+        """(x, labels) of `epoch` as one process is served them, binarised on the CPU."""
+        batches = Batches(lambda _: self.served_epoch(epoch), self.n_train, self.batch_size)
+        cpu = torch.device("cpu")
+        x, labels = zip(*(self.transfer_batch_to_device(batch, cpu, 0) for batch in batches))
+        return torch.cat(x), torch.cat(labels)
 
     def train_fixed(self) -> Tensors:
         if self._fixed is None:
