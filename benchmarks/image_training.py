@@ -95,7 +95,7 @@ def bare_steps(model_name: str, objective_name: str, steps: int) -> list[float]:
         loss = objective(model, x, 1.0)["loss"]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        normalize_per_tensor(model.parameters())
+        normalize_per_tensor(model)
         optimizer.step()
         times.append(time.perf_counter() - start)
     return times[2:]

@@ -227,7 +227,7 @@ def test_encoder_features_are_shared_across_samples():
 def test_per_tensor_gradient_normalisation():
     a, b = nn.Parameter(torch.zeros(2)), nn.Parameter(torch.zeros(3))
     a.grad, b.grad = torch.tensor([3.0, 4.0]), torch.tensor([0.0, 0.0, 2.0])
-    normalize_per_tensor([a, b], eps=0.0)
+    normalize_per_tensor(nn.ParameterList([a, b]), eps=0.0)
     assert a.grad.tolist() == pytest.approx([0.6, 0.8])
     assert b.grad.tolist() == pytest.approx([0.0, 0.0, 1.0])
 

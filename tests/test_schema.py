@@ -145,7 +145,7 @@ BAD = [
     ),
     # models: the toys and the images
     (["model.hidden=abc"], "model.hidden must be a positive integer, got 'abc'"),
-    (["model.decoder_z=anchr"], "model.decoder_z must be one of anchor|prior, got 'anchr'"),
+    (["model.decoder_z=anchr"], "model.decoder_z must be one of anchor|prior|prior_rsample, got 'anchr'"),
     (
         ["model=mlp_bernoulli", "model.decoder.in_dim=0"],
         "model.decoder.in_dim must be a positive integer, got 0",
@@ -163,7 +163,7 @@ BAD = [
     (["model=pixelhvae", "model.decoder.layers=0"], "model.decoder.layers must be a positive integer, got 0"),
     (
         ["model=pixelhvae", "+model.decoder.hidden=3"],
-        "model.decoder: unknown key 'hidden' (known: channels, layers, x_shape, z1_dim, z2_dim)",
+        "model.decoder: unknown key 'hidden' (known: channels, layers, sampler, x_shape, z1_dim, z2_dim)",
     ),
     (
         [

@@ -141,7 +141,7 @@ class AutoencoderModule(L.LightningModule):
 
     def on_before_optimizer_step(self, optimizer) -> None:
         if self.hparams.optim.get("grad_norm", "none") == "per_tensor":
-            normalize_per_tensor(self.parameters())
+            normalize_per_tensor(self)
 
     def configure_optimizers(self):
         optim = self.hparams.optim

@@ -332,6 +332,7 @@ def _choices(module: str, name: str) -> tuple:
 
 DECODER_Z = _choices("mimkit.objectives.mim", "DECODER_Z")
 DECODER_QX = _choices("mimkit.objectives.mim", "DECODER_QX")
+SAMPLERS = _choices("mimkit.nets.pixel_decoder", "SAMPLERS")
 VAMP_INITS = _choices("mimkit.priors.vamp", "INITS")
 VAMP_ACTIVATIONS = ("none", "hardtanh")
 GRAD_NORMS = _choices("mimkit.gradients", "GRAD_NORMS")
@@ -392,7 +393,12 @@ NETS = {
     "mimkit.nets.heads.GatedGaussianMLP": _MLP,
     "mimkit.nets.conv_encoder.TwoLevelConvEncoder": {**_TWO_LEVEL, "hidden": POSITIVE},
     "mimkit.nets.conv_decoder.ConvDecoder": {**_TWO_LEVEL, "hidden": POSITIVE, "channels": POSITIVE},
-    "mimkit.nets.pixel_decoder.PixelDecoder": {**_TWO_LEVEL, "channels": POSITIVE, "layers": POSITIVE},
+    "mimkit.nets.pixel_decoder.PixelDecoder": {
+        **_TWO_LEVEL,
+        "channels": POSITIVE,
+        "layers": POSITIVE,
+        "sampler": OneOf(*SAMPLERS),
+    },
 }
 NET = Target(NETS)
 

@@ -2,6 +2,8 @@
 
 h and g are two parallel layers of the same shape; here they are one layer of twice the width
 whose output is split in two halves (the same function and parameter count, one kernel call).
+Each gated layer declares `FUSED_PARTS = 2`: the first and second halves of its parameters along
+dim 0 are h's and g's, which `mimkit.gradients` normalises as the two tensors the references hold.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ def he_normal_(linear: nn.Linear) -> nn.Linear:
 
 
 class GatedDense(nn.Module):
+    FUSED_PARTS = 2  # h, g
+
     def __init__(self, in_features: int, out_features: int):
         super().__init__()
         self.linear = he_normal_(nn.Linear(in_features, 2 * out_features))
@@ -29,6 +33,8 @@ class GatedDense(nn.Module):
 
 
 class GatedConv2d(nn.Module):
+    FUSED_PARTS = 2  # h, g
+
     def __init__(
         self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, padding: int = 0
     ):

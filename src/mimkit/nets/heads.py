@@ -13,6 +13,8 @@ LOGVAR_RANGE = (-6.0, 2.0)
 
 
 class GaussianHeads(nn.Module):
+    FUSED_PARTS = 2  # the mean and log-variance layers (separate tensors in the references)
+
     def __init__(self, in_features: int, out_features: int):
         super().__init__()
         self.linear = he_normal_(nn.Linear(in_features, 2 * out_features))

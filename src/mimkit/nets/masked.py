@@ -51,12 +51,24 @@ class MaskedConv2d(nn.Conv2d):
         rows = self.kernel_size[0] // 2 + 1
         return (self.weight * self.mask)[:, :, :rows]
 
-    def forward(
-        self, x: torch.Tensor, scale: torch.Tensor | None = None, shift: torch.Tensor | None = None
-    ) -> torch.Tensor:
+    def folded(
+        self, scale: torch.Tensor | None = None, shift: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(weight, bias) of the used rows, with out = scale · conv(x) + shift folded in if given."""
         weight, bias = self.masked_weight(), self.bias
         if scale is not None:
             weight = weight * scale.view(-1, 1, 1, 1)
             bias = shift if bias is None else bias * scale + shift
-        out = F.conv2d(x, weight, bias, padding=self.padding)
-        return out[:, :, : x.shape[-2]]
+        return weight, bias
+
+    def forward(
+        self, x: torch.Tensor, scale: torch.Tensor | None = None, shift: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        return masked_conv2d(x, *self.folded(scale, shift))
+
+
+def masked_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """The 'same' masked convolution of x with the used rows `weight` [out, in, k//2 + 1, k] of a
+    k×k kernel (symmetric padding k//2, the extra bottom rows dropped)."""
+    pad = weight.shape[-1] // 2
+    return F.conv2d(x, weight, bias, padding=pad)[:, :, : x.shape[-2]]

@@ -5,8 +5,10 @@ averaged over pairs from the sample mixture M_S = ½ (M_Q + M_P): for a batch of
 points, B encoder pairs (x from data, z ~ q(z|x)) and B decoder pairs (z ~ P(z) = N(0, I),
 x ~ p(x|z)). A-MIM uses the encoder pairs only.
 
-q(x) is the decoder marginal under the model prior, estimated by importance sampling
-(Algorithm 2); see `log_qx` options below.
+q(x) is the decoder marginal under the model prior p(z), estimated by importance sampling
+(Algorithm 2) for encoder and decoder pairs alike; see the `log_qx` options below. Decoder pairs
+are scored by the distribution they were drawn from: a decoder with BatchNorm (PixelHVAE) draws
+and scores them with its running statistics (docs/decisions/symmetric-mim-images.md).
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ from __future__ import annotations
 import torch
 
 from mimkit.config import positive_int
-from mimkit.marginal import sample_log_marginal
+from mimkit.marginal import anchor_log_marginal, sample_log_marginal
+from mimkit.nets.batchnorm import running_statistics
 from mimkit.objectives.score_function import score_function_surrogate
 
 DECODER_QX = ("prior_sample", "reencode")
-DECODER_Z = ("anchor", "prior")
+DECODER_Z = ("anchor", "prior", "prior_rsample")
 
 
 def mim_pair_loss(
@@ -35,12 +38,17 @@ class MIM:
         z' ~ q(z|x). The paper's default (1, False) reuses the pair's own z, so log q(z|x)
         cancels and the pair's loss is -(1+β)/2 [log p(x|z) + log p(z)]; `qx_fresh=True` or
         qx_samples > 1 draws fresh proposals (a tighter estimate, with logsumexp).
-    decoder_qx: for decoder pairs, "prior_sample" takes log q(x) ≈ log p(x|z) at the prior
-        sample z (the paper's 2019 code); "reencode" re-encodes x and importance-samples
-        with `qx_samples` proposals from q(z|x) (the authors' 2020 code).
+    decoder_qx: for decoder pairs, "prior_sample" estimates log q(x) with the pair's own z as the
+        one importance sample (the paper's 2019 code): log p(x|z) for z drawn from p(z), and
+        log p(x|z) + log p(z) - log N(z; 0, I) for z drawn from the anchor (the weight that makes
+        it the marginal under p(z), as for encoder pairs; exactly log p(x|z) for the standard
+        prior); "reencode" re-encodes x and importance-samples with `qx_samples` proposals from
+        q(z|x) (the authors' 2020 code).
     decoder_z: where decoder pairs draw z: "anchor", the latent anchor P(z) = N(0, I) (spec §1,
-        the toy code), or "prior", the model prior p(z) (the authors' image code, spec §2 (a));
-        a prior sample is taken as a fixed draw (no gradient into the prior through it).
+        the toy code); "prior", the model prior p(z) (the authors' image code, spec §2 (a)) as a
+        fixed draw (no gradient into the prior through it); "prior_rsample", p(z) reparameterised
+        as in the authors' code (gradients reach the prior's parameters through z: a VampPrior's
+        pseudo-inputs and the encoder, p(z1|z2); not a mixture's component choice).
     symmetric_during_warmup: if False (the reference), decoder pairs join only once β = 1.
     reinforce_baseline: leave-one-out baseline for the score-function estimator used when
         the decoder cannot be reparameterised (Bernoulli).
@@ -105,20 +113,25 @@ class MIM:
         latents = max(1, n // self.x_per_z)
         if self.decoder_z == "anchor":
             z = self.sample_anchor(model, latents, like)
-        else:
+        elif self.decoder_z == "prior":
             z = model.prior.sample(latents).detach()
+        else:
+            z = model.prior.sample(latents)
         if self.x_per_z > 1:
             z = z.repeat_interleave(self.x_per_z, dim=0)
         likelihood = model.decoder(z)
         x = likelihood.rsample() if likelihood.has_rsample else likelihood.sample()
-        log_px_z = likelihood.log_prob(x)
         log_pz = model.prior.log_prob(z)
         posterior = model.encoder(x)
         log_qz_x = posterior.log_prob(z)
-        if self.decoder_qx == "prior_sample":
-            log_qx = log_px_z
-        else:
-            log_qx = sample_log_marginal(model, x, self.qx_samples, posterior)
+        with running_statistics(model.decoder):  # the statistics x was drawn with
+            log_px_z = likelihood.log_prob(x)
+            if self.decoder_qx == "reencode":
+                log_qx = sample_log_marginal(model, x, self.qx_samples, posterior)
+            elif self.decoder_z == "anchor":
+                log_qx = anchor_log_marginal(log_px_z, log_pz, z)
+            else:
+                log_qx = log_px_z
         f = mim_pair_loss(log_px_z, log_pz, log_qz_x, log_qx, beta)
         if not likelihood.has_rsample:
             f = score_function_surrogate(f, log_px_z, self.reinforce_baseline, self.x_per_z)
