@@ -4,7 +4,7 @@
 model built or any file written. The first problem ends the run with one line that names the key
 and what it allows, e.g.
 
-    objective.decoder_z must be one of anchor|prior, got 'anchr'
+    objective.decoder_z must be one of anchor|prior|prior_rsample, got 'anchr'
     data: unknown key 'n_trian' (known: batch_size, data_dir, ...); did you mean 'n_train'?
 
 A node with a `_target_` (data, prior, objective, trainer, each callback and logger, the model's
