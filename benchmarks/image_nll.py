@@ -20,7 +20,8 @@ Reports seconds per image, the ratio, peak RSS, and the matmul/conv FLOPs per im
 torch.utils.flop_counter.FlopCounterMode) over the time, also as a fraction of the machine kind's
 conv ceiling (≈390 GFLOP/s fp32 forward on 2 threads, ../shared/docs/baselines.md) and of the same
 conv kernel timed on this machine in this run (machines of one kind differ by 1.4× and more).
-`--pairs` times our path at several rows per pass (the measurement behind `IMAGE_MAX_PAIRS`).
+`--pairs` times our path at several rows per pass (the measurement behind
+`mimkit.metrics.pass_size.CPU_IMAGE_ROWS`).
 `--ref /tmp/vp` also times the public reference code itself (../shared/tools/ref_vampprior_bench.py,
 in a subprocess).
 `--bf16` also times our path with the networks under bf16 autocast (densities and logsumexp stay

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from mimkit.distributions import Bernoulli, DiagonalGaussian, standard_normal_log_prob
+from mimkit.distributions import Bernoulli, DiagonalGaussian, check_binary, standard_normal_log_prob
 
 
 def test_gaussian_log_prob_hand_computed():
@@ -54,21 +54,22 @@ def test_standard_normal():
     assert torch.allclose(standard_normal_log_prob(z), expected)
 
 
-def test_bernoulli_log_prob_rejects_non_binary_targets_while_validation_is_on():
+def test_bernoulli_log_prob_is_unchecked_and_check_binary_names_the_data():
+    # log_prob reads nothing back from the device: x l - softplus(l) at l = 0 gives -log 2 per
+    # coordinate, whatever x; and x = -1 with logits -50 "scores" +50, above any log-probability
     b = Bernoulli(torch.zeros(3, 2))
-    Distribution = torch.distributions.Distribution
-    assert Distribution._validate_args  # torch's default (python without -O)
-    for bad in (torch.full((3, 2), 0.5), torch.tensor([[1.0, 0.0], [-1.0, 1.0], [0.0, 0.0]])):
-        with pytest.raises(ValueError, match="binary targets"):
-            b.log_prob(bad)
-    try:
-        Distribution.set_default_validate_args(False)
-        # unchecked: x l - softplus(l) at l = 0 gives -log 2 per coordinate, whatever x
-        assert torch.allclose(b.log_prob(torch.full((3, 2), -1.0)), torch.full((3,), -2 * math.log(2.0)))
-        # what validation prevents: x = -1 with logits -50 "scores" +50, above any log-probability
-        assert Bernoulli(torch.full((1, 1), -50.0)).log_prob(-torch.ones(1, 1)).item() == pytest.approx(50.0)
-    finally:
-        Distribution.set_default_validate_args(True)
+    assert torch.allclose(b.log_prob(torch.full((3, 2), -1.0)), torch.full((3,), -2 * math.log(2.0)))
+    assert Bernoulli(torch.full((1, 1), -50.0)).log_prob(-torch.ones(1, 1)).item() == pytest.approx(50.0)
+    # what the once-per-data-set check rejects
+    check_binary(torch.tensor([[1.0, 0.0], [0.0, 0.0]]), "the data")
+    for bad, (low, high) in (
+        (torch.full((3, 2), 0.5), (0.5, 0.5)),
+        (torch.tensor([[1.0, 0.0], [-1.0, 1.0]]), (-1, 1)),
+    ):
+        with pytest.raises(
+            ValueError, match=rf"^the data \(X\) holds values other than 0 and 1 \(in \[{low:g}, {high:g}\]\)"
+        ):
+            check_binary(bad, "the data (X)")
 
 
 def test_half_precision_parameters_are_scored_in_fp32_and_float64_stays_float64():

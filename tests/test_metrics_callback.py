@@ -208,10 +208,10 @@ def test_fast_dev_run_computes_every_metric_on_one_small_batch(train_config, mon
 
     spy("encode", metrics_module.encode, lambda model, x, batch: len(x))
     spy("ksg_mutual_information", metrics_module.ksg_mutual_information, lambda x, z, k: len(x))
-    spy("nll_is", metrics_module.nll_is, lambda model, x, samples, batch: (len(x), samples))
+    spy("nll_is", metrics_module.nll_is, lambda model, x, samples, batch, **_: (len(x), samples))
     spy("nll_one_sample", metrics_module.nll_one_sample, lambda model, x, batch: len(x))
     spy("knn_accuracy", metrics_module.knn_accuracy, lambda a, b, c, d, ks: (len(a), len(c)))
-    spy("consistency_gap", metrics_module.consistency_gap, lambda model, x, samples: (len(x), samples))
+    spy("consistency_gap", metrics_module.consistency_gap, lambda model, x, samples, **_: (len(x), samples))
     metrics = train(
         train_config("logger=none", "callbacks.lr_monitor=null", "data.n_test=1000", "data.n_train=1000", how)
     )

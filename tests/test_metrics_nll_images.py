@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mimkit.autoencoder import Autoencoder
-from mimkit.metrics.nll import IMAGE_MAX_PAIRS, MAX_PAIRS, default_max_pairs, nll_is, nll_per_example
+from mimkit.metrics.nll import nll_is, nll_per_example
 from mimkit.nets.conv_decoder import ConvDecoder
 from mimkit.nets.conv_encoder import TwoLevelConvEncoder
 from mimkit.nets.heads import GatedGaussianMLP
@@ -206,12 +206,6 @@ def test_vampprior_components_are_encoded_once_per_estimate(monkeypatch):
     nll_per_example(model, x, samples=20, batch_size=2, max_pairs=8)  # 3 batches × 7 passes
     assert len(calls) == 1
     assert model.prior.top._cache is None  # back in training mode: nothing stale kept
-
-
-def test_rows_per_pass_default_by_data_shape():
-    assert default_max_pairs(torch.zeros(3, 1, 28, 28)) == IMAGE_MAX_PAIRS
-    assert default_max_pairs(torch.zeros(3, 784)) == MAX_PAIRS
-    assert IMAGE_MAX_PAIRS * 64 * 28 * 28 * 4 < 2**30  # one 64-channel activation under 1 GiB
 
 
 def test_rows_per_pass_stay_within_max_pairs(monkeypatch):

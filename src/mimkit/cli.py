@@ -23,7 +23,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from mimkit.config import one_line
 from mimkit.hydra_callbacks import JOB_FAILURE, record_failure
-from mimkit.module import NonFiniteLossError
+from mimkit.nonfinite import NonFiniteLossError
 
 log = logging.getLogger("mim")
 

@@ -12,7 +12,9 @@ from hydra.utils import instantiate
 
 from mimkit.autoencoder import build_autoencoder
 from mimkit.callbacks.beta_warmup import BetaWarmup
+from mimkit.distributions import check_binary
 from mimkit.gradients import GRAD_NORMS, normalize_per_tensor
+from mimkit.nonfinite import NonFiniteWatch
 from mimkit.priors.vamp import VampPrior
 from mimkit.schedules import noam_factor
 
@@ -21,13 +23,23 @@ log = logging.getLogger(__name__)
 SCHEDULES = ("noam", "constant")
 
 
-class NonFiniteLossError(FloatingPointError):
-    pass
-
-
 def reconstruction_error(model, x: torch.Tensor, sample: bool) -> torch.Tensor:
     """Mean Euclidean distance ||x - x'|| over the batch (spec §3)."""
     return (model.reconstruct(x, sample=sample) - x).flatten(1).norm(dim=1).mean()
+
+
+def check_binary_data(datamodule) -> None:
+    """ValueError naming the data set unless the datamodule's fixed training, validation and test
+    inputs are all 0 or 1 (a Bernoulli decoder's data; checked once, not per log_prob)."""
+    name = type(datamodule).__name__
+    sets = {
+        "training set": datamodule.train_fixed(),
+        "validation set": getattr(datamodule, "val", None),
+        "test set": getattr(datamodule, "test", None),
+    }
+    for part, tensors in sets.items():
+        if tensors is not None:
+            check_binary(tensors[0], f"the data ({name}, {part})")
 
 
 class AutoencoderModule(L.LightningModule):
@@ -54,6 +66,7 @@ class AutoencoderModule(L.LightningModule):
         self.model = build_autoencoder(model, prior)
         self.objective = instantiate(objective)
         self.beta = 1.0
+        self.nonfinite = NonFiniteWatch()
         self.run_config: dict | None = None  # the resolved run config, saved in checkpoints
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -73,17 +86,19 @@ class AutoencoderModule(L.LightningModule):
         x = batch[0]
         out = self.objective(self.model, x, self.beta)
         loss = out["loss"]
-        if not torch.isfinite(loss):
-            raise NonFiniteLossError(
-                f"non-finite training loss ({loss.item()}) at epoch {self.current_epoch + 1}, "
-                f"step {self.global_step}: lower optim.lr or check the data"
-            )
+        self.nonfinite.observe(loss, self.current_epoch + 1, self.global_step)  # no host sync
         # epoch means accumulated here and logged once per epoch: `self.log` on every step
         # cost as much as the step itself for the toy models (benchmarks/training_speed.py)
         for name, value in out.items():
             self._train_sums[name] = self._train_sums.get(name, 0.0) + value.detach() * len(x)
         self._train_count += len(x)
         return loss
+
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        # one host read per logging interval, and at the epoch's last batch (before validation
+        # and checkpoints): a non-finite loss ends the run there, naming its epoch and step
+        if (batch_idx + 1) % self.trainer.log_every_n_steps == 0 or self.trainer.is_last_batch:
+            self.nonfinite.check()
 
     def on_train_epoch_start(self) -> None:
         self._train_sums: dict[str, torch.Tensor] = {}
@@ -133,7 +148,11 @@ class AutoencoderModule(L.LightningModule):
         """Pseudo-inputs initialised from training data (prior.init=data) at the start of a fit;
         a resumed fit restores them from its checkpoint afterwards."""
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
-        if stage != "fit" or datamodule is None:
+        if datamodule is None:
+            return
+        if getattr(self.model.decoder, "binary_data", False):
+            check_binary_data(datamodule)
+        if stage != "fit":
             return
         for prior in self.model.modules():
             if isinstance(prior, VampPrior) and prior.init == "data":

@@ -548,6 +548,7 @@ CALLBACKS = {
         "test_points": Int(min=1, null=True),
         "nll_points": Int(min=1, null=True),
         "nll_precision": OneOf(*NLL_PRECISIONS, *(int(p) for p in NLL_PRECISIONS if p.isdigit())),
+        "rows_per_pass": Int(min=1, null=True),
     },
     "mimkit.callbacks.rng_state.RNGState": {},
     "mimkit.callbacks.tsne.TSNEPlot": {

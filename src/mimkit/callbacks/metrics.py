@@ -18,9 +18,10 @@ Logged through `pl_module.log`, so they reach `trainer.test`'s results and metri
 All of it runs without gradients, in eval mode, from a fixed seed (the global RNG is left as it
 was), on the datamodule's `test` tensors (all of them, or the first `test_points`) and its
 `train_fixed()` set; under DDP every process computes the same numbers on the full sets.
-Every pass takes bounded chunks: `encode_batch` rows per encoder pass, at most 2^15 (x, z)
-pairs per importance-sampling pass (500 for images: `mimkit.metrics.nll`), and the mixture
-priors' log-densities row-chunked (`mimkit.priors.chunked`). The NLL over many images
+Every pass takes bounded chunks: at most `rows_per_pass` (x, z) rows per pass of the NLL and the
+consistency gap, the mixture priors' log-densities included, and at most `encode_batch` (and
+`rows_per_pass`) rows per encoder or one-sample pass (`mimkit.metrics.pass_size`: by default
+2^15, 500 for images, on a CPU; measured from free memory on a GPU, and logged). The NLL over many images
 (S = 5000) takes hours on a CPU: it logs its progress and the time left every minute. Under
 `Trainer(fast_dev_run=...)` every metric is computed on at most `FAST_DEV_RUN_POINTS` points with
 at most `FAST_DEV_RUN_SAMPLES` samples.
@@ -41,6 +42,7 @@ from mimkit.metrics.consistency import consistency_gap
 from mimkit.metrics.knn import knn_accuracy
 from mimkit.metrics.ksg import ksg_mutual_information
 from mimkit.metrics.nll import nll_is, nll_one_sample
+from mimkit.metrics.pass_size import measured_rows_per_pass
 from mimkit.metrics.posterior import active_units, mean_posterior_variance
 
 # the caps of a `fast_dev_run` (one batch of everything): points per metric, samples per estimate
@@ -82,7 +84,7 @@ class RepresentationMetrics(L.Callback):
     ksg_k: KSG neighbour order (spec: 5).
     nll_samples: S of the importance-sampling NLL (spec: 5000 for images).
     nll_batch: test points scored per pass of the NLL; the S samples are drawn in chunks so a
-        pass holds at most 32,768 (x, z) pairs (500 for image data).
+        pass holds at most `rows_per_pass` (x, z) rows.
     knn_ks: the k of the K-NN accuracies (spec: 1, 3, 5, 10).
     knn_train: training points (from `train_fixed()`) the K-NN classifier is fit on.
     embed_sample: embed with a draw z ~ q(z|x) (the reference) rather than the posterior mean.
@@ -98,6 +100,9 @@ class RepresentationMetrics(L.Callback):
         densities and logsumexp still fp32 (`mimkit.distributions.full_precision`): ≈1.9× faster on
         this CPU, NLL shifts of up to 0.07 nats per image measured (README, Performance). Recorded
         as `test/nll_bf16` = 1.
+    rows_per_pass: the most (x, z) rows in one pass of the NLL and the consistency gap, the mixture
+        priors included, and in one encoder pass (None: the device's default,
+        `mimkit.metrics.pass_size`; docs/gpu.md).
     """
 
     def __init__(
@@ -117,6 +122,7 @@ class RepresentationMetrics(L.Callback):
         test_points: int | None = None,
         nll_points: int | None = None,
         nll_precision: str = "32",
+        rows_per_pass: int | None = None,
     ):
         self.mi_pairs = positive_int("mi_pairs", mi_pairs)
         self.ksg_k = positive_int("ksg_k", ksg_k)
@@ -139,6 +145,7 @@ class RepresentationMetrics(L.Callback):
                 f"nll_precision must be one of {'|'.join(NLL_PRECISIONS)}, got {nll_precision!r}"
             )
         self.nll_precision = str(nll_precision)
+        self.rows_per_pass = None if rows_per_pass is None else positive_int("rows_per_pass", rows_per_pass)
 
     def capped(self, points: int, samples: int) -> RepresentationMetrics:
         """A copy that uses at most `points` test, K-NN training, MI and consistency points and
@@ -178,8 +185,12 @@ class RepresentationMetrics(L.Callback):
 
     def _compute(self, model, x_test, test, train, timings) -> dict[str, float]:
         metrics: dict[str, float] = {"test/points": float(len(x_test))}
+        rows = self.rows_per_pass
+        if rows is None and x_test.device.type == "cuda":  # measured once for every estimate
+            rows = measured_rows_per_pass(model, x_test)
+        batch = self.encode_batch if rows is None else min(self.encode_batch, rows)
         with _timed(timings, "encode"):
-            codes = encode(model, x_test, self.encode_batch)
+            codes = encode(model, x_test, batch)
         with _timed(timings, "mi"):
             n = min(self.mi_pairs, len(x_test))
             if n > self.ksg_k:
@@ -190,18 +201,18 @@ class RepresentationMetrics(L.Callback):
             torch.autocast(x_test.device.type, dtype=torch.bfloat16, enabled=self.nll_precision == "bf16"),
         ):
             x_nll = x_test[: self.nll_points]
-            metrics["test/nll"] = nll_is(model, x_nll, self.nll_samples, self.nll_batch)
+            metrics["test/nll"] = nll_is(model, x_nll, self.nll_samples, self.nll_batch, max_pairs=rows)
             if self.nll_precision == "bf16":
                 metrics["test/nll_bf16"] = 1.0
             metrics.update(
                 {"test/nll_points": float(len(x_nll)), "test/nll_samples": float(self.nll_samples)}
             )
         with _timed(timings, "nll_1s"):
-            metrics["test/nll_1s"] = nll_one_sample(model, x_test, self.encode_batch)
+            metrics["test/nll_1s"] = nll_one_sample(model, x_test, batch)
         if train is not None and len(train) > 1 and len(test) > 1:
             with _timed(timings, "knn"):
                 x_train = train[0][: self.knn_train].to(x_test.device)
-                train_codes = encode(model, x_train, self.encode_batch)
+                train_codes = encode(model, x_train, batch)
                 key = "sample" if self.embed_sample else "mean"
                 ks = [k for k in self.knn_ks if k <= len(x_train)]
                 scores = knn_accuracy(train_codes[key], train[1][: self.knn_train], codes[key], test[1], ks)
@@ -218,7 +229,7 @@ class RepresentationMetrics(L.Callback):
                 metrics.update({f"test/posterior_var/d{i}": float(v) for i, v in enumerate(variances)})
         with _timed(timings, "consistency"):
             metrics["test/consistency"] = consistency_gap(
-                model, x_test[: self.consistency_pairs], self.consistency_samples
+                model, x_test[: self.consistency_pairs], self.consistency_samples, max_pairs=rows
             )
         return metrics
 

@@ -17,7 +17,8 @@ encoder is the decoder's exact posterior, q(z|x) = p(x|z) p(z) / q(x).
 Estimate: half the pairs are encoder pairs (x from the test data, z ~ q(z|x)), half decoder
 pairs (z ~ P(z) = N(0, I), the latent anchor, and x ~ p(x|z)). log q(x) is the importance-sampling
 estimate with S fresh proposals (`sample_log_marginal`), so for finite S, b carries the small
-downward bias of that estimator.
+downward bias of that estimator. Every pass holds at most R (x, z) rows (the evaluation pass
+size, `mimkit.metrics.pass_size`); R does not change the estimate, only how it is cut.
 """
 
 from __future__ import annotations
@@ -27,9 +28,8 @@ import math
 import torch
 
 from mimkit.config import positive_int
-from mimkit.marginal import sample_log_marginal
-
-MAX_PAIRS = 2**15
+from mimkit.marginal import chunked_log_marginal, sample_log_marginal
+from mimkit.metrics.pass_size import evaluation_passes
 
 
 def gap_terms(log_p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
@@ -42,31 +42,40 @@ def gap_terms(log_p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def model_log_joints(
-    model, x: torch.Tensor, z: torch.Tensor, samples: int = 100, max_pairs: int = MAX_PAIRS
+    model, x: torch.Tensor, z: torch.Tensor, samples: int, rows: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(log P(x,z), log Q(x,z)) per pair, log q(x) by importance sampling with S = `samples`."""
-    batch_size = max(1, max_pairs // samples)
+    """(log P(x,z), log Q(x,z)) per pair, log q(x) by importance sampling with S = `samples`, in
+    passes of at most `rows` (x, z) rows (more samples than rows: one pair at a time, its samples
+    in passes of `rows`)."""
+    batch_size = max(1, rows // samples)
     log_p, log_q = [], []
     for start in range(0, len(x), batch_size):
         xb, zb = x[start : start + batch_size], z[start : start + batch_size]
         posterior = model.encoder(xb)
         log_p.append(model.decoder(zb).log_prob(xb) + model.prior.log_prob(zb))
-        log_q.append(posterior.log_prob(zb) + sample_log_marginal(model, xb, samples, posterior))
+        if samples <= rows:
+            log_qx = sample_log_marginal(model, xb, samples, posterior)
+        else:
+            log_qx = chunked_log_marginal(model, xb, samples, rows, posterior)
+        log_q.append(posterior.log_prob(zb) + log_qx)
     return torch.cat(log_p), torch.cat(log_q)
 
 
 @torch.no_grad()
-def mixture_pairs(model, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """2N pairs from M_S: (x, z ~ q(z|x)) for the N rows of x, then N (x ~ p(x|z), z ~ N(0, I))."""
-    z_enc = model.encoder(x).sample()
+def mixture_pairs(model, x: torch.Tensor, rows: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """2N pairs from M_S: (x, z ~ q(z|x)) for the N rows of x, then N (x ~ p(x|z), z ~ N(0, I));
+    the networks see at most `rows` rows at a time."""
+    z_enc = torch.cat([model.encoder(part).sample() for part in x.split(rows)])
     z_dec = torch.randn(len(x), z_enc.shape[-1], dtype=z_enc.dtype, device=z_enc.device)
-    x_dec = model.decoder(z_dec).sample().to(x.dtype)
+    x_dec = torch.cat([model.decoder(part).sample() for part in z_dec.split(rows)]).to(x.dtype)
     return torch.cat([x, x_dec]), torch.cat([z_enc, z_dec])
 
 
-def consistency_gap(model, x: torch.Tensor, samples: int = 100, max_pairs: int = MAX_PAIRS) -> float:
-    """R on 2N pairs of M_S built from the N data points x (see the module docstring), nats."""
+def consistency_gap(model, x: torch.Tensor, samples: int = 100, max_pairs: int | None = None) -> float:
+    """R on 2N pairs of M_S built from the N data points x (see the module docstring), nats; every
+    pass holds at most `max_pairs` (x, z) rows (default: the device's, `mimkit.metrics.pass_size`)."""
     positive_int("samples", samples)
-    pairs_x, pairs_z = mixture_pairs(model, x)
-    log_p, log_q = model_log_joints(model, pairs_x, pairs_z, samples, max_pairs)
+    with evaluation_passes(model, x, max_pairs) as rows:
+        pairs_x, pairs_z = mixture_pairs(model, x, rows)
+        log_p, log_q = model_log_joints(model, pairs_x, pairs_z, samples, rows)
     return float(gap_terms(log_p.double(), log_q.double()).mean())

@@ -10,12 +10,13 @@ upper bounds in expectation (Jensen), with a gap that shrinks as S grows (Burda 
 the gap is zero for any S when q(z|x) is the exact posterior.
 
 Cost and memory. Test points are scored `batch_size` at a time, their S samples in passes of at
-most `max_pairs` (x, z) rows (`mimkit.marginal.chunked_log_marginal`): q(z|x) — for the image
-models the convolutions of q(z2|x) and of q(z1|x, ·) — is computed once per batch, each pass runs
-only the sample-dependent part (the dense layers of q(z1|x, z2), the priors, the decoder), and the
-VampPrior's K components are encoded once (eval mode, no gradients; the model is switched to eval
-mode for the pass if it is not already). For the image models the decoder over the S samples is
-nearly all of the time (measured: ~98 %). Peak memory grows with `max_pairs`, not with S.
+most R = `max_pairs` (x, z) rows (the evaluation pass size, `mimkit.metrics.pass_size`;
+`mimkit.marginal.chunked_log_marginal`): q(z|x) — for the image models the convolutions of
+q(z2|x) and of q(z1|x, ·) — is computed once per batch, each pass runs only the sample-dependent
+part (the dense layers of q(z1|x, z2), the priors, the decoder), and the VampPrior's K
+components are encoded once (eval mode, no gradients; the model is switched to eval mode for the
+pass if it is not already). For the image models the decoder over the S samples is nearly all of
+the time (measured: ~98 %). Peak memory grows with R, not with S.
 A long estimate logs its progress (images done, time left) at most every `progress_every` s.
 """
 
@@ -29,30 +30,12 @@ import torch
 from mimkit.autoencoder import eval_mode
 from mimkit.config import positive_int
 from mimkit.marginal import chunked_log_marginal, sample_log_marginal
+from mimkit.metrics.pass_size import evaluation_passes
 
 log = logging.getLogger(__name__)
 
-# rows (x, z_s pairs) sent through the decoder per pass. On the 2-core CPU, 8k-32k rows were
-# fastest for the toy MLPs (hidden activations of a few MB stay in cache; 1.3-1.8 s for 10,000 x
-# at S = 1000 against 2.4-3.1 s at 131k-1M rows).
-MAX_PAIRS = 2**15
-# the same for image data ([N, C, H, W]). A convolutional decoder holds ~1.1 MB of activations per
-# row (64-128 channels × 28 × 28 floats, a few alive at once). benchmarks/image_nll.py --pairs,
-# convHVAE / PixelHVAE on the busy 2-core CPU: with 1 thread (S = 5000) the time per sample is flat
-# from 25 to 250 rows and grows beyond (convHVAE +5 % at 500, +16 % at 1000, +34 % at 2000: the
-# activations leave the caches); with 2 threads (S = 2000), contended by other jobs, passes cost far
-# more the smaller they are (100 rows 1.5-2.7× slower than 500: threads wait at every kernel) and
-# 500-1000 were best.
-# 500 is near the best in both; the benchmark process peaks at ~1.5 GB (0.9 GB before the pass),
-# against 3.4-4.2 GB at 2000 rows.
-IMAGE_MAX_PAIRS = 500
 # seconds between two progress lines of a long estimate
 PROGRESS_EVERY = 60.0
-
-
-def default_max_pairs(x: torch.Tensor) -> int:
-    """Rows per pass for data x [N, ...]: IMAGE_MAX_PAIRS for images ([N, C, H, W]), else MAX_PAIRS."""
-    return IMAGE_MAX_PAIRS if x.dim() >= 4 else MAX_PAIRS
 
 
 def _batches(x: torch.Tensor, batch_size: int):
@@ -121,14 +104,13 @@ def nll_per_example(
     """−log q(x) for every row of x [N, ...] by importance sampling with S = `samples`.
 
     x is scored at most `batch_size` examples at a time; within a batch the S samples are drawn
-    in passes of at most `max_pairs` (x, z) rows (default: `default_max_pairs(x)`) and combined
-    exactly. The model runs in eval mode (its modes are restored afterwards).
+    in passes of at most `max_pairs` (x, z) rows (default: the device's, `mimkit.metrics.pass_size`)
+    and combined exactly. The model runs in eval mode (its modes are restored afterwards).
     """
     positive_int("samples", samples)
-    max_pairs = default_max_pairs(x) if max_pairs is None else positive_int("max_pairs", max_pairs)
     progress = Progress(len(x), samples, progress_every)
     parts = []
-    with eval_mode(model):
+    with eval_mode(model), evaluation_passes(model, x, max_pairs) as max_pairs:
         for batch in _batches(x, min(positive_int("batch_size", batch_size), max_pairs)):
             chunk = max(1, min(samples, max_pairs // len(batch)))
             parts.append(-chunked_log_marginal(model, batch, samples, chunk, on_chunk=progress.advance))

@@ -17,6 +17,8 @@ from mimkit.two_level import split
 
 
 class ConvDecoder(nn.Module):
+    binary_data = True  # p(x|z) is Bernoulli: the data are checked to be binary once, at start-up
+
     def __init__(
         self, x_shape: list[int], z1_dim: int = 40, z2_dim: int = 40, hidden: int = 300, channels: int = 64
     ):

@@ -34,6 +34,8 @@ class GaussianMLP(nn.Module):
 class BernoulliMLP(nn.Module):
     """One tanh hidden layer, then a logits head: a Bernoulli decoder p(x|z) for binary data."""
 
+    binary_data = True  # p(x|z) is Bernoulli: the data are checked to be binary once, at start-up
+
     def __init__(self, in_dim: int, out_dim: int, hidden: int):
         super().__init__()
         self.in_dim = positive_int("in_dim", in_dim)

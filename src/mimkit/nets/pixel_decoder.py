@@ -112,6 +112,8 @@ class PixelDecoder(nn.Module):
     (mode "reduce-overhead", i.e. CUDA graphs, on a GPU) and runs eagerly, with one log line, where
     that fails."""
 
+    binary_data = True  # p(x|z) is Bernoulli: the data are checked to be binary once, at start-up
+
     def __init__(
         self,
         x_shape: list[int],

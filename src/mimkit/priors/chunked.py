@@ -7,12 +7,18 @@ NLL pass, which with the toy VampPrior's K = 500 makes several 128 MB tensors pe
 `over_row_chunks` takes the rows of z a bounded number at a time and reduces each chunk to its
 [rows] log-densities before the next, so no intermediate exceeds `max_elements` numbers
 whatever N, K and the prior. Rows are independent, so the result is the unchunked one.
+
+Inside an evaluation pass of a chosen size R (`pass_rows(R)`: configured, or measured on a GPU,
+`mimkit.metrics.pass_size`) the chunks are R rows instead: the pass size is then the one bound on
+memory, and a pass's rows go through the prior at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
+from contextvars import ContextVar
 
 import torch
 
@@ -23,11 +29,26 @@ from mimkit.config import positive_int
 # with two threads on a busy 2-core machine, smaller chunks (more parallel regions) cost more.
 MAX_ELEMENTS = 2**22
 
+# the evaluation pass size in force (None: none chosen, the element budget applies)
+_PASS_ROWS: ContextVar[int | None] = ContextVar("pass_rows", default=None)
+
+
+@contextlib.contextmanager
+def pass_rows(rows: int):
+    """Inside the block, `rows_per_chunk` is `rows`: the priors take an evaluation pass whole."""
+    token = _PASS_ROWS.set(positive_int("rows_per_pass", rows))
+    try:
+        yield
+    finally:
+        _PASS_ROWS.reset(token)
+
 
 def rows_per_chunk(max_elements: int, per_row: int) -> int:
-    """Rows of z per chunk so that rows × `per_row` (= K × D) stays within `max_elements`."""
+    """Rows of z per chunk so that rows × `per_row` (= K × D) stays within `max_elements`, or the
+    evaluation pass size when one is in force (`pass_rows`)."""
     positive_int("max_elements", max_elements)
-    return max(1, max_elements // max(1, per_row))
+    rows = _PASS_ROWS.get()
+    return max(1, max_elements // max(1, per_row)) if rows is None else rows
 
 
 def over_row_chunks(

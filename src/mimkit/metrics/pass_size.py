@@ -1,0 +1,111 @@
+"""The evaluation pass size R: the most (x, z) rows one evaluation pass holds (docs/gpu.md).
+
+The importance-sampling NLL (`mimkit.metrics.nll`, spec §3) and the consistency gap
+(`mimkit.metrics.consistency`) draw many latent samples per data point; each pass sends at most R
+(x, z) rows through the networks, and inside a pass the mixture priors (VampPrior, MoG) take its
+rows at once (`mimkit.priors.chunked.pass_rows`). Peak memory is set by R, not by the number of
+samples S or of data points; results do not depend on R (passes are combined exactly).
+
+R is `callbacks.representation_metrics.rows_per_pass`; null picks a default per device:
+
+- CPU: the values measured on the 2-core CPU (`CPU_IMAGE_ROWS` for images, `CPU_ROWS` for flat
+  data), the mixture priors keeping their own budget of `MAX_ELEMENTS` numbers per [rows, K, D]
+  intermediate (`mimkit.priors.chunked`);
+- CUDA: measured. One probe pass of `PROBE_ROWS` and one of twice as many give the peak memory
+  per row c (the slope, so the fixed costs drop out); R = FREE_FRACTION × free / c, at most
+  `MAX_GPU_ROWS`, where free is the device's free memory plus what torch's allocator holds
+  unused. The figure is logged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+import torch
+
+from mimkit.autoencoder import eval_mode
+from mimkit.config import positive_int
+from mimkit.marginal import sample_log_marginal
+from mimkit.priors.chunked import pass_rows
+
+log = logging.getLogger(__name__)
+
+# CPU rows per pass. Flat data: 8k-32k rows were fastest for the toy MLPs on the 2-core CPU
+# (activations of a few MB stay in cache; 1.3-1.8 s for 10,000 x at S = 1000 against 2.4-3.1 s at
+# 131k-1M rows). Images: a convolutional decoder holds ~1.1 MB of activations per row;
+# benchmarks/image_nll.py --pairs on the busy 2-core CPU: with 1 thread the time per sample is
+# flat from 25 to 250 rows and grows beyond (convHVAE +5 % at 500, +16 % at 1000); with 2 threads
+# 500-1000 were best (100 rows 1.5-2.7x slower: threads wait at every kernel). 500 rows peak at
+# ~1.5 GB for the benchmark process, against 3.4-4.2 GB at 2000.
+CPU_ROWS = 2**15
+CPU_IMAGE_ROWS = 500
+# CUDA: the share of free memory a pass may take (the rest: the allocator's rounding and blocks,
+# other jobs sharing the device), the probe size, and a cap (no gain in speed beyond: an NLL
+# batch of 32 points at S = 1000 is 32,000 rows)
+FREE_FRACTION = 0.5
+PROBE_ROWS = 64
+MAX_GPU_ROWS = 2**16
+
+
+def cpu_rows_per_pass(x: torch.Tensor) -> int:
+    """R on a CPU for data x [N, ...]: CPU_IMAGE_ROWS for images ([N, C, H, W]), else CPU_ROWS."""
+    return CPU_IMAGE_ROWS if x.dim() >= 4 else CPU_ROWS
+
+
+def rows_from_memory(free_bytes: float, bytes_per_row: float) -> int:
+    """R = FREE_FRACTION × free / (bytes per row), between 1 and MAX_GPU_ROWS."""
+    if bytes_per_row <= 0:  # the probe allocated nothing more for more rows
+        return MAX_GPU_ROWS
+    return int(min(MAX_GPU_ROWS, max(1, FREE_FRACTION * free_bytes // bytes_per_row)))
+
+
+def _probe_peak(model, x: torch.Tensor, rows: int) -> int:
+    """Bytes allocated at the peak of one IS pass of `rows` rows, above what was allocated before."""
+    device = x.device
+    torch.cuda.synchronize(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    before = torch.cuda.memory_allocated(device)
+    with pass_rows(rows):
+        sample_log_marginal(model, x[:1], rows)
+    torch.cuda.synchronize(device)
+    return torch.cuda.max_memory_allocated(device) - before
+
+
+@torch.no_grad()
+def measured_rows_per_pass(model, x: torch.Tensor) -> int:
+    """R on a CUDA device from its free memory and the measured memory per row of an IS pass of
+    `model` on data like x (the model's RNG streams are left as they were). Logged."""
+    device = x.device
+    with eval_mode(model), torch.random.fork_rng(devices=[device]):
+        _probe_peak(model, x, PROBE_ROWS)  # warm-up: cached prior components, cuDNN workspaces
+        small, large = _probe_peak(model, x, PROBE_ROWS), _probe_peak(model, x, 2 * PROBE_ROWS)
+    per_row = (large - small) / PROBE_ROWS
+    free, _ = torch.cuda.mem_get_info(device)
+    free += torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+    rows = rows_from_memory(free, per_row)
+    log.info(
+        "evaluation passes of %d rows on %s: %.2f GiB free, %.3f MiB per row measured, %.0f %% of "
+        "free memory at most (callbacks.representation_metrics.rows_per_pass sets it)",
+        rows,
+        device,
+        free / 2**30,
+        per_row / 2**20,
+        100 * FREE_FRACTION,
+    )
+    return rows
+
+
+@contextlib.contextmanager
+def evaluation_passes(model, x: torch.Tensor, rows: int | None = None):
+    """Yields R for evaluating `model` on data x: `rows` if given, else the device's default.
+
+    Inside the block the mixture priors evaluate up to R rows at once, except under the CPU
+    default, where they keep their own element budget.
+    """
+    if rows is None and x.device.type != "cuda":
+        yield cpu_rows_per_pass(x)
+        return
+    rows = measured_rows_per_pass(model, x) if rows is None else positive_int("rows_per_pass", rows)
+    with pass_rows(rows):
+        yield rows

@@ -1,0 +1,151 @@
+"""The evaluation pass size R (mimkit.metrics.pass_size, docs/gpu.md): one key bounds every pass of
+the NLL, the consistency gap and the mixture priors inside them; results do not depend on it."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from device_checks import tiny_config, tiny_module
+from helpers import noiseless, record_component_sizes
+
+from mimkit.callbacks.metrics import RepresentationMetrics
+from mimkit.config import ConfigError
+from mimkit.metrics.consistency import consistency_gap
+from mimkit.metrics.nll import nll_per_example
+from mimkit.metrics.pass_size import (
+    CPU_IMAGE_ROWS,
+    CPU_ROWS,
+    FREE_FRACTION,
+    MAX_GPU_ROWS,
+    cpu_rows_per_pass,
+    evaluation_passes,
+    rows_from_memory,
+)
+from mimkit.priors.chunked import pass_rows
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def composed_model(tmp_path, model: str):
+    """The tiny `model` with a VampPrior (tests/device_checks.py), float64, eval mode."""
+    cfg = tiny_config(tmp_path, model, "vamp", "mim")
+    return tiny_module(cfg).model.double().eval()
+
+
+def data(kind: str, n: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(1)
+    if kind == "image":
+        return torch.bernoulli(torch.full((n, 1, 4, 4), 0.4, dtype=torch.float64), generator=g)
+    return torch.randn(n, 2, dtype=torch.float64, generator=g)
+
+
+def record_rows(net, monkeypatch, event_dims: int) -> list[int]:
+    """The rows (inputs less their last `event_dims` dimensions) of every call of `net`."""
+    rows: list[int] = []
+    forward = net.forward
+    monkeypatch.setattr(net, "forward", lambda v: rows.append(v.shape[:-event_dims].numel()) or forward(v))
+    return rows
+
+
+class PriorRows:
+    """The rows of every chunk the model's mixture prior (a two-level model's p(z2)) evaluates."""
+
+    def __init__(self, model, monkeypatch):
+        self.prior = getattr(model.prior, "top", model.prior)
+        self.sizes = record_component_sizes(self.prior, monkeypatch)
+
+    def __iter__(self):
+        per_row = self.prior.pseudo_weights.shape[0] * self.prior.latent_dim
+        return iter([size // per_row for size in self.sizes])
+
+
+def test_cpu_defaults_by_data_shape():
+    assert cpu_rows_per_pass(torch.zeros(3, 1, 28, 28)) == CPU_IMAGE_ROWS == 500
+    assert cpu_rows_per_pass(torch.zeros(3, 784)) == CPU_ROWS == 2**15
+    assert CPU_IMAGE_ROWS * 64 * 28 * 28 * 4 < 2**30  # one 64-channel activation under 1 GiB
+
+
+def test_gpu_rows_from_free_memory_and_the_cost_per_row():
+    assert FREE_FRACTION == 0.5
+    assert rows_from_memory(10 * 2**30, 2**20) == 5 * 2**10  # half of 10 GiB at 1 MiB per row
+    assert rows_from_memory(24e9, 0.77e6) == 15584  # convHVAE (0.77 MB per row) on a 24 GB card
+    assert rows_from_memory(3e6, 1e6) == 1  # never less than one row
+    assert rows_from_memory(1e12, 1.0) == MAX_GPU_ROWS  # capped
+    assert rows_from_memory(1e9, 0.0) == MAX_GPU_ROWS  # nothing measured per row
+
+
+def test_an_explicit_pass_size_must_be_positive():
+    with (
+        pytest.raises(ConfigError, match="rows_per_pass must be a positive integer, got 0"),
+        evaluation_passes(None, torch.zeros(2, 2), 0),
+    ):
+        pass
+    with pytest.raises(ConfigError, match="rows_per_pass must be a positive integer, got 0"):
+        RepresentationMetrics(rows_per_pass=0)
+
+
+def test_mixture_priors_take_the_pass_size_in_force_instead_of_their_element_budget(tmp_path, monkeypatch):
+    model = composed_model(tmp_path, "mlp")  # K = 5 components, D = 2
+    z = torch.randn(10, 2, dtype=torch.float64)
+    rows = PriorRows(model, monkeypatch)
+    whole = model.prior.log_prob(z)
+    assert list(rows) == [10]  # 140 numbers: within the element budget, one chunk
+    with pass_rows(3):
+        chunked = model.prior.log_prob(z)
+    assert list(rows) == [10, 3, 3, 2, 2]  # the pass size cuts it (4 near-equal chunks)
+    assert torch.allclose(chunked, whole, rtol=0, atol=1e-12)
+    model.prior.log_prob(z)
+    assert list(rows)[-1] == 10  # outside the block: the element budget again
+
+
+@pytest.mark.parametrize("kind, model", [("flat", "mlp"), ("image", "convhvae")])
+def test_every_pass_holds_at_most_the_configured_rows_and_results_do_not_depend_on_them(
+    tmp_path, monkeypatch, kind, model
+):
+    model = composed_model(tmp_path, model)
+    noiseless(monkeypatch)  # every z ~ q(z|x) its mean: the estimates are then deterministic
+    x = data(kind, 12)
+    torch.manual_seed(5)  # the consistency gap's decoder pairs z ~ N(0, I): drawn at once, whatever R
+    reference = (
+        nll_per_example(model, x, samples=9, batch_size=4, max_pairs=10**6),
+        consistency_gap(model, x, samples=9, max_pairs=10**6),
+    )
+    decoder = record_rows(model.decoder, monkeypatch, 1)
+    prior = PriorRows(model, monkeypatch)
+    for rows in (1, 5, 7, 36):
+        decoder.clear()
+        torch.manual_seed(5)
+        got = (
+            nll_per_example(model, x, samples=9, batch_size=4, max_pairs=rows),
+            consistency_gap(model, x, samples=9, max_pairs=rows),
+        )
+        assert max(decoder) <= rows and max(prior) <= rows, rows
+        assert sum(decoder) == 12 * 9 + (12 + 24 + 24 * 9)  # NLL; x_dec, log p(x|z), log q(x) pairs
+        assert torch.allclose(got[0], reference[0], rtol=0, atol=1e-9), rows
+        assert got[1] == pytest.approx(reference[1], rel=1e-9, abs=1e-12), rows
+        assert got[1] > 0.01  # a real gap: the check has teeth
+
+
+def test_the_callback_threads_its_pass_size_through_every_metric(tmp_path, monkeypatch):
+    model = composed_model(tmp_path, "mlp")
+    noiseless(monkeypatch)
+    x, labels = data("flat", 40), torch.arange(40) % 2
+    small = dict(
+        mi_pairs=40, nll_samples=9, knn_train=40, knn_ks=(1, 3), consistency_samples=6, encode_batch=64
+    )
+    reference = RepresentationMetrics(**small).compute(model, (x, labels), (x, labels))
+    decoder = record_rows(model.decoder, monkeypatch, 1)
+    encoder = record_rows(model.encoder, monkeypatch, 1)
+    prior = PriorRows(model, monkeypatch)
+    got = RepresentationMetrics(**small, rows_per_pass=8).compute(model, (x, labels), (x, labels))
+    assert max(decoder) <= 8 and max(prior) <= 8
+    assert max(encoder) == 8  # data in passes of 8 (and the K = 5 pseudo-inputs once)
+    assert got.keys() == reference.keys()
+    for name, value in reference.items():
+        assert got[name] == pytest.approx(value, rel=1e-9, abs=1e-12), name
