@@ -190,7 +190,7 @@ class PixelDecoder(nn.Module):
 
         BatchNorm uses running statistics, folded into the kernels once per call. Pixel (r, c) is
         computed from the window rows r - L..r, columns c - L..c + L of the image zero-padded by L
-        above and either side (`window_logit`), so every step has the same shapes. One draw
+        above and either side (`window_probability`), so every step has the same shapes. One draw
         x_i ~ Bernoulli(p_i) per pixel in raster order: the random stream of a plain loop over the
         pixels.
         """
