@@ -5,7 +5,7 @@ z1 and z2 each → GatedDense(→ C·H·W) → a C×H×W map; [x, map1, map2] �
 → 1×1 conv → the logits of every pixel given the pixels before it.
 
 Likelihoods are teacher-forced (one pass over the observed x); drawing x ~ p(x|z) takes one step
-per pixel (784 for 28×28), each computing only the pixels the next one depends on (`window_logit`),
+per pixel (784 for 28×28), each computing only the pixels the next one depends on (`window_probability`),
 with BatchNorm folded into the masked kernels once per draw. `sampler="compiled"` runs that step
 through torch.compile (CUDA graphs on a GPU), falling back to eager with one log line.
 """
