@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export MALLOC_MMAP_MAX_ ?= 0
 export MALLOC_TRIM_THRESHOLD_ ?= 100000000000
 
-.PHONY: install train test test-all bench figures clean
+.PHONY: install train test test-all bench figures gpu-check clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ bench: $(STAMP)
 figures: $(STAMP)
 	@test -n "$(RUN)" || { echo 'usage: make figures RUN=outputs/<task>/multiruns/<time> [ARGS="--out DIR --x KEY"]' >&2; exit 2; }
 	$(PY) src/report.py $(RUN) $(ARGS)
+
+## the device check on one GPU (docs/gpu.md, "GPU check"; sets up its own venv, ~10 min):
+## results and summary.md in outputs/gpu_check/<time> (or $$OUT/gpu_check); ARGS=--dry-run: a CPU smoke
+gpu-check:
+	scripts/gpu_check.sh $(ARGS)
 
 clean:
 	rm -rf outputs/*/ .pytest_cache

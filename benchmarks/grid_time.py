@@ -1,35 +1,59 @@
 """How long the Tables 1–2 grid takes on this machine: measured rates, then the plan.
 
     .venv/bin/python benchmarks/grid_time.py --out outputs/bench/grid_time.json [--threads 2]
+    .venv/bin/python benchmarks/grid_time.py --jobs-per-device 4   # 4 jobs side by side per GPU
 
-Measures, on the GPU when there is one (else the CPU), at batch 100 with VampPrior K = 500:
-the app's training step per (model, objective) of the grid (convHVAE: VAE, MIM; PixelHVAE: VAE,
-A-MIM), a validation batch (the β = 1 objective without gradients, plus convHVAE's two
-reconstruction errors), and the IS-NLL per image at S = `--samples` scaled to S = 5000 (the
-passes are of a fixed size, so the time is linear in S). From them, per data set (spec §4 sizes),
-the time of one job per 100 epochs and of its test NLL, and of the two grids (10 seeds × 2 priors
-× 3 data sets × 2 objectives per architecture), for `--epochs` epochs per job.
+Measures, on the GPU when there is one (else the CPU), at batch 100 with VampPrior K = 500, with
+`torch.cuda.synchronize()` before every clock reading on a GPU:
+- per (model, objective) of the grid (convHVAE: VAE, MIM; PixelHVAE: VAE, A-MIM): the app's
+  training step (Lightning, as `src/train.py` trains), a validation batch and a test batch in
+  eval mode without gradients (the β = 1 objective; plus the two reconstruction errors where the
+  model computes them: convHVAE at validation and test, PixelHVAE at test only, each a run of its
+  784-step sampler);
+- per model: the IS-NLL per image at S = 5000 (timed over at least `--nll-passes` passes of the
+  library's pass size, counted, then scaled linearly in S), the end-of-test pictures (64 samples,
+  32 reconstructions: PixelHVAE's sampler again) and the consistency metric (1000 pairs, S = 100);
+- the latent-space metrics, model-independent: KSG on 3,000 pairs (784-D x, 80-D z), K-NN fit on
+  10,000 and scored on 10,000 embeddings, t-SNE of 2,000.
+On the CPU, KSG and t-SNE are timed on `--metric-fraction` (0.3) of their sizes and scaled, KSG
+quadratically (the device's brute force is exactly quadratic; the CPU's trees at most), t-SNE
+linearly, and the consistency metric on `--consistency-pairs` (20) pairs, scaled linearly.
+
+From them, per data set (spec §4 sizes), each job's epoch, training for `--epochs` epochs and test
+time, and each grid (10 seeds × 2 priors × 3 data sets × 2 objectives per architecture) in device
+time and in wall time with `--jobs-per-device` N jobs side by side: with N > 1 the measurements
+run in N concurrent copies of this script, so the rates are those of one job among N (the
+slowest copy's time for each), and the wall time is the device time divided by N.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from image_models import PRIOR, X_SHAPE, model_config
-from image_training import BATCH, OBJECTIVES, app_steps
+from image_training import BATCH, OBJECTIVES, app_steps, synchronize
 from results import write_results
 
 from mimkit.allocator import configure_allocator
 from mimkit.autoencoder import build_autoencoder
+from mimkit.metrics.consistency import consistency_gap
+from mimkit.metrics.knn import knn_accuracy
+from mimkit.metrics.ksg import ksg_mutual_information
 from mimkit.metrics.nll import nll_per_example
 from mimkit.module import reconstruction_error
+from mimkit.tsne import tsne_2d
 
 # the grid's cells: architecture -> its objectives (conf/experiment/table1_*.yaml)
 GRID = {"convhvae": ("vae", "mim"), "pixelhvae": ("vae", "amim")}
@@ -40,67 +64,247 @@ DATA = {
     "omniglot": (23000, 1345, 8115),
 }  # (train, validation, test) images, conf/data/*.yaml
 OBJECTIVES = {**OBJECTIVES, "mim": {**OBJECTIVES["mim"], "decoder_z": "anchor", "x_per_z": 2}}
+# models whose reconstruction errors are computed at validation (model.eval_recon: true; PixelHVAE's
+# is "test": its 784-step sampler runs in test steps only)
+RECON_AT_VALIDATION = {"convhvae": True, "pixelhvae": False}
+# the image test protocol (conf/protocol/convhvae.yaml, conf/callbacks/evaluation.yaml)
+NLL_SAMPLES = 5000
+KSG_PAIRS = 3000
+KNN_POINTS = 10000
+CONSISTENCY_PAIRS, CONSISTENCY_SAMPLES = 1000, 100
+TSNE_POINTS = 2000
+PICTURES = {"samples": 64, "reconstructions": 32}
+LATENT = 80
 
 
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def validation_seconds(model_name: str, objective_name: str, device: torch.device, repeats: int) -> float:
-    """One validation batch of 100: the β = 1 objective and, for convHVAE, the reconstructions."""
-    from hydra.utils import instantiate
-
-    torch.manual_seed(0)
-    model = build_autoencoder(model_config(model_name), PRIOR).to(device)
-    objective = instantiate(OBJECTIVES[objective_name])
-    x = torch.bernoulli(torch.full((BATCH, *X_SHAPE), 0.3, device=device))
+def seconds(device: torch.device, work, repeats: int = 1, warmup: bool = True) -> float:
+    """Median wall time of `work()` over `repeats` runs (after a warm-up run unless `warmup` is
+    false), the device's queue drained before each clock reading."""
     times = []
-    with torch.no_grad():
-        for _ in range(repeats + 1):
-            synchronize(device)
-            start = time.perf_counter()
-            objective(model, x, 1.0)
-            if model_name == "convhvae":  # model.eval_recon (PixelHVAE's is off: 784-step sampler)
-                reconstruction_error(model, x, sample=True)
-                reconstruction_error(model, x, sample=False)
-            synchronize(device)
-            times.append(time.perf_counter() - start)
-    return statistics.median(times[1:])
+    for _ in range(repeats + warmup):
+        synchronize(device)
+        start = time.perf_counter()
+        work()
+        synchronize(device)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times[warmup:])
 
 
-def nll_seconds_per_image(model_name: str, device: torch.device, samples: int, images: int) -> float:
-    """IS-NLL seconds per image at S = 5000, timed at S = `samples` on `images` images."""
+def heavy_warmup(device: torch.device) -> bool:
+    """Warm up before timing the long calls (sampler, metrics) on a GPU only, where the first call
+    pays one-off costs; on a CPU their first run is representative and minutes long."""
+    return device.type == "cuda"
+
+
+def image_model(model_name: str, device: torch.device):
     torch.manual_seed(0)
-    model = build_autoencoder(model_config(model_name), PRIOR).to(device).eval()
-    x = torch.bernoulli(torch.full((images, *X_SHAPE), 0.3, device=device))
-    nll_per_example(model, x[:1], 100, progress_every=None)  # warm-up (kernels, VampPrior cache)
-    synchronize(device)
-    start = time.perf_counter()
-    nll_per_example(model, x, samples, progress_every=None)
-    synchronize(device)
-    return (time.perf_counter() - start) / images * 5000 / samples
+    return build_autoencoder(model_config(model_name), PRIOR).to(device).eval()
+
+
+def binary_images(n: int, device: torch.device) -> torch.Tensor:
+    return torch.bernoulli(torch.full((n, *X_SHAPE), 0.3, device=device))
+
+
+def objective_batch_seconds(model, objective, device: torch.device, repeats: int) -> float:
+    """The β = 1 objective on a batch of 100 in eval mode without gradients (every validation and
+    test batch computes it, `AutoencoderModule._evaluation_step`)."""
+    x = binary_images(BATCH, device)
+    return seconds(device, torch.no_grad()(lambda: objective(model, x, 1.0)), repeats)
+
+
+def reconstruction_seconds(model, device: torch.device, repeats: int, warmup: bool) -> float:
+    """The sampled and the mean reconstruction errors of a batch of 100 (where the model computes
+    them: `model.eval_recon`), the same for every objective."""
+    x = binary_images(BATCH, device)
+
+    @torch.no_grad()
+    def work():
+        reconstruction_error(model, x, sample=True)
+        reconstruction_error(model, x, sample=False)
+
+    return seconds(device, work, repeats, warmup)
+
+
+def nll_seconds_per_image(model, device: torch.device, samples: int, min_passes: int) -> tuple[float, int]:
+    """(IS-NLL seconds per image at S = 5000, passes timed): S = `samples` on as many images as
+    give at least `min_passes` passes of the decoder (counted by a forward hook)."""
+    passes = [0]
+    hook = model.decoder.register_forward_hook(lambda *_: passes.__setitem__(0, passes[0] + 1))
+    images = 2
+    try:
+        while True:
+            x = binary_images(images, device)
+            passes[0] = 0
+            elapsed = seconds(device, lambda x=x: nll_per_example(model, x, samples, progress_every=None))
+            timed = passes[0] // 2  # the warm-up run (kernels, the VampPrior's cache) and the timed one
+            if timed >= min_passes or images >= 1000:
+                return elapsed / images * NLL_SAMPLES / samples, timed
+            images = math.ceil(images * min_passes / max(timed, 1))
+    finally:
+        hook.remove()
+
+
+def pictures_seconds(model, device: torch.device) -> float:
+    """The end-of-test image grids: samples from the prior and mean reconstructions."""
+    x = binary_images(PICTURES["reconstructions"], device)
+
+    @torch.no_grad()
+    def work():
+        model.sample(PICTURES["samples"], mean=True)
+        model.reconstruct(x, sample=False)
+
+    return seconds(device, work, warmup=heavy_warmup(device))
+
+
+def consistency_seconds(model, device: torch.device, pairs: int, max_pairs: int | None) -> float:
+    """The consistency metric at 1000 pairs, S = 100, from `pairs` pairs scaled linearly."""
+    x = binary_images(pairs, device)
+    rows = {} if max_pairs is None else {"max_pairs": max_pairs}
+    work = lambda: consistency_gap(model, x, CONSISTENCY_SAMPLES, **rows)
+    return seconds(device, work, warmup=heavy_warmup(device)) * CONSISTENCY_PAIRS / pairs
+
+
+def latent_metrics_seconds(device: torch.device, fraction: float) -> dict[str, float]:
+    """KSG, K-NN and t-SNE at the protocol's sizes: K-NN measured so, KSG and t-SNE on `fraction`
+    of them and scaled (see the docstring)."""
+    generator = np.random.default_rng(0)
+    n = max(50, round(KSG_PAIRS * fraction))
+    x = torch.from_numpy(generator.random((n, 784)) < 0.3).float().to(device)
+    z = (x @ torch.randn(784, LATENT, device=device) / 10).add_(torch.randn(n, LATENT, device=device))
+    warmup = heavy_warmup(device)
+    ksg = seconds(device, lambda: ksg_mutual_information(x, z), warmup=warmup) * (KSG_PAIRS / n) ** 2
+    codes = torch.randn(2, KNN_POINTS, LATENT, device=device)
+    labels = torch.from_numpy(generator.integers(0, 10, (2, KNN_POINTS)))
+    knn = seconds(device, lambda: knn_accuracy(codes[0], labels[0], codes[1], labels[1]), warmup=warmup)
+    t = max(50, round(TSNE_POINTS * fraction))
+    tsne = seconds(device, lambda: tsne_2d(codes[0, :t].cpu().numpy()), warmup=False) * TSNE_POINTS / t
+    return {"ksg_s": ksg, "knn_s": knn, "tsne_s": tsne}
 
 
 def hours(seconds: float) -> str:
     return f"{seconds / 3600:,.1f} h" if seconds < 72 * 3600 else f"{seconds / 86400:,.0f} days"
 
 
-def plan(rates: dict, epochs: int) -> dict:
-    """Per job and per grid: training + validation for `epochs` epochs, and the test NLL."""
+def plan(rates: dict, epochs: int, jobs_per_device: int = 1) -> dict:
+    """Per job: an epoch (training + validation), `epochs` of them, and its test (test batches,
+    IS-NLL, pictures, consistency, KSG, K-NN, t-SNE); per grid: the device time of its jobs and
+    the wall time with `jobs_per_device` of them side by side (rates measured so)."""
     out: dict = {}
+    latent_s = rates["ksg_s"] + rates["knn_s"] + rates["tsne_s"]
     for model_name, objectives in GRID.items():
+        if f"{model_name}/nll_s_per_image" not in rates:  # not measured (--models)
+            continue
         grid_s = 0.0
+        per_model_s = rates[f"{model_name}/pictures_s"] + rates[f"{model_name}/consistency_s"]
         for objective_name in objectives:
             rate = rates[f"{model_name}/{objective_name}"]
             for data, (n_train, n_val, n_test) in DATA.items():
                 epoch = n_train / BATCH * rate["train_step_s"] + n_val / BATCH * rate["val_batch_s"]
                 nll = n_test * rates[f"{model_name}/nll_s_per_image"]
-                job = {"epoch_s": epoch, "train_s": epochs * epoch, "nll_s": nll}
+                test = n_test / BATCH * rate["test_batch_s"] + nll + per_model_s + latent_s
+                job = {"epoch_s": epoch, "train_s": epochs * epoch, "nll_s": nll, "test_s": test}
                 out[f"{model_name}/{objective_name}/{data}"] = job
-                grid_s += (job["train_s"] + nll) * JOBS_PER_OBJECTIVE / len(DATA)
+                grid_s += (job["train_s"] + test) * JOBS_PER_OBJECTIVE / len(DATA)
         out[f"{model_name}/grid_s"] = grid_s
+        out[f"{model_name}/grid_wall_s"] = grid_s / jobs_per_device
     return out
+
+
+def measure(device: torch.device, args) -> dict:
+    """Every rate of the plan, measured on `device` (printed as they come)."""
+    from hydra.utils import instantiate
+
+    rates: dict = {}
+    accelerator = "gpu" if device.type == "cuda" else "cpu"
+    for model_name in args.models.split(","):
+        model = image_model(model_name, device)
+        cheap = RECON_AT_VALIDATION[model_name]  # else each reconstruction is a 784-step sampler run
+        recon = reconstruction_seconds(
+            model, device, args.steps if cheap else 1, cheap or heavy_warmup(device)
+        )
+        for objective_name in GRID[model_name]:
+            step = statistics.median(
+                app_steps(model_name, objective_name, args.steps, accelerator=accelerator)
+            )
+            objective = instantiate(OBJECTIVES[objective_name])
+            batch = objective_batch_seconds(model, objective, device, args.steps)
+            val, test = batch + recon * RECON_AT_VALIDATION[model_name], batch + recon
+            rates[f"{model_name}/{objective_name}"] = {
+                "train_step_s": step,
+                "val_batch_s": val,
+                "test_batch_s": test,
+                "train_images_per_s": BATCH / step,
+            }
+            print(
+                f"  {model_name:<9} {objective_name:<4} training {BATCH / step:8.1f} img/s, validation "
+                f"{BATCH / val:8.1f} img/s, test {BATCH / test:8.1f} img/s"
+            )
+        nll, passes = nll_seconds_per_image(model, device, args.samples, args.nll_passes)
+        rates[f"{model_name}/nll_s_per_image"], rates[f"{model_name}/nll_passes"] = nll, passes
+        rates[f"{model_name}/pictures_s"] = pictures_seconds(model, device)
+        rates[f"{model_name}/consistency_s"] = consistency_seconds(
+            model, device, args.consistency_pairs, args.pass_rows
+        )
+        pictures, consistency = rates[f"{model_name}/pictures_s"], rates[f"{model_name}/consistency_s"]
+        print(
+            f"  {model_name:<9} IS-NLL S = 5000: {nll:.3f} s/image ({passes} passes timed); pictures "
+            f"{pictures:.1f} s; consistency {consistency:.1f} s"
+        )
+    rates.update(latent_metrics_seconds(device, args.metric_fraction))
+    print(f"  KSG {rates['ksg_s']:.1f} s, K-NN {rates['knn_s']:.1f} s, t-SNE {rates['tsne_s']:.1f} s")
+    return rates
+
+
+def slowest(copies: list[dict]) -> dict:
+    """Each timing's largest value among concurrent copies (rates stay nested as measured)."""
+    merged = {}
+    for key, value in copies[0].items():
+        if isinstance(value, dict):
+            merged[key] = slowest([copy[key] for copy in copies])
+        elif key.endswith("_per_s"):
+            merged[key] = min(copy[key] for copy in copies)
+        else:
+            merged[key] = max(copy[key] for copy in copies)
+    return merged
+
+
+def without_options(argv: list[str], *options: str) -> list[str]:
+    """argv less each `option VALUE` and `option=VALUE` of `options`."""
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in options:
+            skip = True
+        elif not arg.startswith(tuple(f"{option}=" for option in options)):
+            kept.append(arg)
+    return kept
+
+
+def concurrent_rates(jobs: int) -> dict:
+    """The rates of one job among `jobs` running at once: this script's measurement in `jobs`
+    concurrent copies (each with the other arguments), the slowest kept."""
+    passed = without_options(sys.argv[1:], "--jobs-per-device", "--out")
+    with tempfile.TemporaryDirectory() as folder:
+        outs = [Path(folder) / f"{i}.json" for i in range(jobs)]
+        copies = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    __file__,
+                    *passed,
+                    "--jobs-per-device",
+                    "1",
+                    "--rates-only",
+                    "--out",
+                    str(out),
+                ]
+            )
+            for out in outs
+        ]
+        if any(copy.wait() for copy in copies):
+            raise SystemExit("a concurrent measurement failed (see its output above)")
+        return slowest([json.loads(out.read_text()) for out in outs])
 
 
 def main() -> None:
@@ -108,57 +312,59 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--samples", type=int, default=500, help="S timed (scaled to 5000)")
-    parser.add_argument("--images", type=int, default=2)
+    parser.add_argument("--nll-passes", type=int, default=10, help="decoder passes the NLL timing covers")
     parser.add_argument(
         "--epochs",
         type=int,
         default=100,
         help="epochs per job in the plan (100: the β warm-up alone; the cap is 2000)",
     )
+    parser.add_argument("--jobs-per-device", type=int, default=1, help="jobs side by side on one device")
+    parser.add_argument(
+        "--metric-fraction",
+        type=float,
+        default=None,
+        help="of the KSG and t-SNE sizes timed (GPU 1, CPU 0.3)",
+    )
+    parser.add_argument("--consistency-pairs", type=int, default=None, help="timed (GPU 1000, CPU 20)")
+    parser.add_argument("--pass-rows", type=int, default=None, help="consistency rows per pass (CPU 500)")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--models", default=",".join(GRID), help="of the grid's architectures")
+    parser.add_argument("--rates-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.jobs_per_device < 1:
+        parser.error(f"--jobs-per-device must be at least 1, got {args.jobs_per_device}")
+    unknown = set(args.models.split(",")) - set(GRID)
+    if unknown:
+        parser.error(f"--models: unknown {', '.join(sorted(unknown))} (known: {', '.join(GRID)})")
     configure_allocator()
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    name = (
-        torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    on_gpu = device.type == "cuda"
+    args.metric_fraction = args.metric_fraction or (1.0 if on_gpu else 0.3)
+    args.consistency_pairs = args.consistency_pairs or (CONSISTENCY_PAIRS if on_gpu else 20)
+    args.pass_rows = args.pass_rows or (None if on_gpu else 500)
+    name = torch.cuda.get_device_name() if on_gpu else f"CPU, {torch.get_num_threads()} threads"
+    if args.rates_only:
+        write_results(measure(device, args), args.out)
+        return
+    print(f"device: {name}; batch {BATCH}; VampPrior K = 500; {args.jobs_per_device} job(s) per device")
+    rates = measure(device, args) if args.jobs_per_device == 1 else concurrent_rates(args.jobs_per_device)
+    rates.update(
+        {"device": name, "batch": BATCH, "epochs": args.epochs, "jobs_per_device": args.jobs_per_device}
     )
-    print(f"device: {name}; batch {BATCH}; VampPrior K = 500")
-    rates: dict = {"device": name, "batch": BATCH, "epochs": args.epochs}
-    for model_name, objectives in GRID.items():
-        for objective_name in objectives:
-            step = statistics.median(
-                app_steps(
-                    model_name,
-                    objective_name,
-                    args.steps,
-                    accelerator="gpu" if device.type == "cuda" else "cpu",
-                )
-            )
-            val = validation_seconds(model_name, objective_name, device, args.steps)
-            rates[f"{model_name}/{objective_name}"] = {
-                "train_step_s": step,
-                "val_batch_s": val,
-                "train_images_per_s": BATCH / step,
-            }
-            print(
-                f"  {model_name:<9} {objective_name:<4} training {BATCH / step:8.1f} img/s, "
-                f"validation {BATCH / val:8.1f} img/s"
-            )
-        rates[f"{model_name}/nll_s_per_image"] = nll_seconds_per_image(
-            model_name, device, args.samples, args.images
-        )
-        print(f"  {model_name:<9} IS-NLL S = 5000: {rates[f'{model_name}/nll_s_per_image']:.3f} s/image")
-    rates["plan"] = plan(rates, args.epochs)
+    rates["plan"] = plan(rates, args.epochs, args.jobs_per_device)
     print(f"plan, {args.epochs} epochs per job ({JOBS_PER_OBJECTIVE} jobs per objective per architecture):")
     for key, job in rates["plan"].items():
         if key.endswith("grid_s"):
-            print(f"  {key.split('/')[0]} grid ({2 * JOBS_PER_OBJECTIVE} jobs): {hours(job)}")
+            print(f"  {key.split('/')[0]} grid ({2 * JOBS_PER_OBJECTIVE} jobs): {hours(job)} of device time")
+        elif key.endswith("grid_wall_s"):
+            print(f"  {key.split('/')[0]} grid, {args.jobs_per_device} per device: {hours(job)} wall")
         else:
             print(
                 f"  {key:<24} epoch {job['epoch_s']:8.1f} s  training {hours(job['train_s']):>9}  "
-                f"test NLL {hours(job['nll_s']):>9}"
+                f"test {hours(job['test_s']):>9} (NLL {hours(job['nll_s'])})"
             )
     write_results(rates, args.out)
 

@@ -72,14 +72,22 @@ class RandomImages(TensorDataModule):
         return self.images, self.labels
 
 
+def synchronize(device: torch.device) -> None:
+    """Wait for the GPU's queued work (before reading a clock); nothing on a CPU."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 class StepTimer(L.Callback):
     def __init__(self):
         self.times: list[float] = []
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        synchronize(pl_module.device)
         self._start = time.perf_counter()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        synchronize(pl_module.device)
         self.times.append(time.perf_counter() - self._start)
 
 
