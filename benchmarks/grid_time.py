@@ -127,19 +127,21 @@ def reconstruction_seconds(model, device: torch.device, repeats: int, warmup: bo
 
 def nll_seconds_per_image(model, device: torch.device, samples: int, min_passes: int) -> tuple[float, int]:
     """(IS-NLL seconds per image at S = 5000, passes timed): S = `samples` on as many images as
-    give at least `min_passes` passes of the decoder (counted by a forward hook)."""
+    give at least `min_passes` decoder passes (counted by a forward hook; on a GPU they include
+    the two probe passes that size them, `mimkit.metrics.pass_size`, part of every NLL's cost)."""
     passes = [0]
     hook = model.decoder.register_forward_hook(lambda *_: passes.__setitem__(0, passes[0] + 1))
     images = 2
     try:
         while True:
             x = binary_images(images, device)
+            nll = lambda x=x: nll_per_example(model, x, samples, progress_every=None)
+            nll()  # warm-up: kernels, the VampPrior's cache
             passes[0] = 0
-            elapsed = seconds(device, lambda x=x: nll_per_example(model, x, samples, progress_every=None))
-            timed = passes[0] // 2  # the warm-up run (kernels, the VampPrior's cache) and the timed one
-            if timed >= min_passes or images >= 1000:
-                return elapsed / images * NLL_SAMPLES / samples, timed
-            images = math.ceil(images * min_passes / max(timed, 1))
+            elapsed = seconds(device, nll, warmup=False)
+            if passes[0] >= min_passes or images >= 1000:
+                return elapsed / images * NLL_SAMPLES / samples, passes[0]
+            images = math.ceil(images * min_passes / max(passes[0], 1))
     finally:
         hook.remove()
 
@@ -156,11 +158,11 @@ def pictures_seconds(model, device: torch.device) -> float:
     return seconds(device, work, warmup=heavy_warmup(device))
 
 
-def consistency_seconds(model, device: torch.device, pairs: int, max_pairs: int | None) -> float:
-    """The consistency metric at 1000 pairs, S = 100, from `pairs` pairs scaled linearly."""
+def consistency_seconds(model, device: torch.device, pairs: int) -> float:
+    """The consistency metric at 1000 pairs, S = 100, from `pairs` pairs scaled linearly (passes of
+    the device's default size)."""
     x = binary_images(pairs, device)
-    rows = {} if max_pairs is None else {"max_pairs": max_pairs}
-    work = lambda: consistency_gap(model, x, CONSISTENCY_SAMPLES, **rows)
+    work = lambda: consistency_gap(model, x, CONSISTENCY_SAMPLES)
     return seconds(device, work, warmup=heavy_warmup(device)) * CONSISTENCY_PAIRS / pairs
 
 
@@ -242,9 +244,7 @@ def measure(device: torch.device, args) -> dict:
         nll, passes = nll_seconds_per_image(model, device, args.samples, args.nll_passes)
         rates[f"{model_name}/nll_s_per_image"], rates[f"{model_name}/nll_passes"] = nll, passes
         rates[f"{model_name}/pictures_s"] = pictures_seconds(model, device)
-        rates[f"{model_name}/consistency_s"] = consistency_seconds(
-            model, device, args.consistency_pairs, args.pass_rows
-        )
+        rates[f"{model_name}/consistency_s"] = consistency_seconds(model, device, args.consistency_pairs)
         pictures, consistency = rates[f"{model_name}/pictures_s"], rates[f"{model_name}/consistency_s"]
         print(
             f"  {model_name:<9} IS-NLL S = 5000: {nll:.3f} s/image ({passes} passes timed); pictures "
@@ -327,7 +327,6 @@ def main() -> None:
         help="of the KSG and t-SNE sizes timed (GPU 1, CPU 0.3)",
     )
     parser.add_argument("--consistency-pairs", type=int, default=None, help="timed (GPU 1000, CPU 20)")
-    parser.add_argument("--pass-rows", type=int, default=None, help="consistency rows per pass (CPU 500)")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--models", default=",".join(GRID), help="of the grid's architectures")
     parser.add_argument("--rates-only", action="store_true", help=argparse.SUPPRESS)
@@ -344,7 +343,6 @@ def main() -> None:
     on_gpu = device.type == "cuda"
     args.metric_fraction = args.metric_fraction or (1.0 if on_gpu else 0.3)
     args.consistency_pairs = args.consistency_pairs or (CONSISTENCY_PAIRS if on_gpu else 20)
-    args.pass_rows = args.pass_rows or (None if on_gpu else 500)
     name = torch.cuda.get_device_name() if on_gpu else f"CPU, {torch.get_num_threads()} threads"
     if args.rates_only:
         write_results(measure(device, args), args.out)
