@@ -18,8 +18,10 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
-from mimkit.config import ConfigError, check_config, to_plain
+from mimkit.config import to_plain
+from mimkit.errors import ConfigError
 from mimkit.module import AutoencoderModule
+from mimkit.schema import validate
 
 MODELS = ("mlp", "mlp_bernoulli", "convhvae", "pixelhvae")
 IMAGE_MODELS = ("convhvae", "pixelhvae")
@@ -67,7 +69,7 @@ def tiny_config(tmp_path: Path, model: str, prior: str, objective: str, *extra: 
             key, value = override.split("=", 1)
             OmegaConf.update(cfg, key, yaml.safe_load(value), merge=False)
     plain = to_plain(cfg)
-    check_config(plain)
+    validate(plain)
     return plain
 
 

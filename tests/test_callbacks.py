@@ -14,7 +14,7 @@ import pytest
 from conftest import FAST
 from lightning.pytorch.trainer.states import TrainerFn
 
-from mimkit.config import ConfigError
+from mimkit.errors import ConfigError
 from mimkit.module import AutoencoderModule
 from mimkit.run import train
 

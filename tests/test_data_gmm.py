@@ -4,6 +4,8 @@ import pytest
 import torch
 
 from mimkit.data.gmm import GMMDataModule, gmm_means
+from mimkit.errors import ConfigError
+from mimkit.schema import check_node
 
 
 def test_2d_means_origin_and_unit_circle():
@@ -69,15 +71,15 @@ def test_standardize_gives_zero_mean_unit_variance():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"x_dim": 1}, "data.x_dim must be at least 2"),
-        ({"n_train": 0}, "data.n_train must be a positive integer"),
-        ({"batch_size": -1}, "data.batch_size must be a positive integer"),
-        ({"std": 0.0}, "data.std must be positive"),
+        ({"x_dim": 1}, "data.x_dim must be an integer >= 2, got 1"),
+        ({"n_train": 0}, "data.n_train must be a positive integer, got 0"),
+        ({"batch_size": -1}, "data.batch_size must be a positive integer, got -1"),
+        ({"std": 0.0}, "data.std must be a positive number, got 0.0"),
     ],
 )
 def test_bad_settings_are_named(kwargs, message):
-    with pytest.raises(ValueError, match=message):
-        GMMDataModule(**kwargs)
+    with pytest.raises(ConfigError, match=f"^{message}$"):
+        check_node("data", {"_target_": "mimkit.data.gmm.GMMDataModule", **kwargs})
 
 
 def test_training_data_follow_the_trainers_epoch():

@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 import torch
 
-from mimkit.config import ConfigError
 from mimkit.data.binarized import binarize
 from mimkit.data.mnist import FashionMNISTDataModule, MNISTDataModule
+from mimkit.errors import ConfigError
+from mimkit.schema import check_node
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
@@ -169,14 +170,25 @@ def test_fashion_mnist_reads_its_own_files(tmp_path, source, mnist_files):
     [
         ({"n_train": 101}, r"data.n_train \+ data.n_val = 121 exceeds the 120 MNIST training images"),
         ({"n_test": 61}, "data.n_test = 61 exceeds the 60 MNIST test images"),
-        ({"n_val": 0}, "data.n_val must be a positive integer"),
-        ({"x_dim": 20}, "data.x_dim is the pixel count 784"),
     ],
 )
 def test_bad_sizes_are_named(tmp_path, source, kwargs, message):
     folder, _ = source
     with pytest.raises(ConfigError, match=message):
         module(tmp_path, folder, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"n_val": 0}, "data.n_val must be a positive integer, got 0"),
+        ({"x_dim": 20}, "data.x_dim must be 784, got 20"),
+    ],
+)
+def test_bad_settings_are_named_by_the_schema(tmp_path, kwargs, message):
+    node = {"_target_": "mimkit.data.mnist.MNISTDataModule", "data_dir": str(tmp_path)}
+    with pytest.raises(ConfigError, match=f"^{message}$"):
+        check_node("data", {**node, **kwargs})
 
 
 def test_images_of_another_size(tmp_path, mnist_files):

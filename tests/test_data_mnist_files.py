@@ -17,8 +17,8 @@ import torchvision.datasets
 from conftest import idx_key, write_idx_gz
 from torchvision.datasets.utils import calculate_md5
 
-from mimkit.config import ConfigError
 from mimkit.data.mnist_files import load_mnist_files
+from mimkit.errors import ConfigError
 
 REAL_MD5 = list(torchvision.datasets.MNIST.resources)
 FILES = [name for name, _ in REAL_MD5]

@@ -17,9 +17,10 @@ import numpy as np
 import pytest
 import torch
 
-from mimkit.config import ConfigError
 from mimkit.data import omniglot
 from mimkit.data.omniglot import OmniglotDataModule
+from mimkit.errors import ConfigError
+from mimkit.schema import check_node
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
@@ -90,7 +91,10 @@ def test_character_labels(tmp_path, source):
     for x, labels in (dm.train_fixed(), dm.val, dm.test):
         assert np.array_equal(labels.numpy(), decode(x)[0])
     with pytest.raises(ConfigError, match="data.label must be one of .*got 'drawer'"):
-        module(tmp_path, source, label="drawer")
+        check_node(
+            "data",
+            {"_target_": "mimkit.data.omniglot.OmniglotDataModule", "data_dir": "d", "label": "drawer"},
+        )
 
 
 def test_downsampling_is_the_ink_fraction(tmp_path, source):

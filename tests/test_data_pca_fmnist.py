@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 import torch
 
-from mimkit.config import ConfigError
 from mimkit.data import pca_fmnist
 from mimkit.data.pca_fmnist import PCAFashionMNISTDataModule
+from mimkit.errors import ConfigError
+from mimkit.schema import check_node
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
@@ -173,12 +174,11 @@ def test_pca_fit_caches_are_not_confused(tmp_path, source, caplog):
     assert old.from_cache and torch.equal(old.test[0], shared.test[0])
 
 
-def test_bad_pca_fit_is_one_config_error(tmp_path, source):
-    folder, _ = source
+def test_bad_pca_fit_is_one_config_error(tmp_path):
+    node = {"_target_": "mimkit.data.pca_fmnist.PCAFashionMNISTDataModule", "data_dir": str(tmp_path)}
     with pytest.raises(ConfigError) as error:
-        module(tmp_path, folder, pca_fit="test")
-    assert str(error.value) == "data.pca_fit must be one of train, separate, got 'test'"
-    assert not (tmp_path / "data").exists()  # checked before any file is read
+        check_node("data", {**node, "pca_fit": "test"})
+    assert str(error.value) == "data.pca_fit must be one of train|separate, got 'test'"
 
 
 def test_bad_pca_fit_on_the_command_line(tmp_path):
@@ -216,12 +216,11 @@ def test_augment_changes_only_the_training_epochs(tmp_path, source):
     assert 0.25 < untouched.double().mean() < 0.75 and shift.max() > 1.0
 
 
-def test_bad_augment_is_one_config_error(tmp_path, source):
-    folder, _ = source
+def test_bad_augment_is_one_config_error(tmp_path):
+    node = {"_target_": "mimkit.data.pca_fmnist.PCAFashionMNISTDataModule", "data_dir": str(tmp_path)}
     with pytest.raises(ConfigError) as error:
-        module(tmp_path, folder, augment="yes")
+        check_node("data", {**node, "augment": "yes"})
     assert str(error.value) == "data.augment must be true or false, got 'yes'"
-    assert not (tmp_path / "data").exists()
 
 
 def test_select_on_test_validates_on_the_test_set_in_its_basis(tmp_path, source, caplog):
@@ -233,8 +232,15 @@ def test_select_on_test_validates_on_the_test_set_in_its_basis(tmp_path, source,
     assert torch.equal(on_test.val[0], held_out.test[0])  # the test images on their own PCA
     assert np.array_equal(on_test.val[1].numpy(), arrays["test_labels"])
     assert held_out.val[0].shape == (N_VAL, K)  # the default keeps the held-out tail
-    with pytest.raises(ConfigError, match="data.select_on must be one of val, test, got 'train'"):
-        module(tmp_path, folder, select_on="train")
+    with pytest.raises(ConfigError, match=r"data.select_on must be one of val\|test, got 'train'"):
+        check_node(
+            "data",
+            {
+                "_target_": "mimkit.data.pca_fmnist.PCAFashionMNISTDataModule",
+                "data_dir": "d",
+                "select_on": "train",
+            },
+        )
 
 
 def test_splits_shapes_and_labels(tmp_path, source):
@@ -263,8 +269,11 @@ def test_bad_split_sizes(tmp_path, source):
     folder, _ = source
     with pytest.raises(ConfigError, match="n_train \\+ data.n_val = 121 exceeds the 120"):
         module(tmp_path, folder, n_train=101, n_val=20)
-    with pytest.raises(ValueError, match="data.n_val must be a positive integer"):
-        module(tmp_path, folder, n_val=0)
+    with pytest.raises(ConfigError, match="data.n_val must be a positive integer"):
+        check_node(
+            "data",
+            {"_target_": "mimkit.data.pca_fmnist.PCAFashionMNISTDataModule", "data_dir": "d", "n_val": 0},
+        )
     with pytest.raises(ConfigError, match="at most the pixel count 784 and data.n_train 90, got 91"):
         module(tmp_path, folder, x_dim=91)
 

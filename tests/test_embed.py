@@ -9,8 +9,9 @@ from conftest import FAST, compose_config, run_cli
 from hydra.utils import instantiate
 from test_data_mnist import make_arrays
 
-from mimkit.config import ConfigError, to_plain
+from mimkit.config import to_plain
 from mimkit.embeddings import embed
+from mimkit.errors import ConfigError
 from mimkit.module import AutoencoderModule
 from mimkit.run import load_module, train
 

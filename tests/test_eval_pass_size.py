@@ -9,7 +9,7 @@ from device_checks import tiny_config, tiny_module
 from helpers import noiseless, record_component_sizes
 
 from mimkit.callbacks.metrics import RepresentationMetrics
-from mimkit.config import ConfigError
+from mimkit.errors import ConfigError
 from mimkit.metrics.consistency import consistency_gap
 from mimkit.metrics.nll import nll_per_example
 from mimkit.metrics.pass_size import (
@@ -18,10 +18,10 @@ from mimkit.metrics.pass_size import (
     FREE_FRACTION,
     MAX_GPU_ROWS,
     cpu_rows_per_pass,
-    evaluation_passes,
     rows_from_memory,
 )
 from mimkit.priors.chunked import pass_rows
+from mimkit.schema import check_node
 
 
 @pytest.fixture(autouse=True)
@@ -81,13 +81,11 @@ def test_gpu_rows_from_free_memory_and_the_cost_per_row():
 
 
 def test_an_explicit_pass_size_must_be_positive():
-    with (
-        pytest.raises(ConfigError, match="rows_per_pass must be a positive integer, got 0"),
-        evaluation_passes(None, torch.zeros(2, 2), 0),
+    node = {"_target_": "mimkit.callbacks.metrics.RepresentationMetrics", "rows_per_pass": 0}
+    with pytest.raises(
+        ConfigError, match="^metrics.rows_per_pass must be a positive integer or null, got 0$"
     ):
-        pass
-    with pytest.raises(ConfigError, match="rows_per_pass must be a positive integer, got 0"):
-        RepresentationMetrics(rows_per_pass=0)
+        check_node("metrics", node)
 
 
 def test_mixture_priors_take_the_pass_size_in_force_instead_of_their_element_budget(tmp_path, monkeypatch):

@@ -28,8 +28,9 @@ from test_data_omniglot import module as omniglot_module
 
 from mimkit.checkpoint_io import CheckpointWriteError, SafeCheckpointIO
 from mimkit.cli import run_task
-from mimkit.config import ConfigError, to_plain
+from mimkit.config import to_plain
 from mimkit.data.mnist_files import load_mnist_files
+from mimkit.errors import ConfigError
 from mimkit.hydra_callbacks import ReportFailures
 from mimkit.module import AutoencoderModule
 from mimkit.run import evaluate, train

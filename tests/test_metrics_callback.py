@@ -15,6 +15,7 @@ import mimkit.callbacks.metrics as metrics_module
 from mimkit.autoencoder import Autoencoder
 from mimkit.callbacks.metrics import RepresentationMetrics
 from mimkit.data.gmm import GMMDataModule
+from mimkit.errors import ConfigError
 from mimkit.module import AutoencoderModule
 from mimkit.nets.mlp import GaussianMLP
 from mimkit.priors import vamp
@@ -22,6 +23,7 @@ from mimkit.priors.chunked import rows_per_chunk
 from mimkit.priors.standard import StandardNormalPrior
 from mimkit.priors.vamp import VampPrior
 from mimkit.run import train
+from mimkit.schema import check_node
 
 METRICS = [
     "test/mi",
@@ -125,10 +127,14 @@ def test_eval_config_registers_the_callback(tmp_path):
 
 
 def test_rejects_bad_settings():
-    with pytest.raises(ValueError):
-        RepresentationMetrics(nll_samples=0)
-    with pytest.raises(ValueError):
-        RepresentationMetrics(knn_ks=(1, -3))
+    with pytest.raises(ConfigError, match="^metrics.nll_samples must be a positive integer, got 0$"):
+        check_node(
+            "metrics", {"_target_": "mimkit.callbacks.metrics.RepresentationMetrics", "nll_samples": 0}
+        )
+    with pytest.raises(ConfigError, match="^metrics.knn_ks must be a list of positive integers"):
+        check_node(
+            "metrics", {"_target_": "mimkit.callbacks.metrics.RepresentationMetrics", "knn_ks": [1, -3]}
+        )
 
 
 def _vamp_model(components=50):
@@ -190,8 +196,10 @@ def test_test_points_scores_the_first_points_only():
     first = RepresentationMetrics(**SMALL, test_points=120).compute(_vamp_model(5), test, train_set)
     cut = RepresentationMetrics(**SMALL).compute(_vamp_model(5), (test[0][:120], test[1][:120]), train_set)
     assert first == cut
-    with pytest.raises(ValueError, match="test_points"):
-        RepresentationMetrics(test_points=0)
+    with pytest.raises(ConfigError, match="test_points must be a positive integer or null"):
+        check_node(
+            "metrics", {"_target_": "mimkit.callbacks.metrics.RepresentationMetrics", "test_points": 0}
+        )
 
 
 @pytest.mark.parametrize("how", ["debug=fast_dev_run", "+trainer.fast_dev_run=true"])
@@ -251,8 +259,8 @@ def test_nll_points_scores_the_nll_on_the_first_points_and_records_the_budget():
     )
     assert everything.compute(model, data.test, data.train_fixed())["test/nll_points"] == 400
     assert callback.capped(points=100, samples=2).nll_points == 100
-    with pytest.raises(ValueError, match="nll_points"):
-        RepresentationMetrics(nll_points=0)
+    with pytest.raises(ConfigError, match="nll_points must be a positive integer or null"):
+        check_node("metrics", {"_target_": "mimkit.callbacks.metrics.RepresentationMetrics", "nll_points": 0})
 
 
 class TwoLevelStub(torch.nn.Module):

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mimkit.autoencoder import Autoencoder
+from mimkit.errors import ConfigError
 from mimkit.metrics.nll import nll_is, nll_per_example
 from mimkit.nets.conv_decoder import ConvDecoder
 from mimkit.nets.conv_encoder import TwoLevelConvEncoder
@@ -26,6 +27,7 @@ from mimkit.nets.heads import GatedGaussianMLP
 from mimkit.nets.pixel_decoder import PixelDecoder
 from mimkit.priors.two_level import TwoLevelPrior
 from mimkit.priors.vamp import VampPrior
+from mimkit.schema import check_node
 from mimkit.two_level import TwoLevelGaussian
 
 X_SHAPE = [1, 8, 8]
@@ -241,5 +243,7 @@ def test_bf16_nll_option_runs_the_networks_in_bf16_and_stays_close(decoder):
     assert bf16["test/nll"] != fp32["test/nll"]  # the same draws (seeded), other arithmetic
     assert bf16["test/nll"] == pytest.approx(fp32["test/nll"], rel=0.01)
     assert bf16["test/mi"] == fp32["test/mi"]  # only the NLL passes change precision
-    with pytest.raises(ValueError, match="nll_precision"):
-        RepresentationMetrics(nll_precision="fp16")
+    with pytest.raises(ConfigError, match=r"nll_precision must be one of 32\|bf16, got 'fp16'"):
+        check_node(
+            "metrics", {"_target_": "mimkit.callbacks.metrics.RepresentationMetrics", "nll_precision": "fp16"}
+        )

@@ -15,10 +15,12 @@ import pytest
 import torch
 from helpers import affine_model, noiseless
 
+from mimkit.errors import ConfigError
 from mimkit.marginal import importance_log_marginal
 from mimkit.objectives.mim import MIM, mim_pair_loss
 from mimkit.objectives.score_function import leave_one_out_baseline, score_function_surrogate
 from mimkit.objectives.vae import VAE, vae_pair_loss
+from mimkit.schema import check_node
 
 C = 0.5 * math.log(2 * math.pi)
 LOG_QZX = -math.log(0.5) - C
@@ -104,10 +106,10 @@ def test_fresh_qx_samples_use_logsumexp():
 
 
 def test_objectives_reject_bad_options():
-    with pytest.raises(ValueError, match="qx_samples"):
-        MIM(qx_samples=0)
-    with pytest.raises(ValueError, match="decoder_qx"):
-        MIM(decoder_qx="posterior")
+    with pytest.raises(ConfigError, match="^objective.qx_samples must be a positive integer, got 0$"):
+        check_node("objective", {"_target_": "mimkit.objectives.mim.MIM", "qx_samples": 0})
+    with pytest.raises(ConfigError, match=r"^objective.decoder_qx must be one of prior_sample\|reencode"):
+        check_node("objective", {"_target_": "mimkit.objectives.mim.MIM", "decoder_qx": "posterior"})
 
 
 def test_leave_one_out_baseline_and_surrogate_by_hand():
@@ -133,8 +135,8 @@ def test_grouped_leave_one_out_baseline_by_hand():
     assert torch.allclose(
         (f + shift) - leave_one_out_baseline(f + shift, group=3), f - leave_one_out_baseline(f, group=3)
     )
-    with pytest.raises(ValueError, match="x_per_z"):
-        MIM(x_per_z=0)
+    with pytest.raises(ConfigError, match="objective.x_per_z must be a positive integer"):
+        check_node("objective", {"_target_": "mimkit.objectives.mim.MIM", "x_per_z": 0})
 
 
 def test_score_function_gradient_is_unbiased():

@@ -11,10 +11,12 @@ from torch import nn
 
 from mimkit.autoencoder import Autoencoder
 from mimkit.distributions import DiagonalGaussian
+from mimkit.errors import ConfigError
 from mimkit.objectives.mim import MIM
 from mimkit.objectives.vae import VAE
 from mimkit.priors.standard import StandardNormalPrior
 from mimkit.priors.two_level import TwoLevelPrior
+from mimkit.schema import check_node
 from mimkit.two_level import TwoLevelGaussian, split
 
 C = 0.5 * math.log(2 * math.pi)
@@ -87,5 +89,5 @@ def test_prior_draws_are_fixed_samples(monkeypatch):
 
 
 def test_unknown_decoder_z():
-    with pytest.raises(ValueError, match="objective.decoder_z"):
-        MIM(decoder_z="posterior")
+    with pytest.raises(ConfigError, match=r"objective.decoder_z must be one of anchor\|prior"):
+        check_node("objective", {"_target_": "mimkit.objectives.mim.MIM", "decoder_z": "posterior"})

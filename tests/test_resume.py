@@ -20,7 +20,7 @@ from pause_callback import LastCheckpointProbe
 from test_callbacks import QUICK, script_val_loss
 
 from mimkit.callbacks.rng_state import collect_states, restore_states
-from mimkit.config import ConfigError
+from mimkit.errors import ConfigError
 from mimkit.run import train
 
 # 4 batches of 128 per epoch; warm-up 3 epochs (β and the Noam LR still rising when killed)

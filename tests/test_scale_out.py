@@ -16,10 +16,10 @@ from lightning.pytorch.plugins.environments import SLURMEnvironment
 from lightning.pytorch.strategies import DDPStrategy
 from test_configs import compose_train
 
-from mimkit.config import ConfigError
 from mimkit.data.batches import Batches
 from mimkit.data.gmm import GMMDataModule
 from mimkit.distributed import check_launch, starts_processes
+from mimkit.errors import ConfigError
 from mimkit.module import reconstruction_error
 from mimkit.run import evaluate, load_module, train
 

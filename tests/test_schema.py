@@ -7,8 +7,10 @@ import pytest
 from conftest import CONF, compose_config, run_cli
 
 from mimkit.cli import run_task
-from mimkit.config import ConfigError, check_config, to_plain
+from mimkit.config import to_plain
+from mimkit.errors import ConfigError
 from mimkit.run import train
+from mimkit.schema import validate as check
 
 GMM_KEYS = (
     "batch_size, data_seed, eval_batch_size, n_test, n_train, n_val, seed, separation, "
@@ -18,7 +20,7 @@ GMM_KEYS = (
 
 def validate(name: str, overrides: list[str], tmp_path) -> None:
     cfg = compose_config(name, overrides, tmp_path / "run")
-    check_config(to_plain(cfg), name)
+    check(to_plain(cfg), name)
 
 
 GROUPS = [

@@ -1,6 +1,8 @@
-"""Checkpoint files that are written whole or not at all, with a one-line error naming the file.
+"""Checkpoint files: written whole or not at all, read safely, checked, each failure one line
+naming the file.
 
-`SafeCheckpointIO` is the trainer's checkpoint plugin (conf/trainer/default.yaml, `plugins`).
+`SafeCheckpointIO` is the trainer's checkpoint plugin (conf/trainer/default.yaml, `plugins`);
+`load_checkpoint` reads a checkpoint with torch's weights_only loader.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from pathlib import Path
 
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+from mimkit.errors import ConfigError
 
 
 class CheckpointWriteError(OSError):
@@ -44,3 +48,35 @@ class SafeCheckpointIO(TorchCheckpointIO):
             ) from error
         finally:
             temporary.unlink(missing_ok=True)
+
+
+def load_checkpoint(ckpt_path: str) -> dict:
+    """The checkpoint dict, loaded with torch's safe loader; a ConfigError if unreadable."""
+    if not os.path.isfile(ckpt_path):
+        raise ConfigError(f"ckpt_path {ckpt_path!r} is not a file")
+    try:
+        return torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    except Exception as error:  # corrupt, truncated or not a checkpoint at all
+        raise ConfigError(
+            f"ckpt_path {ckpt_path!r} is not a readable checkpoint ({type(error).__name__})"
+        ) from None
+
+
+def checkpoint_problem(checkpoint) -> str | None:
+    """None if `checkpoint` looks like one that train.py writes, else what is wrong with it."""
+    if not isinstance(checkpoint, dict):
+        return f"it holds a {type(checkpoint).__name__}, not a checkpoint dict"
+    missing = [key for key in ("state_dict", "hyper_parameters") if key not in checkpoint]
+    if missing:
+        keys = [str(k) for k in list(checkpoint)[:5]] + (["..."] if len(checkpoint) > 5 else [])
+        hint = " (a bare state_dict?)" if "state_dict" in missing and "hyper_parameters" in missing else ""
+        return (
+            f"it has no {' or '.join(repr(k) for k in missing)}{hint}; its keys: {', '.join(keys) or 'none'}"
+        )
+    hyper = checkpoint["hyper_parameters"]
+    roles = ("model", "prior", "objective", "optim")
+    if not isinstance(hyper, dict) or not all(isinstance(hyper.get(role), dict) for role in roles):
+        return f"its hyper_parameters are not this project's (expected {', '.join(roles)})"
+    if not isinstance(checkpoint["state_dict"], dict):
+        return "its state_dict is not a dict of tensors"
+    return None

@@ -21,7 +21,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from mimkit.config import one_line
+from mimkit.errors import one_line
 from mimkit.hydra_callbacks import JOB_FAILURE, record_failure
 from mimkit.nonfinite import NonFiniteLossError
 

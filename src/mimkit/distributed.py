@@ -14,7 +14,7 @@ import lightning as L
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 
-from mimkit.config import ConfigError
+from mimkit.errors import ConfigError
 
 
 def starts_processes(trainer: L.Trainer) -> bool:

@@ -27,18 +27,16 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from mimkit.config import ConfigError, check_config, positive_int, to_plain, unwritable_reason
+from mimkit.config import to_plain, unwritable_reason
+from mimkit.errors import ConfigError
 from mimkit.run import check_input_shape, load_module
+from mimkit.schema import validate
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("train", "val", "test")
-
 
 def split_tensors(datamodule, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """(x, labels) of `split` of a TensorDataModule."""
-    if split not in SPLITS:
-        raise ConfigError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+    """(x, labels) of `split` (train, val or test) of a TensorDataModule."""
     x, labels = datamodule.train_fixed() if split == "train" else getattr(datamodule, split)
     return x, labels
 
@@ -61,17 +59,12 @@ def _device(name: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device=cuda but no CUDA device is available (device=cpu|auto)")
-    if name not in ("cpu", "cuda"):
-        raise ConfigError(f"device must be cpu, cuda or auto, got {name!r}")
     return torch.device(name)
 
 
 def embed(cfg: DictConfig) -> dict[str, float]:
     """Write `<run dir>/embeddings.npz` for `cfg.split` of the data (see the module doc)."""
-    check_config(to_plain(cfg), "embed")
-    batch_size = positive_int("batch_size", cfg.batch_size)
-    if cfg.split not in SPLITS:
-        raise ConfigError(f"split must be one of {', '.join(SPLITS)}, got {cfg.split!r}")
+    validate(to_plain(cfg), "embed")
     device = _device(cfg.device)
     module = load_module(cfg.ckpt_path)
     run = module.run_config
@@ -89,7 +82,7 @@ def embed(cfg: DictConfig) -> dict[str, float]:
     devices = [device.index or 0] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(cfg.seed)
-        arrays = encode_split(model, x, batch_size, device)
+        arrays = encode_split(model, x, cfg.batch_size, device)
     path = Path(cfg.paths.output_dir) / "embeddings.npz"
     np.savez(path, **arrays, labels=labels.numpy(), split=np.array(cfg.split))
     log.info(

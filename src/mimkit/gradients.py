@@ -9,10 +9,13 @@ each normalised as its own tensor.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch import nn
 
-GRAD_NORMS = ("none", "per_tensor")
+# optim.grad_norm: none, or per_tensor (this normalisation before every optimiser step)
+GradNorm = Literal["none", "per_tensor"]
 
 
 def gradient_tensors(module: nn.Module) -> list[torch.Tensor]:

@@ -21,6 +21,8 @@ from hydra.types import RunMode
 from lightning.pytorch.loggers import Logger, WandbLogger
 from omegaconf import DictConfig
 
+from mimkit.fields import PositiveNumber
+
 log = logging.getLogger(__name__)
 
 ID_FILE = Path("wandb") / "run_id.json"
@@ -57,8 +59,8 @@ def wandb_logger(
     offline: bool = True,
     name: str | None = None,
     group: str | None = None,
-    tags: list | None = None,
-    init_timeout: float = 30.0,
+    tags: list[str | int] | None = None,
+    init_timeout: PositiveNumber = 30.0,
     continue_run: bool = False,
     **kwargs,
 ) -> WandbLogger:

@@ -13,14 +13,12 @@ from hydra.utils import instantiate
 from mimkit.autoencoder import build_autoencoder
 from mimkit.callbacks.beta_warmup import BetaWarmup
 from mimkit.distributions import check_binary
-from mimkit.gradients import GRAD_NORMS, normalize_per_tensor
+from mimkit.gradients import normalize_per_tensor
 from mimkit.nonfinite import NonFiniteWatch
 from mimkit.priors.vamp import VampPrior
 from mimkit.schedules import noam_factor
 
 log = logging.getLogger(__name__)
-
-SCHEDULES = ("noam", "constant")
 
 
 def reconstruction_error(model, x: torch.Tensor, sample: bool) -> torch.Tensor:
@@ -43,7 +41,8 @@ def check_binary_data(datamodule) -> None:
 
 
 class AutoencoderModule(L.LightningModule):
-    """Trains `Autoencoder(model, prior)` with `objective`; all arguments are plain dicts.
+    """Trains `Autoencoder(model, prior)` with `objective`; all arguments are plain dicts, checked
+    by the config schema (`mimkit.schema`: `FlatModel`/`TwoLevelModel`, `Optim`) at start-up.
 
     model, prior, objective: Hydra node dicts with `_target_` (stored as hyperparameters, so a
     checkpoint rebuilds the module with torch's weights_only loader).
@@ -57,12 +56,6 @@ class AutoencoderModule(L.LightningModule):
     def __init__(self, model: dict, prior: dict, objective: dict, optim: dict):
         super().__init__()
         self.save_hyperparameters(logger=False)
-        if optim.get("schedule") not in SCHEDULES:
-            raise ValueError(f"optim.schedule must be one of {SCHEDULES}, got {optim.get('schedule')!r}")
-        if not optim.get("lr", 0) > 0:
-            raise ValueError(f"optim.lr must be positive, got {optim.get('lr')!r}")
-        if optim.get("grad_norm", "none") not in GRAD_NORMS:
-            raise ValueError(f"optim.grad_norm must be one of {GRAD_NORMS}, got {optim.get('grad_norm')!r}")
         self.model = build_autoencoder(model, prior)
         self.objective = instantiate(objective)
         self.beta = 1.0

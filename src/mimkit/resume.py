@@ -29,7 +29,8 @@ from hydra.experimental.callback import Callback
 from lightning.pytorch.loggers import CSVLogger
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from mimkit.config import ConfigError
+from mimkit.checkpoint_io import load_checkpoint
+from mimkit.errors import ConfigError
 from mimkit.loggers import continue_wandb_runs
 
 log = logging.getLogger(__name__)
@@ -116,7 +117,6 @@ def resume_config(cfg: DictConfig) -> tuple[DictConfig, str | None]:
             f"resume {str(resume)!r} continues in that run dir, but the run dir is "
             f"{output_dir!r}: leave hydra.run.dir unset"
         )
-    from mimkit.run import load_checkpoint  # mimkit.run imports this module
 
     stored = load_checkpoint(str(last)).get("run_config")
     if stored is None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import time
 from pathlib import Path
 
@@ -20,12 +19,15 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
 from omegaconf import DictConfig
 
-from mimkit.config import ConfigError, check_config, one_line, to_plain, unwritable_reason
+from mimkit.checkpoint_io import checkpoint_problem, load_checkpoint
+from mimkit.config import to_plain, unwritable_reason
 from mimkit.distributed import check_launch
+from mimkit.errors import ConfigError, one_line
 from mimkit.finished import forget_finished, mark_finished, skip_if_finished
 from mimkit.loggers import finish_wandb, log_run_config
 from mimkit.module import AutoencoderModule
 from mimkit.resume import continue_csv_logs, resume_config
+from mimkit.schema import validate
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +59,7 @@ def check_input_shape(model: dict, datamodule) -> None:
 def _build(cfg: DictConfig, module: AutoencoderModule | None = None):
     """Datamodule, module, trainer for `cfg`; raises ConfigError before any work is done."""
     plain = to_plain(cfg)
-    check_config(plain)
+    validate(plain)
     output_dir = _check_writable(cfg.paths.output_dir)
     if cfg.get("threads"):
         torch.set_num_threads(cfg.threads)
@@ -117,7 +119,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     With `skip_finished`, a job that already finished in its run dir returns its stored
     metrics instead (mimkit.finished, docs/sweeps.md).
     """
-    check_config(to_plain(cfg))  # the command line's config, before a resume reads the run dir
+    validate(to_plain(cfg))  # the command line's config, before a resume reads the run dir
     if cfg.get("skip_finished"):
         done = skip_if_finished(cfg.paths.output_dir, cfg.get("optimized_metric"))
         if done is not None:
@@ -149,24 +151,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     return metrics
 
 
-def load_checkpoint(ckpt_path: str) -> dict:
-    """The checkpoint dict, loaded with torch's safe loader; a ConfigError if unreadable."""
-    if not os.path.isfile(ckpt_path):
-        raise ConfigError(f"ckpt_path {ckpt_path!r} is not a file")
-    try:
-        return torch.load(ckpt_path, map_location="cpu", weights_only=True)
-    except Exception as error:  # corrupt, truncated or not a checkpoint at all
-        raise ConfigError(
-            f"ckpt_path {ckpt_path!r} is not a readable checkpoint ({type(error).__name__})"
-        ) from None
-
-
 def load_module(ckpt_path: str) -> AutoencoderModule:
     """The trained AutoencoderModule of a checkpoint (eval mode)."""
-    from mimkit.schema import (
-        checkpoint_problem,  # mimkit.schema imports mimkit.embeddings, which imports this
-    )
-
     checkpoint = load_checkpoint(ckpt_path)
     problem = checkpoint_problem(checkpoint)
     if problem:
@@ -184,7 +170,7 @@ def load_module(ckpt_path: str) -> AutoencoderModule:
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Re-evaluate `cfg.ckpt_path` on the data it was trained on; writes the same metrics.json."""
-    check_config(to_plain(cfg), "eval")
+    validate(to_plain(cfg), "eval")
     module = load_module(cfg.ckpt_path)
     if module.run_config is None:
         raise ConfigError(f"ckpt_path {cfg.ckpt_path!r} holds no run config (not written by train.py)")

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import math
+from typing import Literal
+
+# optim.schedule: the Noam learning-rate schedule (noam_factor) or a constant rate
+Schedule = Literal["noam", "constant"]
 
 
 def beta_at(epoch: int, warmup: int) -> float:

@@ -1,64 +1,272 @@
-"""The schema of the run config: every group's keys, their types and their allowed values.
+"""The schema of the run config, checked with pydantic v2 (docs/decisions/config-schema.md).
 
-`validate(config, TRAIN)` (and `EVAL`, `EMBED`) runs on the resolved config before any data is read, any
-model built or any file written. The first problem ends the run with one line that names the key
-and what it allows, e.g.
+`validate(config, "train")` (or "eval", "embed") runs once per run on the resolved config, before
+any data is read, any model built or any file written. The first problem ends the run with one line
+that names the key and what it allows, e.g.
 
     objective.decoder_z must be one of anchor|prior|prior_rsample, got 'anchr'
     data: unknown key 'n_trian' (known: batch_size, data_dir, ...); did you mean 'n_train'?
 
-A node with a `_target_` (data, prior, objective, trainer, each callback and logger, the model's
-networks) is checked against the entry of `DATA`, `NETS`, ... for the most specific registered
-class it is an instance of (a subclass, e.g. a test's data module, gets its parent's entry). Its
-known keys are that entry's plus the constructor parameters of the registered class and of the
-target itself, so a `+trainer.gradient_clip_val=1` or `+callbacks.x.seed=2` addition that the
-class takes is accepted. A class registered nowhere is checked against its constructor only (any
-key if it takes **kwargs, as the W&B loggers do). A key added to train.yaml, eval.yaml or
-embed.yaml needs an entry in `TRAIN`, `EVAL` or `EMBED` below; tests/test_schema.py validates
-every shipped config.
+The fixed groups (the top level, optim, paths, model) are the TypedDicts below. A node with a
+`_target_` (data, prior, objective, trainer, each callback and logger, the model's networks) is
+checked against its class's constructor: its keys are the constructor's parameters and their types
+its annotations (`mimkit.fields`), so a rule is written once, in the signature, and any importable
+class works, a user's own included. A class whose `__init__` passes **kwargs on to a base class's
+`__init__` takes that base's keys too; one whose **kwargs go elsewhere (e.g. W&B's logger, to
+wandb.init) takes any key. Lightning's classes get stricter types for some keys from `FOREIGN`.
 """
 
 from __future__ import annotations
 
+import ast
 import difflib
 import inspect
-import math
+import textwrap
 import typing
+from dataclasses import dataclass
 from functools import cache
+from typing import Annotated, Any, Literal, NotRequired, Required
 
-from mimkit.config import ConfigError
+from hydra.utils import get_object
+from lightning import Trainer
+from lightning.pytorch.accelerators import AcceleratorRegistry
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.loggers import CSVLogger
+from pydantic import ConfigDict, Field, Strict, TypeAdapter, ValidationError, with_config
+from typing_extensions import TypedDict, is_typeddict
 
-HYDRA_KEYS = {"_target_", "_partial_", "_recursive_", "_convert_", "_args_"}
+from mimkit.errors import ConfigError
+from mimkit.fields import NonNegativeInt, NonNegativeNumber, Number, PositiveInt, PositiveNumber, Shape
+from mimkit.gradients import GradNorm
+from mimkit.objectives.mim import DecoderZ
+from mimkit.priors.vamp import Activation
+from mimkit.schedules import Schedule
+
+STRICT = ConfigDict(strict=True, extra="forbid", arbitrary_types_allowed=True)
+HYDRA_KEYS = ("_target_", "_partial_", "_recursive_", "_convert_", "_args_")
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+@dataclass(frozen=True)
+class Target:
+    """A `_target_` node. builtins: the project's classes for it (named in errors); passed: the
+    constructor parameters that the code passes itself (not config keys); null: may be null."""
+
+    builtins: tuple[str, ...] = ()
+    passed: tuple[str, ...] = ()
+    null: bool = False
 
 
-def _is_number(value) -> bool:
-    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+@dataclass(frozen=True)
+class Entries:
+    """A group of named `_target_` nodes (callbacks, loggers); a null entry drops one."""
+
+    target: Target
 
 
-class Spec:
-    """The allowed values of one key; `check` raises a ConfigError naming the key."""
+@dataclass(frozen=True)
+class Variants:
+    """A group whose keys depend on whether it has `key`."""
 
-    def __init__(self, null: bool = False):
-        self.null = null
+    key: str
+    with_key: type
+    without_key: type
 
-    def accepts(self, value) -> bool:
-        raise NotImplementedError
 
-    def describe(self, plural: bool = False) -> str:
-        raise NotImplementedError
+# --- the groups --------------------------------------------------------------------------
 
-    def full(self) -> str:
-        return self.describe() + (" or null" if self.null else "")
+NET = Target(
+    (
+        "mimkit.nets.mlp.GaussianMLP",
+        "mimkit.nets.mlp.BernoulliMLP",
+        "mimkit.nets.heads.GatedGaussianMLP",
+        "mimkit.nets.conv_encoder.TwoLevelConvEncoder",
+        "mimkit.nets.conv_decoder.ConvDecoder",
+        "mimkit.nets.pixel_decoder.PixelDecoder",
+    )
+)
+DATA = (
+    "mimkit.data.gmm.GMMDataModule",
+    "mimkit.data.mnist.MNISTDataModule",
+    "mimkit.data.omniglot.OmniglotDataModule",
+    "mimkit.data.pca_fmnist.PCAFashionMNISTDataModule",
+)
+PRIOR = Target(
+    (
+        "mimkit.priors.standard.StandardNormalPrior",
+        "mimkit.priors.mog.MixtureOfGaussiansPrior",
+        "mimkit.priors.vamp.VampPrior",
+    ),
+    passed=("latent_dim", "encoder"),  # the model's latent size and encoder (mimkit.autoencoder)
+)
+OBJECTIVE = Target(("mimkit.objectives.mim.MIM", "mimkit.objectives.vae.VAE"))
+TRAINER = Target(("lightning.Trainer",), passed=("callbacks", "logger"))
+CALLBACK = Target(
+    (
+        "mimkit.callbacks.beta_warmup.BetaWarmup",
+        "lightning.pytorch.callbacks.ModelCheckpoint",
+        "lightning.pytorch.callbacks.EarlyStopping",
+        "mimkit.callbacks.metrics.RepresentationMetrics",
+    )
+)
+LOGGER = Target(("lightning.pytorch.loggers.CSVLogger", "mimkit.loggers.wandb_logger"))
 
-    def check(self, path: str, value) -> None:
-        if value is None and self.null:
-            return
-        if not self.accepts(value):
-            raise ConfigError(f"{path} must be {self.full()}, got {_show(value)}")
+
+@with_config(STRICT)
+class Optim(TypedDict):
+    lr: PositiveNumber
+    schedule: Schedule
+    warmup: NotRequired[NonNegativeInt]
+    grad_norm: NotRequired[GradNorm]
+
+
+@with_config(STRICT)
+class Paths(TypedDict, total=False):
+    root_dir: str
+    data_dir: str
+    shared_data_dir: str
+    log_dir: str
+    output_dir: Required[str]
+
+
+@with_config(STRICT)
+class Vamp(TypedDict, total=False):
+    """The image models' VampPrior settings (prior=vamp reads them)."""
+
+    activation: Activation
+    init_mean: Number
+    init_std: NonNegativeNumber
+
+
+class _Model(TypedDict):
+    encoder: Annotated[Any, NET]
+    decoder: Annotated[Any, NET]
+    hidden: NotRequired[PositiveInt]
+    decoder_z: NotRequired[DecoderZ]  # read by objective=mim
+    x_per_z: NotRequired[PositiveInt]  # read by objective=mim
+    # reconstruction errors at every validation and test (true), in test steps only, or never
+    eval_recon: NotRequired[bool | Literal["test"]]
+    vamp: NotRequired[Vamp]
+
+
+@with_config(STRICT)
+class FlatModel(_Model):
+    """The toy and PCA models: one latent vector."""
+
+    latent_dim: PositiveInt
+    x_shape: NotRequired[list[PositiveInt]]
+
+
+@with_config(STRICT)
+class TwoLevelModel(_Model):
+    """The image models: z = [z1, z2] with a learned p(z1|z2)."""
+
+    x_shape: Shape
+    z1_dim: PositiveInt
+    z2_dim: PositiveInt
+    channels: NotRequired[PositiveInt]
+    conditional_prior: Annotated[Any, NET]
+
+
+class _Runner(TypedDict):
+    trainer: Annotated[Any, TRAINER]
+    paths: Paths
+    task_name: NotRequired[str]
+    callbacks: NotRequired[Annotated[Any, Entries(CALLBACK)]]
+    logger: NotRequired[Annotated[Any, Entries(LOGGER)]]
+
+
+@with_config(STRICT)
+class TrainConfig(_Runner):
+    """conf/train.yaml."""
+
+    seed: NonNegativeInt
+    optim: Optim
+    data: Annotated[Any, Target(DATA)]
+    model: Annotated[Any, Variants("conditional_prior", TwoLevelModel, FlatModel)]
+    prior: Annotated[Any, PRIOR]
+    objective: Annotated[Any, OBJECTIVE]
+    threads: NotRequired[PositiveInt | None]
+    warmup: NotRequired[NonNegativeInt]
+    patience: NotRequired[PositiveInt]
+    ckpt_path: NotRequired[str | None]
+    resume: NotRequired[str | None]
+    skip_finished: NotRequired[bool]
+    optimized_metric: NotRequired[str | None]
+    tags: NotRequired[list[str | int]]
+
+
+@with_config(STRICT)
+class EvalConfig(_Runner):
+    """conf/eval.yaml; the checkpoint's run config (with data_overrides) is checked as TrainConfig."""
+
+    ckpt_path: str
+    data_overrides: NotRequired[dict]
+
+
+@with_config(STRICT)
+class EmbedConfig(TypedDict):
+    """conf/embed.yaml (the checkpoint's data settings, with data_overrides, are the run's)."""
+
+    ckpt_path: str
+    paths: Paths
+    task_name: NotRequired[str]
+    split: NotRequired[Literal["train", "val", "test"]]
+    batch_size: NotRequired[PositiveInt]
+    device: NotRequired[Literal["cpu", "cuda", "auto"]]
+    seed: NotRequired[NonNegativeInt]
+    data: NotRequired[Annotated[Any, Target(DATA, null=True)]]
+    data_overrides: NotRequired[dict]
+
+
+SCHEMAS = {"train": TrainConfig, "eval": EvalConfig, "embed": EmbedConfig}
+
+# --- Lightning's classes: stricter types than their annotations for some keys --------------
+
+Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+FractionOrCount = NonNegativeInt | Fraction
+_MONITOR = {"mode": Literal["min", "max"]}
+FOREIGN: dict[type, dict[str, Any]] = {
+    Trainer: {
+        "accelerator": Literal[("auto", "gpu", *sorted(AcceleratorRegistry.available_accelerators()))],
+        "devices": PositiveInt | Literal[-1] | str | list[NonNegativeInt],
+        "num_nodes": PositiveInt,
+        "max_epochs": PositiveInt,
+        "min_epochs": NonNegativeInt | None,
+        "max_steps": Annotated[int, Strict(), Field(ge=-1)],
+        "fast_dev_run": bool | NonNegativeInt,
+        "overfit_batches": FractionOrCount,
+        "limit_train_batches": FractionOrCount,
+        "limit_val_batches": FractionOrCount,
+        "limit_test_batches": FractionOrCount,
+        "check_val_every_n_epoch": PositiveInt | None,
+        "num_sanity_val_steps": Annotated[int, Strict(), Field(ge=-1)],
+        "log_every_n_steps": PositiveInt,
+        "accumulate_grad_batches": PositiveInt,
+        "gradient_clip_val": NonNegativeNumber | None,
+    },
+    ModelCheckpoint: {
+        **_MONITOR,
+        "save_top_k": Annotated[int, Strict(), Field(ge=-1)],
+        "every_n_epochs": NonNegativeInt | None,
+    },
+    EarlyStopping: {**_MONITOR, "patience": PositiveInt, "min_delta": NonNegativeNumber},
+    TQDMProgressBar: {"refresh_rate": NonNegativeInt},
+    CSVLogger: {"flush_logs_every_n_steps": PositiveInt},
+}
+
+
+# --- checking ----------------------------------------------------------------------------
+
+
+def validate(config: dict, kind: str = "train") -> None:
+    """Raise a ConfigError (one line, naming the key) for the first problem of `config`, a resolved
+    config as plain containers; `kind`: train, eval or embed."""
+    _check("", config, SCHEMAS[kind])
+
+
+def _join(path: str, key) -> str:
+    key = str(key)
+    return f"{path}.{key}" if path and key else path or key
 
 
 def _show(value) -> str:
@@ -66,605 +274,308 @@ def _show(value) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-class Int(Spec):
-    def __init__(self, min: int | None = None, max: int | None = None, null: bool = False):
-        super().__init__(null)
-        self.min, self.max = min, max
-
-    def accepts(self, value) -> bool:
-        return (
-            _is_int(value)
-            and (self.min is None or value >= self.min)
-            and (self.max is None or value <= self.max)
-        )
-
-    def describe(self, plural: bool = False) -> str:
-        if self.max is None and self.min in (0, 1):
-            word = "positive" if self.min == 1 else "non-negative"
-            return f"{word} integers" if plural else f"a {word} integer"
-        noun = "integers" if plural else "an integer"
-        if self.min is not None and self.max is not None:
-            return f"{noun} in [{self.min}, {self.max}]"
-        if self.min is not None:
-            return f"{noun} >= {self.min}"
-        return noun
+@cache
+def _adapter(schema) -> TypeAdapter:
+    return TypeAdapter(schema)
 
 
-class Num(Spec):
-    """A finite number (an integer too); `positive`: > 0; `min`, `max`: inclusive bounds."""
-
-    def __init__(
-        self, min: float | None = None, max: float | None = None, positive: bool = False, null: bool = False
-    ):
-        super().__init__(null)
-        self.min, self.max, self.positive = min, max, positive
-
-    def accepts(self, value) -> bool:
-        return (
-            _is_number(value)
-            and (not self.positive or value > 0)
-            and (self.min is None or value >= self.min)
-            and (self.max is None or value <= self.max)
-        )
-
-    def describe(self, plural: bool = False) -> str:
-        noun = "numbers" if plural else "a number"
-        if self.positive:
-            return "positive numbers" if plural else "a positive number"
-        if self.min == 0 and self.max is None:
-            return "non-negative numbers" if plural else "a non-negative number"
-        if self.min is not None and self.max is not None:
-            return f"{noun} in [{self.min}, {self.max}]"
-        return noun
+def _check(path: str, value, schema) -> None:
+    """`value` against the TypedDict `schema`, then its `_target_` nodes and variant groups."""
+    try:
+        _adapter(schema).validate_python(value)
+    except ValidationError as error:
+        raise ConfigError(_message(path, value, schema, error)) from None
+    _check_inner(path, value, schema)
 
 
-class Bool(Spec):
-    def accepts(self, value) -> bool:
-        return isinstance(value, bool)
-
-    def describe(self, plural: bool = False) -> str:
-        return "true or false"
-
-
-class Str(Spec):
-    def accepts(self, value) -> bool:
-        return isinstance(value, str)
-
-    def describe(self, plural: bool = False) -> str:
-        return "strings" if plural else "a string"
-
-
-class OneOf(Spec):
-    def __init__(self, *choices, null: bool = False):
-        super().__init__(null)
-        self.choices = choices
-
-    def accepts(self, value) -> bool:
-        # the same type too: true is not 1, the int 16 is not the string '16'
-        return any(type(value) is type(choice) and value == choice for choice in self.choices)
-
-    def describe(self, plural: bool = False) -> str:
-        shown = list(dict.fromkeys(map(str, self.choices)))  # 16 and '16' read the same
-        return shown[0] if len(shown) == 1 else "one of " + "|".join(shown)
+def _check_inner(path: str, value: dict, schema) -> None:
+    for key, hint in typing.get_type_hints(schema, include_extras=True).items():
+        if key not in value:
+            continue
+        inner, mark = _unwrap(hint)
+        if isinstance(mark, Target):
+            _check_node(_join(path, key), value[key], mark)
+        elif isinstance(mark, Entries):
+            _check_entries(_join(path, key), value[key], mark.target)
+        elif isinstance(mark, Variants):
+            _check(
+                _join(path, key), value[key], mark.with_key if mark.key in value[key] else mark.without_key
+            )
+        elif is_typeddict(inner):
+            _check_inner(_join(path, key), value[key], inner)
 
 
-class ListOf(Spec):
-    def __init__(self, item: Spec, length: int | None = None, null: bool = False):
-        super().__init__(null)
-        self.item, self.length = item, length
-
-    def accepts(self, value) -> bool:
-        return (
-            isinstance(value, list)
-            and all(self.item.accepts(v) for v in value)
-            and (self.length is None or len(value) == self.length)
-        )
-
-    def describe(self, plural: bool = False) -> str:
-        count = f"{self.length} " if self.length is not None else ""
-        return f"a list of {count}{self.item.describe(plural=True)}"
+def _unwrap(hint) -> tuple[Any, Any]:
+    """The type inside NotRequired/Required/Annotated, and the Target/Entries/Variants mark."""
+    mark = None
+    while True:
+        origin = typing.get_origin(hint)
+        if origin in (Required, NotRequired):
+            hint = typing.get_args(hint)[0]
+        elif origin is Annotated:
+            mark = next((m for m in hint.__metadata__ if isinstance(m, Target | Entries | Variants)), mark)
+            hint = hint.__origin__
+        else:
+            return hint, mark
 
 
-class AnyOf(Spec):
-    def __init__(self, *specs: Spec, null: bool = False):
-        super().__init__(null)
-        self.specs = specs
+def _message(path: str, value, schema, error: ValidationError) -> str:
+    """One line for the first of pydantic's errors: unknown keys, then missing ones, then the others
+    in the config's order."""
+    rank, order = {"extra_forbidden": 0, "missing": 1}, list(value) if isinstance(value, dict) else []
+    first = min(
+        error.errors(),
+        key=lambda e: (rank.get(e["type"], 2), order.index(e["loc"][0]) if e["loc"][0] in order else 0),
+    )
+    # follow the error's location through the schema's groups to the key it is about
+    keys, hint, node = [], schema, value
+    for part in first["loc"]:
+        fields = _fields(hint)
+        if fields is None or not isinstance(node, dict) or part not in node and part not in fields:
+            break
+        keys.append(part)
+        hint, node = fields.get(part, Any), node.get(part)
+    where, parent = _join(path, ".".join(map(str, keys))), _join(path, ".".join(map(str, keys[:-1])))
+    if first["type"] == "extra_forbidden":
+        return _unknown(parent, keys[-1], _fields(_parent_hint(schema, keys)))
+    if first["type"] == "missing":
+        return f"{where} is missing (a required key of {parent or 'the config'})"
+    return f"{where} must be {describe(hint)}, got {_show(node)}"
 
-    def accepts(self, value) -> bool:
-        return any(spec.accepts(value) for spec in self.specs)
 
-    def describe(self, plural: bool = False) -> str:
-        parts = [spec.describe(plural) for spec in self.specs]
-        return ", ".join(parts[:-1]) + f" or {parts[-1]}"
+def _parent_hint(schema, keys: list):
+    hint = schema
+    for key in keys[:-1]:
+        hint = _fields(hint)[key]
+    return hint
 
 
-def _unknown(path: str, key: str, known) -> ConfigError:
+def _fields(hint) -> dict | None:
+    inner, _ = _unwrap(hint)
+    return typing.get_type_hints(inner, include_extras=True) if is_typeddict(inner) else None
+
+
+def _unknown(path: str, key: str, known) -> str:
     where = f"{path}: unknown key" if path else "unknown top-level key"
-    shown = sorted(set(known) - HYDRA_KEYS)  # Hydra's own _target_, _partial_, ... go unsaid
+    shown = sorted(set(known) - set(HYDRA_KEYS))
     message = f"{where} {key!r} (known: {', '.join(shown) or 'none, this class takes no settings'})"
     close = difflib.get_close_matches(key, shown, n=1)
-    return ConfigError(message + (f"; did you mean {close[0]!r}?" if close else ""))
+    return message + (f"; did you mean {close[0]!r}?" if close else "")
 
 
-def _join(path: str, key) -> str:
-    return f"{path}.{key}" if path else str(key)
-
-
-def _check_node(path: str, value, fields: dict[str, Spec], known, required) -> None:
-    """Unknown keys first (unless `known` is None: open), then missing ones, then each value."""
+def _check_entries(path: str, value, target: Target) -> None:
+    if value is None:
+        return
     if not isinstance(value, dict):
-        raise ConfigError(f"{path} must be a config group (key: value lines), got {_show(value)}")
-    if known is not None:
-        for key in value:
-            if key not in known:
-                raise _unknown(path, key, known)
-    for key in required:
-        if key not in value:
-            raise ConfigError(f"{_join(path, key)} is missing (a required key of {path or 'the config'})")
+        raise ConfigError(f"{path} must be a group of named nodes or null, got {_show(value)}")
     for key, item in value.items():
-        if key in fields:
-            fields[key].check(_join(path, key), item)
+        if item is not None:  # e.g. callbacks.progress_bar=null drops that callback
+            _check_node(_join(path, key), item, target)
 
 
-class Node(Spec):
-    """A group of fixed keys (no `_target_`); `open`: other keys are allowed too."""
-
-    def __init__(self, fields: dict[str, Spec], required=(), open: bool = False, null: bool = False):
-        super().__init__(null)
-        self.fields, self.required, self.open = fields, tuple(required), open
-
-    def check(self, path: str, value) -> None:
-        if value is None and self.null:
-            return
-        _check_node(path, value, self.fields, None if self.open else set(self.fields), self.required)
+def _is_node(value) -> bool:
+    return isinstance(value, dict) and "_target_" in value
 
 
-class Variants(Spec):
-    """One of two node schemas, by whether the node has `key`."""
-
-    def __init__(self, key: str, with_key: Node, without_key: Node):
-        super().__init__()
-        self.key, self.with_key, self.without_key = key, with_key, without_key
-
-    def check(self, path: str, value) -> None:
-        has = isinstance(value, dict) and self.key in value
-        (self.with_key if has else self.without_key).check(path, value)
+def _check_node(path: str, value, target: Target) -> None:
+    """A `_target_` node against its class's constructor (see the module doc)."""
+    if value is None and target.null:
+        return
+    known = f" (known: {', '.join(target.builtins)})" if target.builtins else ""
+    if not _is_node(value):
+        null = " or null" if target.null else ""
+        raise ConfigError(f"{path} must be a node with a _target_{known}{null}, got {_show(value)}")
+    try:
+        factory = get_object(value["_target_"])
+        if not callable(factory):
+            raise TypeError
+    except Exception:  # not importable, or not callable
+        raise ConfigError(
+            f"{path}._target_ {value['_target_']!r} is not an importable class{known}"
+        ) from None
+    settings = {key: item for key, item in value.items() if key not in HYDRA_KEYS}
+    # settings that are nodes themselves (e.g. the trainer's plugins) are checked as nodes
+    nodes = {
+        key: item if isinstance(item, list) else [item]
+        for key, item in settings.items()
+        if _is_node(item) or isinstance(item, list) and item and all(map(_is_node, item))
+    }
+    _check(path, settings, _settings(factory, target.passed, frozenset(nodes)))
+    for key, items in nodes.items():
+        for index, item in enumerate(items):
+            _check_node(
+                f"{_join(path, key)}[{index}]" if len(items) > 1 else _join(path, key), item, Target()
+            )
 
 
 @cache
-def _object(target: str):
-    """The class (or factory function) named by a `_target_`."""
-    from hydra.utils import get_object
+def _settings(factory, passed: tuple[str, ...], nodes: frozenset[str]):
+    """A TypedDict of the keys `factory` takes: its parameters and their annotations (FOREIGN's
+    for Lightning's classes), less `passed`; the keys in `nodes` take any value."""
+    parameters, takes_any = _parameters(factory)
+    overlay = {}
+    for klass in reversed(factory.__mro__ if isinstance(factory, type) else ()):
+        overlay.update(FOREIGN.get(klass, {}))
+    fields = {}
+    for name, (hint, required) in parameters.items():
+        if name not in passed:
+            hint = Any if name in nodes else overlay.get(name, hint)
+            fields[name] = (Required if required else NotRequired)[hint if _buildable(hint) else Any]
+    schema = TypedDict(f"{getattr(factory, '__name__', 'Node')}Settings", fields)
+    schema.__pydantic_config__ = ConfigDict(STRICT, extra="allow" if takes_any else "forbid")
+    return schema
 
-    found = get_object(target)
-    if not callable(found):
-        raise TypeError(f"{target} is not callable")
-    return found
 
-
-def _parameters(factory) -> tuple[set[str], bool]:
-    """The named parameters of a class's constructor (or of a function) and whether it takes
-    **kwargs."""
+def _buildable(hint) -> bool:
     try:
-        parameters = inspect.signature(factory).parameters.values()
-    except (TypeError, ValueError):
-        return set(), True
-    named = {p.name for p in parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
-    return named, any(p.kind == p.VAR_KEYWORD for p in parameters)
+        TypeAdapter(hint, config=STRICT)
+    except Exception:  # a type pydantic cannot check (e.g. a name only imported for type checkers)
+        return False
+    return True
 
 
-class Target(Spec):
-    """A node instantiated from its `_target_`, checked against the registry (see the module doc).
-
-    registry: {target: {key: Spec}}; excluded: constructor parameters that the code passes itself
-    (not config keys, e.g. a prior's latent_dim)."""
-
-    def __init__(self, registry: dict[str, dict[str, Spec]], required=(), excluded=(), null: bool = False):
-        super().__init__(null)
-        self.registry, self.required, self.excluded = registry, tuple(required), set(excluded)
-
-    def _entry(self, factory) -> tuple[str | None, dict[str, Spec]]:
-        """The registered name of `factory` itself, or of its nearest registered base class."""
-        lineage = factory.__mro__ if isinstance(factory, type) else (factory,)
-        best, best_rank = None, len(lineage)
-        for name in self.registry:
-            registered = _object(name)
-            if registered in lineage and lineage.index(registered) < best_rank:
-                best, best_rank = name, lineage.index(registered)
-        return best, self.registry.get(best, {})
-
-    def check(self, path: str, value) -> None:
-        if value is None and self.null:
-            return
-        known_targets = ", ".join(self.registry)
-        if not isinstance(value, dict) or "_target_" not in value:
-            raise ConfigError(
-                f"{path} must be a node with a _target_ (known: {known_targets})"
-                + (" or null" if self.null else "")
-                + f", got {_show(value)}"
-            )
-        target = value["_target_"]
-        try:
-            factory = _object(target)
-        except Exception:  # not importable, or not callable
-            raise ConfigError(
-                f"{path}._target_ {target!r} is not an importable class (known: {known_targets})"
-            ) from None
-        name, fields = self._entry(factory)
-        own, takes_any = _parameters(factory)
-        known = HYDRA_KEYS | set(fields) | own
-        if name is not None:  # open if the registered one takes **kwargs (e.g. W&B's settings)
-            registered, takes_any = _parameters(_object(name))
-            known |= registered
-        known -= self.excluded
-        _check_node(path, value, fields, None if takes_any else known, self.required)
+def _parameters(factory) -> tuple[dict[str, tuple[Any, bool]], bool]:
+    """{name: (annotation, required)} of the named parameters of a function, or of a class's
+    `__init__` and of the base classes' ones that it passes its **kwargs on to (never required:
+    the class may pass them itself); and whether it takes any other key (**kwargs that go
+    elsewhere, e.g. to wandb.init)."""
+    if not isinstance(factory, type):
+        inits = [factory]
+    else:
+        inits = [klass.__dict__["__init__"] for klass in factory.__mro__ if "__init__" in klass.__dict__]
+        if inits[0] is object.__init__:
+            return {}, False  # a class without an __init__ takes no settings
+    found: dict[str, tuple[Any, bool]] = {}
+    for depth, init in enumerate(inits):
+        hints = _hints(init)
+        parameters = list(inspect.signature(init).parameters.values())
+        for p in parameters[1:] if isinstance(factory, type) else parameters:
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in found:
+                found[p.name] = (hints.get(p.name, Any), depth == 0 and p.default is p.empty)
+        rest = next((p.name for p in parameters if p.kind == p.VAR_KEYWORD), None)
+        if rest is None:
+            return found, False
+        if not (isinstance(factory, type) and _passes_to_super(init, rest)):
+            return found, True
+    return found, True
 
 
-class Entries(Spec):
-    """A group of named `_target_` nodes (callbacks, loggers), each of which may be null."""
-
-    def __init__(self, target: Target):
-        super().__init__(null=True)
-        self.target = target
-
-    def check(self, path: str, value) -> None:
-        if value is None:
-            return
-        if not isinstance(value, dict):
-            raise ConfigError(f"{path} must be a group of named nodes or null, got {_show(value)}")
-        for key, item in value.items():
-            if item is not None:  # e.g. callbacks.progress_bar=null drops that callback
-                self.target.check(_join(path, key), item)
-
-
-# --- the groups --------------------------------------------------------------------------
-
-POSITIVE, NON_NEGATIVE = Int(min=1), Int(min=0)
-SHAPE = ListOf(Int(min=1), length=3)
+def _passes_to_super(init, rest: str) -> bool:
+    """Whether the source of `init` calls `super().__init__(..., **rest)`."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(inspect.unwrap(init))))
+    except (OSError, TypeError, SyntaxError):  # no source (a builtin, a compiled class)
+        return False
+    return any(
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "__init__"
+        and isinstance(node.func.value, ast.Call)
+        and getattr(node.func.value.func, "id", None) == "super"
+        and any(k.arg is None and getattr(k.value, "id", None) == rest for k in node.keywords)
+        for node in ast.walk(tree)
+    )
 
 
-def _choices(module: str, name: str) -> tuple:
-    """A tuple of allowed values defined in the code (so the schema follows the code)."""
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
-
-
-DECODER_Z = _choices("mimkit.objectives.mim", "DECODER_Z")
-DECODER_QX = _choices("mimkit.objectives.mim", "DECODER_QX")
-SAMPLERS = _choices("mimkit.nets.pixel_decoder", "SAMPLERS")
-VAMP_INITS = _choices("mimkit.priors.vamp", "INITS")
-VAMP_ACTIVATIONS = ("none", "hardtanh")
-GRAD_NORMS = _choices("mimkit.gradients", "GRAD_NORMS")
-SCHEDULES = _choices("mimkit.module", "SCHEDULES")
-OMNIGLOT_LABELS = _choices("mimkit.data.omniglot", "LABELS")
-NLL_PRECISIONS = _choices("mimkit.callbacks.metrics", "NLL_PRECISIONS")
-EMBED_SPLITS = _choices("mimkit.embeddings", "SPLITS")
-PCA_FITS = _choices("mimkit.data.pca_fmnist", "PCA_FITS")
-SELECT_ON = _choices("mimkit.data.pca_fmnist", "SELECT_ON")
-
-_SIZES = {
-    "n_train": POSITIVE,
-    "n_val": POSITIVE,
-    "n_test": POSITIVE,
-    "batch_size": POSITIVE,
-    "eval_batch_size": POSITIVE,
-    "data_seed": NON_NEGATIVE,
-    "seed": NON_NEGATIVE,
-}
-_FILES = {"data_dir": Str(), "source_dir": Str(null=True), "download": Bool()}
-_PIXELS = {"x_dim": OneOf(784)}  # 28 x 28 binary images, fixed
-
-DATA = {
-    "mimkit.data.gmm.GMMDataModule": {
-        **_SIZES,
-        "x_dim": Int(min=2),
-        "std": Num(positive=True),
-        "separation": Num(positive=True),
-        "standardize": Bool(),
-    },
-    "mimkit.data.mnist.MNISTDataModule": {**_FILES, **_SIZES, **_PIXELS},
-    "mimkit.data.omniglot.OmniglotDataModule": {
-        **_FILES,
-        **_SIZES,
-        **_PIXELS,
-        "test_per_character": POSITIVE,
-        "label": OneOf(*OMNIGLOT_LABELS),
-    },
-    "mimkit.data.pca_fmnist.PCAFashionMNISTDataModule": {
-        **_FILES,
-        "x_dim": Int(min=1, max=784),
-        "n_train": POSITIVE,
-        "n_val": POSITIVE,
-        "batch_size": POSITIVE,
-        "eval_batch_size": POSITIVE,
-        "seed": NON_NEGATIVE,
-        "pca_fit": OneOf(*PCA_FITS),
-        "augment": Bool(),
-        "select_on": OneOf(*SELECT_ON),
-    },
-}
-
-_MLP = {"in_dim": POSITIVE, "out_dim": POSITIVE, "hidden": POSITIVE}
-_TWO_LEVEL = {"x_shape": SHAPE, "z1_dim": POSITIVE, "z2_dim": POSITIVE}
-NETS = {
-    "mimkit.nets.mlp.GaussianMLP": {**_MLP, "std_floor": Num(min=0)},
-    "mimkit.nets.mlp.BernoulliMLP": _MLP,
-    "mimkit.nets.heads.GatedGaussianMLP": _MLP,
-    "mimkit.nets.conv_encoder.TwoLevelConvEncoder": {**_TWO_LEVEL, "hidden": POSITIVE},
-    "mimkit.nets.conv_decoder.ConvDecoder": {**_TWO_LEVEL, "hidden": POSITIVE, "channels": POSITIVE},
-    "mimkit.nets.pixel_decoder.PixelDecoder": {
-        **_TWO_LEVEL,
-        "channels": POSITIVE,
-        "layers": POSITIVE,
-        "sampler": OneOf(*SAMPLERS),
-    },
-}
-NET = Target(NETS)
-
-_MODEL_COMMON = {
-    "hidden": POSITIVE,
-    "decoder_z": OneOf(*DECODER_Z),
-    "x_per_z": POSITIVE,
-    "eval_recon": AnyOf(Bool(), OneOf("test")),
-    "vamp": Node({"activation": OneOf(*VAMP_ACTIVATIONS), "init_mean": Num(), "init_std": Num(min=0)}),
-    "encoder": NET,
-    "decoder": NET,
-}
-# the flat (toy, PCA) models and the two-level image models (those with a conditional_prior)
-MODEL = Variants(
-    "conditional_prior",
-    with_key=Node(
-        {**_MODEL_COMMON, **_TWO_LEVEL, "channels": POSITIVE, "conditional_prior": NET},
-        required=("x_shape", "z1_dim", "z2_dim", "encoder", "decoder"),
-    ),
-    without_key=Node(
-        {**_MODEL_COMMON, "latent_dim": POSITIVE, "x_shape": ListOf(Int(min=1))},
-        required=("latent_dim", "encoder", "decoder"),
-    ),
-)
-
-PRIORS = {
-    "mimkit.priors.standard.StandardNormalPrior": {},
-    "mimkit.priors.mog.MixtureOfGaussiansPrior": {"components": POSITIVE, "init_scale": Num(positive=True)},
-    "mimkit.priors.vamp.VampPrior": {
-        "pseudo_inputs": POSITIVE,
-        "activation": OneOf(*VAMP_ACTIVATIONS),
-        "init_mean": Num(),
-        "init_std": Num(min=0),
-        "init": OneOf(*VAMP_INITS),
-    },
-}
-# the model's latent size and encoder are passed by the code (mimkit.autoencoder)
-PRIOR = Target(PRIORS, excluded=("latent_dim", "encoder"))
-
-OBJECTIVES = {
-    "mimkit.objectives.mim.MIM": {
-        "symmetric": Bool(),
-        "qx_samples": POSITIVE,
-        "qx_fresh": Bool(),
-        "decoder_qx": OneOf(*DECODER_QX),
-        "symmetric_during_warmup": Bool(),
-        "reinforce_baseline": Bool(),
-        "decoder_z": OneOf(*DECODER_Z),
-        "x_per_z": POSITIVE,
-    },
-    "mimkit.objectives.vae.VAE": {},
-}
+def _hints(function) -> dict[str, Any]:
+    """The evaluated annotations of `function`; those that do not evaluate are left out."""
+    function = inspect.unwrap(function)
+    try:
+        return typing.get_type_hints(function, include_extras=True)
+    except Exception:  # one name only imported for type checkers: evaluate the others one by one
+        hints = {}
+        for name, annotation in getattr(function, "__annotations__", {}).items():
+            try:
+                hints[name] = (
+                    eval(annotation, function.__globals__) if isinstance(annotation, str) else annotation
+                )
+            except Exception:
+                continue
+        return hints
 
 
-def _precisions() -> tuple:
-    from lightning.fabric.connector import _PRECISION_INPUT
-
-    def flatten(kind) -> list:
-        args = typing.get_args(kind)
-        return [kind] if not args else [v for a in args for v in flatten(a)]
-
-    return tuple(flatten(_PRECISION_INPUT))
+# --- describing the allowed values --------------------------------------------------------
 
 
-def _accelerators() -> tuple:
-    from lightning.pytorch.accelerators import AcceleratorRegistry
+def describe(hint) -> str:
+    """The values `hint` allows, in words: 'a positive integer', 'one of noam|constant', ..."""
+    inner, _ = _unwrap(hint)
+    if is_typeddict(inner):
+        return "a config group (key: value lines)"
+    while typing.get_origin(hint) in (Required, NotRequired):
+        hint = typing.get_args(hint)[0]
+    try:
+        schema = TypeAdapter(hint, config=STRICT).json_schema()
+    except Exception:  # no JSON schema (e.g. an arbitrary class)
+        return f"of type {getattr(inner, '__name__', inner)}"
+    return _words(schema, schema.get("$defs", {}))
 
-    return ("auto", "gpu", *sorted(AcceleratorRegistry.available_accelerators()))
 
-
-FRACTION_OR_COUNT = AnyOf(Int(min=0), Num(min=0, max=1))
-TRAINERS = {
-    "lightning.Trainer": {
-        "accelerator": OneOf(*_accelerators()),
-        "devices": AnyOf(Int(min=1), OneOf(-1), Str(), ListOf(Int(min=0))),
-        "num_nodes": POSITIVE,
-        "precision": OneOf(*_precisions(), null=True),
-        "max_epochs": POSITIVE,
-        "min_epochs": Int(min=0, null=True),
-        "max_steps": Int(min=-1),
-        "fast_dev_run": AnyOf(Bool(), Int(min=0)),
-        "overfit_batches": FRACTION_OR_COUNT,
-        "limit_train_batches": FRACTION_OR_COUNT,
-        "limit_val_batches": FRACTION_OR_COUNT,
-        "limit_test_batches": FRACTION_OR_COUNT,
-        "check_val_every_n_epoch": Int(min=1, null=True),
-        "num_sanity_val_steps": Int(min=-1),
-        "log_every_n_steps": POSITIVE,
-        "accumulate_grad_batches": POSITIVE,
-        "gradient_clip_val": Num(min=0, null=True),
-        "deterministic": AnyOf(Bool(), OneOf("warn"), null=True),
-        "enable_checkpointing": Bool(),
-        "enable_progress_bar": Bool(),
-        "enable_model_summary": Bool(),
-        "detect_anomaly": Bool(),
-        "benchmark": Bool(null=True),
-        "inference_mode": Bool(),
-        "default_root_dir": Str(null=True),
+def _words(schema: dict, defs: dict, plural: bool = False) -> str:
+    if "$ref" in schema:
+        return _words(defs[schema["$ref"].rsplit("/", 1)[-1]], defs, plural)
+    if "anyOf" in schema:
+        parts, choices = [], []
+        for option in schema["anyOf"]:
+            if "enum" in option or "const" in option:
+                if not choices:
+                    parts.append(choices)
+                choices += option.get("enum", [option.get("const")])
+            else:
+                parts.append(_words(option, defs, plural))
+        parts = [_choices(p) if isinstance(p, list) else p for p in parts]
+        return ", ".join(parts[:-1]) + f" or {parts[-1]}" if len(parts) > 1 else parts[0]
+    if "enum" in schema or "const" in schema:
+        return _choices(schema.get("enum", [schema.get("const")]))
+    kind = schema.get("type")
+    if kind == "integer":
+        return _integer(schema, plural)
+    if kind == "number":
+        return _number(schema, plural)
+    if kind == "array":
+        items = schema.get("items")
+        count = schema.get("minItems") if schema.get("minItems") == schema.get("maxItems") else None
+        size = f"{count} " if count is not None else ""
+        return ("lists" if plural else "a list") + (f" of {size}{_words(items, defs, True)}" if items else "")
+    words = {
+        "boolean": ("true or false", "true or false"),
+        "string": ("a string", "strings"),
+        "null": ("null", "null"),
+        "object": ("a config group (key: value lines)", "config groups"),
     }
-}
-
-_MONITOR = {"monitor": Str(), "mode": OneOf("min", "max")}
-CALLBACKS = {
-    "mimkit.callbacks.beta_warmup.BetaWarmup": {"warmup": NON_NEGATIVE},
-    "lightning.pytorch.callbacks.ModelCheckpoint": {
-        **_MONITOR,
-        "dirpath": Str(null=True),
-        "filename": Str(null=True),
-        "save_top_k": Int(min=-1),
-        "save_last": AnyOf(Bool(), OneOf("link"), null=True),
-        "auto_insert_metric_name": Bool(),
-        "every_n_epochs": Int(min=0, null=True),
-    },
-    "lightning.pytorch.callbacks.EarlyStopping": {**_MONITOR, "patience": POSITIVE, "min_delta": Num(min=0)},
-    "lightning.pytorch.callbacks.LearningRateMonitor": {
-        "logging_interval": OneOf("step", "epoch", null=True),
-        "log_momentum": Bool(),
-    },
-    "lightning.pytorch.callbacks.TQDMProgressBar": {"refresh_rate": NON_NEGATIVE},
-    "mimkit.callbacks.plots.Fig2Plot": {
-        "path": Str(null=True),
-        "n_points": POSITIVE,
-        "n_ellipses": NON_NEGATIVE,
-        "grid": Int(min=2),
-        "samples": POSITIVE,
-        "wandb_key": Str(),
-    },
-    "mimkit.callbacks.images.ImageGrids": {
-        "n_samples": POSITIVE,
-        "n_reconstructions": POSITIVE,
-        "per_row": POSITIVE,
-        "seed": NON_NEGATIVE,
-    },
-    "mimkit.callbacks.metrics.RepresentationMetrics": {
-        "mi_pairs": POSITIVE,
-        "ksg_k": POSITIVE,
-        "nll_samples": POSITIVE,
-        "nll_batch": POSITIVE,
-        "knn_ks": ListOf(POSITIVE),
-        "knn_train": POSITIVE,
-        "embed_sample": Bool(),
-        "consistency_samples": POSITIVE,
-        "consistency_pairs": POSITIVE,
-        "active_threshold": Num(min=0),
-        "encode_batch": POSITIVE,
-        "seed": Int(min=0, null=True),
-        "test_points": Int(min=1, null=True),
-        "nll_points": Int(min=1, null=True),
-        "nll_precision": OneOf(*NLL_PRECISIONS, *(int(p) for p in NLL_PRECISIONS if p.isdigit())),
-        "rows_per_pass": Int(min=1, null=True),
-    },
-    "mimkit.callbacks.rng_state.RNGState": {},
-    "mimkit.callbacks.tsne.TSNEPlot": {
-        "points": Int(min=3),
-        "sample": Bool(),
-        "perplexity": Num(positive=True),
-        "seed": NON_NEGATIVE,
-        "images_only": Bool(),
-        "encode_batch": POSITIVE,
-    },
-}
-
-_LOG_NAME = {"save_dir": Str(), "name": Str(null=True), "version": AnyOf(Str(), Int(min=0), null=True)}
-_WANDB = {
-    **_LOG_NAME,
-    "offline": Bool(),
-    "project": Str(null=True),
-    "group": Str(null=True),
-    "tags": ListOf(AnyOf(Str(), Int()), null=True),
-    "log_model": AnyOf(Bool(), OneOf("all")),
-    "job_type": Str(null=True),
-}
-# the W&B loggers take any other wandb.init setting (**kwargs): their keys are not closed
-LOGGERS = {
-    "lightning.pytorch.loggers.CSVLogger": {**_LOG_NAME, "flush_logs_every_n_steps": POSITIVE},
-    "lightning.pytorch.loggers.TensorBoardLogger": _LOG_NAME,
-    "lightning.pytorch.loggers.WandbLogger": _WANDB,
-    "mimkit.loggers.wandb_logger": {**_WANDB, "init_timeout": Num(positive=True), "continue_run": Bool()},
-}
-
-OPTIM = Node(
-    {
-        "lr": Num(positive=True),
-        "schedule": OneOf(*SCHEDULES),
-        "warmup": NON_NEGATIVE,
-        "grad_norm": OneOf(*GRAD_NORMS),
-    },
-    required=("lr", "schedule"),
-)
-PATHS = Node(
-    {key: Str() for key in ("root_dir", "data_dir", "shared_data_dir", "log_dir", "output_dir")},
-    required=("output_dir",),
-)
-_RUNNER = {
-    "task_name": Str(),
-    "trainer": Target(TRAINERS, excluded=("callbacks", "logger")),
-    "callbacks": Entries(Target(CALLBACKS)),
-    "logger": Entries(Target(LOGGERS)),
-    "paths": PATHS,
-}
-
-TRAIN = Node(
-    {
-        **_RUNNER,
-        "seed": NON_NEGATIVE,
-        "threads": Int(min=1, null=True),
-        "warmup": NON_NEGATIVE,
-        "patience": POSITIVE,
-        "optim": OPTIM,
-        "ckpt_path": Str(null=True),
-        "resume": Str(null=True),
-        "skip_finished": Bool(),
-        "optimized_metric": Str(null=True),
-        "tags": ListOf(AnyOf(Str(), Int())),
-        "data": Target(DATA),
-        "model": MODEL,
-        "prior": PRIOR,
-        "objective": Target(OBJECTIVES),
-    },
-    required=("seed", "optim", "data", "model", "prior", "objective", "trainer", "paths"),
-)
-
-# src/eval.py's own config; the checkpoint's run config (with data_overrides) is checked as TRAIN
-EVAL = Node(
-    {**_RUNNER, "ckpt_path": Str(), "data_overrides": Node({}, open=True)},
-    required=("ckpt_path", "trainer", "paths"),
-)
-
-# src/embed.py's config (the checkpoint's data settings, with data_overrides, are the run's)
-EMBED = Node(
-    {
-        "task_name": Str(),
-        "ckpt_path": Str(),
-        "split": OneOf(*EMBED_SPLITS),
-        "batch_size": POSITIVE,
-        "device": OneOf("cpu", "cuda", "auto"),
-        "seed": NON_NEGATIVE,
-        "data": Target(DATA, null=True),
-        "data_overrides": Node({}, open=True),
-        "paths": PATHS,
-    },
-    required=("ckpt_path", "paths"),
-)
+    return words.get(kind, ("any value", "any values"))[plural]
 
 
-def validate(config: dict, schema: Spec = TRAIN) -> None:
-    """Raise a ConfigError (one line, naming the key) for the first problem of `config`, a resolved
-    config as plain containers."""
-    schema.check("", config)
+def _choices(values: list) -> str:
+    shown = list(dict.fromkeys(map(str, values)))  # 16 and '16' read the same
+    return shown[0] if len(shown) == 1 else "one of " + "|".join(shown)
 
 
-def checkpoint_problem(checkpoint) -> str | None:
-    """None if `checkpoint` looks like one that train.py writes, else what is wrong with it."""
-    if not isinstance(checkpoint, dict):
-        return f"it holds a {type(checkpoint).__name__}, not a checkpoint dict"
-    missing = [key for key in ("state_dict", "hyper_parameters") if key not in checkpoint]
-    if missing:
-        keys = [str(k) for k in list(checkpoint)[:5]] + (["..."] if len(checkpoint) > 5 else [])
-        hint = " (a bare state_dict?)" if "state_dict" in missing and "hyper_parameters" in missing else ""
-        return (
-            f"it has no {' or '.join(repr(k) for k in missing)}{hint}; its keys: {', '.join(keys) or 'none'}"
-        )
-    hyper = checkpoint["hyper_parameters"]
-    roles = ("model", "prior", "objective", "optim")
-    if not isinstance(hyper, dict) or not all(isinstance(hyper.get(role), dict) for role in roles):
-        return f"its hyper_parameters are not this project's (expected {', '.join(roles)})"
-    if not isinstance(checkpoint["state_dict"], dict):
-        return "its state_dict is not a dict of tensors"
-    return None
+def _integer(schema: dict, plural: bool) -> str:
+    low = schema.get("minimum", schema["exclusiveMinimum"] + 1 if "exclusiveMinimum" in schema else None)
+    high = schema.get("maximum", schema["exclusiveMaximum"] - 1 if "exclusiveMaximum" in schema else None)
+    noun = "integers" if plural else "an integer"
+    if high is None and low in (0, 1):
+        word = "positive" if low == 1 else "non-negative"
+        return f"{word} integers" if plural else f"a {word} integer"
+    if low is not None and high is not None:
+        return f"{noun} in [{low}, {high}]"
+    if low is not None:
+        return f"{noun} >= {low}"
+    return f"{noun} <= {high}" if high is not None else noun
+
+
+def _number(schema: dict, plural: bool) -> str:
+    noun = "numbers" if plural else "a number"
+    if schema.get("exclusiveMinimum") == 0 and "maximum" not in schema:
+        return "positive numbers" if plural else "a positive number"
+    if schema.get("minimum") == 0 and "maximum" not in schema:
+        return "non-negative numbers" if plural else "a non-negative number"
+    if "minimum" in schema and "maximum" in schema:
+        return f"{noun} in [{schema['minimum']}, {schema['maximum']}]"
+    return noun
+
+
+def check_node(path: str, node: dict, target: Target = Target()) -> None:
+    """Check one `_target_` node (e.g. a data module's settings in Python) as `validate` does."""
+    _check_node(path, node, target)

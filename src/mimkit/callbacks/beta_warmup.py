@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import lightning as L
 
+from mimkit.fields import NonNegativeInt
 from mimkit.schedules import beta_at
 
 
@@ -17,9 +18,7 @@ def at_full_beta(pl_module: L.LightningModule) -> bool:
 
 
 class BetaWarmup(L.Callback):
-    def __init__(self, warmup: int):
-        if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
-            raise ValueError(f"warmup must be a non-negative integer, got {warmup!r}")
+    def __init__(self, warmup: NonNegativeInt):
         self.warmup = warmup
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

@@ -15,6 +15,7 @@ import torch
 from torchvision.utils import save_image
 
 from mimkit.callbacks.wandb_images import log_images
+from mimkit.fields import NonNegativeInt, PositiveInt
 from mimkit.priors.vamp import VampPrior
 from mimkit.seeding import seeded_draws
 
@@ -36,7 +37,13 @@ class ImageGrids(L.Callback):
     seed: the pictures' own random draws (the global generators, CPU and GPU, are left as they were).
     """
 
-    def __init__(self, n_samples: int = 64, n_reconstructions: int = 32, per_row: int = 8, seed: int = 0):
+    def __init__(
+        self,
+        n_samples: PositiveInt = 64,
+        n_reconstructions: PositiveInt = 32,
+        per_row: PositiveInt = 8,
+        seed: NonNegativeInt = 0,
+    ):
         self.n_samples = n_samples
         self.n_reconstructions = n_reconstructions
         self.per_row = per_row

@@ -32,12 +32,14 @@ from __future__ import annotations
 import contextlib
 import copy
 import time
+from collections.abc import Sequence
+from typing import Literal
 
 import lightning as L
 import torch
 from lightning.pytorch.utilities import rank_zero_warn
 
-from mimkit.config import positive_int
+from mimkit.fields import NonNegativeInt, NonNegativeNumber, PositiveInt
 from mimkit.metrics.consistency import consistency_gap
 from mimkit.metrics.knn import knn_accuracy
 from mimkit.metrics.ksg import ksg_mutual_information
@@ -49,7 +51,7 @@ from mimkit.metrics.posterior import active_units, mean_posterior_variance
 FAST_DEV_RUN_POINTS = 256
 FAST_DEV_RUN_SAMPLES = 10
 # the precisions of the NLL passes' networks
-NLL_PRECISIONS = ("32", "bf16")
+NllPrecision = Literal["32", "bf16", 32]  # the YAML value 32 reads as the integer
 
 
 @contextlib.contextmanager
@@ -107,45 +109,39 @@ class RepresentationMetrics(L.Callback):
 
     def __init__(
         self,
-        mi_pairs: int = 10000,
-        ksg_k: int = 5,
-        nll_samples: int = 1000,
-        nll_batch: int = 32,
-        knn_ks=(1, 3, 5, 10),
-        knn_train: int = 10000,
+        mi_pairs: PositiveInt = 10000,
+        ksg_k: PositiveInt = 5,
+        nll_samples: PositiveInt = 1000,
+        nll_batch: PositiveInt = 32,
+        knn_ks: Sequence[PositiveInt] = (1, 3, 5, 10),
+        knn_train: PositiveInt = 10000,
         embed_sample: bool = True,
-        consistency_samples: int = 100,
-        consistency_pairs: int = 10000,
-        active_threshold: float = 0.01,
-        encode_batch: int = 10000,
-        seed: int | None = 0,
-        test_points: int | None = None,
-        nll_points: int | None = None,
-        nll_precision: str = "32",
-        rows_per_pass: int | None = None,
+        consistency_samples: PositiveInt = 100,
+        consistency_pairs: PositiveInt = 10000,
+        active_threshold: NonNegativeNumber = 0.01,
+        encode_batch: PositiveInt = 10000,
+        seed: NonNegativeInt | None = 0,
+        test_points: PositiveInt | None = None,
+        nll_points: PositiveInt | None = None,
+        nll_precision: NllPrecision = "32",
+        rows_per_pass: PositiveInt | None = None,
     ):
-        self.mi_pairs = positive_int("mi_pairs", mi_pairs)
-        self.ksg_k = positive_int("ksg_k", ksg_k)
-        self.nll_samples = positive_int("nll_samples", nll_samples)
-        self.nll_batch = positive_int("nll_batch", nll_batch)
-        self.knn_ks = tuple(positive_int("knn_ks entry", k) for k in knn_ks)
-        self.knn_train = positive_int("knn_train", knn_train)
-        self.embed_sample = bool(embed_sample)
-        self.consistency_samples = positive_int("consistency_samples", consistency_samples)
-        self.consistency_pairs = positive_int("consistency_pairs", consistency_pairs)
-        if not active_threshold >= 0:
-            raise ValueError(f"active_threshold must be non-negative, got {active_threshold!r}")
+        self.mi_pairs = mi_pairs
+        self.ksg_k = ksg_k
+        self.nll_samples = nll_samples
+        self.nll_batch = nll_batch
+        self.knn_ks = tuple(knn_ks)
+        self.knn_train = knn_train
+        self.embed_sample = embed_sample
+        self.consistency_samples = consistency_samples
+        self.consistency_pairs = consistency_pairs
         self.active_threshold = float(active_threshold)
-        self.encode_batch = positive_int("encode_batch", encode_batch)
+        self.encode_batch = encode_batch
         self.seed = seed
-        self.test_points = None if test_points is None else positive_int("test_points", test_points)
-        self.nll_points = None if nll_points is None else positive_int("nll_points", nll_points)
-        if str(nll_precision) not in NLL_PRECISIONS:
-            raise ValueError(
-                f"nll_precision must be one of {'|'.join(NLL_PRECISIONS)}, got {nll_precision!r}"
-            )
+        self.test_points = test_points
+        self.nll_points = nll_points
         self.nll_precision = str(nll_precision)
-        self.rows_per_pass = None if rows_per_pass is None else positive_int("rows_per_pass", rows_per_pass)
+        self.rows_per_pass = rows_per_pass
 
     def capped(self, points: int, samples: int) -> RepresentationMetrics:
         """A copy that uses at most `points` test, K-NN training, MI and consistency points and

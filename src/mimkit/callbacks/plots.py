@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Annotated
 
 import lightning as L
 import torch
+from pydantic import Field, Strict
 
 from mimkit.callbacks.wandb_images import log_images
+from mimkit.fields import NonNegativeInt, PositiveInt
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +86,10 @@ class Fig2Plot(L.Callback):
     def __init__(
         self,
         path: str | None = None,
-        n_points: int = 500,
-        n_ellipses: int = 200,
-        grid: int = 80,
-        samples: int = 32,
+        n_points: PositiveInt = 500,
+        n_ellipses: NonNegativeInt = 200,
+        grid: Annotated[int, Strict(), Field(ge=2)] = 80,
+        samples: PositiveInt = 32,
         wandb_key: str = "test/fig2",
     ):
         self.path = path

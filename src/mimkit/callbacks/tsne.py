@@ -9,15 +9,17 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import Annotated
 
 import lightning as L
 import numpy as np
 import torch
+from pydantic import Field, Strict
 
 from mimkit.callbacks.metrics import encode
 from mimkit.callbacks.plots import describe
 from mimkit.callbacks.wandb_images import log_images
-from mimkit.config import positive_int
+from mimkit.fields import NonNegativeInt, PositiveInt, PositiveNumber
 from mimkit.seeding import seeded_draws
 
 log = logging.getLogger(__name__)
@@ -30,19 +32,19 @@ class TSNEPlot(L.Callback):
 
     def __init__(
         self,
-        points: int = 2000,
+        points: Annotated[int, Strict(), Field(ge=3)] = 2000,
         sample: bool = True,
-        perplexity: float = 30.0,
-        seed: int = 0,
+        perplexity: PositiveNumber = 30.0,
+        seed: NonNegativeInt = 0,
         images_only: bool = True,
-        encode_batch: int = 500,
+        encode_batch: PositiveInt = 500,
     ):
-        self.points = positive_int("points", points)
-        self.sample = bool(sample)
+        self.points = points
+        self.sample = sample
         self.perplexity = float(perplexity)
         self.seed = seed
-        self.images_only = bool(images_only)
-        self.encode_batch = positive_int("encode_batch", encode_batch)
+        self.images_only = images_only
+        self.encode_batch = encode_batch
         self.written: Path | None = None
 
     def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

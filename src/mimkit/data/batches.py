@@ -12,7 +12,8 @@ from typing import Callable
 import lightning as L
 import torch
 from torch.utils.data import DataLoader, IterableDataset
-from mimkit.config import positive_int
+
+from mimkit.fields import NonNegativeInt, PositiveInt
 
 Tensors = tuple[torch.Tensor, ...]
 
@@ -64,11 +65,6 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     return seeded(seed * 1_000_003 + epoch)
 
 
-def check_sizes(**sizes) -> None:
-    for name, value in sizes.items():
-        positive_int(f"data.{name}", value)
-
-
 class TensorDataModule(L.LightningDataModule):
     """Base for data held as (x, label) tensors: subclasses fill `train_epoch`, `val`, `test`.
 
@@ -78,9 +74,8 @@ class TensorDataModule(L.LightningDataModule):
 
     x_shape: tuple[int, ...]
 
-    def __init__(self, batch_size: int, eval_batch_size: int, seed: int):
+    def __init__(self, batch_size: PositiveInt, eval_batch_size: PositiveInt, seed: NonNegativeInt):
         super().__init__()
-        check_sizes(batch_size=batch_size, eval_batch_size=eval_batch_size)
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
         self.seed = seed

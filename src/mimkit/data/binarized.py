@@ -20,10 +20,11 @@ Labels are int64 [N]. Subclasses load the grey images and call `_set_splits`.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import torch
 
-from mimkit.config import ConfigError
 from mimkit.data.batches import (
     EVAL_SEED_BASE,
     Batches,
@@ -34,6 +35,7 @@ from mimkit.data.batches import (
 )
 
 SIDE = 28
+Pixels = Literal[784]  # data.x_dim: the pixel count SIDE * SIDE, fixed
 
 
 def intensities(grey: torch.Tensor) -> torch.Tensor:
@@ -55,16 +57,13 @@ def batch_generator(seed: int, epoch: int, position: int, device: torch.device) 
 
 class BinarizedImages(TensorDataModule):
     """Base of MNIST, Fashion-MNIST and Omniglot: batches are (x [B, 1, 28, 28] in {0, 1},
-    labels int64 [B]). `x_dim` is the pixel count (784), for flat models' sizes."""
+    labels int64 [B]). The subclasses' `x_dim` key is the pixel count (784, fixed), for flat
+    models' sizes."""
 
     x_shape = (1, SIDE, SIDE)
 
-    def __init__(self, batch_size: int, eval_batch_size: int, seed: int, data_seed: int,
-                 x_dim: int):
+    def __init__(self, batch_size: int, eval_batch_size: int, seed: int, data_seed: int):
         super().__init__(batch_size, eval_batch_size, seed)
-        if x_dim != SIDE * SIDE:
-            raise ConfigError(f"data.x_dim is the pixel count {SIDE * SIDE} of a {SIDE}x{SIDE} "
-                              f"image and cannot be changed, got {x_dim!r}")
         self.data_seed = data_seed
         self.train_grey = self.train_labels = None
         self._fixed: Tensors | None = None

@@ -16,18 +16,18 @@ independently, from `data_seed` (the same for every run, so models share a test 
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
 import torch
+from pydantic import Field, Strict
 
-from mimkit.data.batches import (EVAL_SEED_BASE, TensorDataModule, Tensors, check_sizes,
-                              epoch_generator, seeded)
+from mimkit.data.batches import EVAL_SEED_BASE, TensorDataModule, Tensors, epoch_generator, seeded
+from mimkit.fields import NonNegativeInt, PositiveInt, PositiveNumber
 
 COMPONENTS = 5
 
 
 def gmm_means(x_dim: int, separation: float = 20.0) -> torch.Tensor:
-    if x_dim < 2:
-        raise ValueError(f"data.x_dim must be at least 2, got {x_dim!r}")
     angles = torch.tensor([2 * math.pi * i / COMPONENTS for i in range(COMPONENTS - 1)],
                           dtype=torch.float64)
     means = torch.zeros(COMPONENTS, x_dim, dtype=torch.float64)
@@ -48,14 +48,12 @@ def sample_gmm(n: int, means: torch.Tensor, std: float, generator: torch.Generat
 
 
 class GMMDataModule(TensorDataModule):
-    def __init__(self, x_dim: int = 2, n_train: int = 10000, n_val: int = 10000,
-                 n_test: int = 10000, std: float = 0.25, separation: float = 20.0,
-                 batch_size: int = 128, eval_batch_size: int = 10000, data_seed: int = 0,
-                 seed: int = 1, standardize: bool = False):
+    def __init__(self, x_dim: Annotated[int, Strict(), Field(ge=2)] = 2, n_train: PositiveInt = 10000,
+                 n_val: PositiveInt = 10000, n_test: PositiveInt = 10000,
+                 std: PositiveNumber = 0.25, separation: PositiveNumber = 20.0,
+                 batch_size: PositiveInt = 128, eval_batch_size: PositiveInt = 10000,
+                 data_seed: NonNegativeInt = 0, seed: NonNegativeInt = 1, standardize: bool = False):
         super().__init__(batch_size, eval_batch_size, seed)
-        check_sizes(x_dim=x_dim, n_train=n_train, n_val=n_val, n_test=n_test)
-        if not std > 0:
-            raise ValueError(f"data.std must be positive, got {std!r}")
         self.x_shape = (x_dim,)
         self.means = gmm_means(x_dim, separation)
         self.std = std

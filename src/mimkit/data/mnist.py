@@ -12,9 +12,9 @@ import logging
 import time
 from pathlib import Path
 
-from mimkit.config import ConfigError
-from mimkit.data.batches import check_sizes
-from mimkit.data.binarized import SIDE, BinarizedImages
+from mimkit.data.binarized import SIDE, BinarizedImages, Pixels
+from mimkit.errors import ConfigError
+from mimkit.fields import NonNegativeInt, PositiveInt
 from mimkit.data.mnist_files import DISPLAY_NAMES, load_mnist_files
 
 log = logging.getLogger(__name__)
@@ -27,11 +27,11 @@ class MNISTDataModule(BinarizedImages):
     dataset = "MNIST"
 
     def __init__(self, data_dir: str, source_dir: str | None = None, download: bool = False,
-                 n_train: int = 50000, n_val: int = 10000, n_test: int = 10000,
-                 batch_size: int = 100, eval_batch_size: int = 1000, data_seed: int = 0,
-                 seed: int = 1, x_dim: int = SIDE * SIDE):
-        super().__init__(batch_size, eval_batch_size, seed, data_seed, x_dim)
-        check_sizes(n_train=n_train, n_val=n_val, n_test=n_test)
+                 n_train: PositiveInt = 50000, n_val: PositiveInt = 10000,
+                 n_test: PositiveInt = 10000, batch_size: PositiveInt = 100,
+                 eval_batch_size: PositiveInt = 1000, data_seed: NonNegativeInt = 0,
+                 seed: NonNegativeInt = 1, x_dim: Pixels = SIDE * SIDE):
+        super().__init__(batch_size, eval_batch_size, seed, data_seed)
         start = time.perf_counter()
         files = load_mnist_files(self.dataset, data_dir, source_dir, download)
         name = DISPLAY_NAMES[self.dataset]

@@ -28,7 +28,7 @@ import torch
 from torchvision.datasets import MNIST, FashionMNIST
 from torchvision.datasets.utils import calculate_md5, extract_archive
 
-from mimkit.config import ConfigError
+from mimkit.errors import ConfigError
 from mimkit.data.storage import copy_file
 
 log = logging.getLogger(__name__)

@@ -42,6 +42,7 @@ import uuid
 import zipfile
 import zlib
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -49,9 +50,10 @@ from PIL import Image, ImageOps
 from torchvision.datasets import Omniglot
 from torchvision.datasets.utils import extract_archive, list_dir, list_files
 
-from mimkit.config import ConfigError
-from mimkit.data.batches import check_sizes, seeded
-from mimkit.data.binarized import SIDE, BinarizedImages
+from mimkit.data.batches import seeded
+from mimkit.data.binarized import SIDE, BinarizedImages, Pixels
+from mimkit.errors import ConfigError
+from mimkit.fields import NonNegativeInt, PositiveInt
 from mimkit.data.storage import load_cache, save_cache
 
 log = logging.getLogger(__name__)
@@ -60,7 +62,7 @@ SETS = ("images_background", "images_evaluation")
 CACHE_NAME = "omniglot28_box.pt"
 CACHE_FORMAT = 1
 SPLIT_SEED_BASE = 2**41  # keeps the split's seeds apart from the binarisation seeds
-LABELS = ("alphabet", "character")
+Label = Literal["alphabet", "character"]
 
 
 def _one_line(error: BaseException) -> str:
@@ -184,15 +186,12 @@ class OmniglotDataModule(BinarizedImages):
     """Dynamically binarised 28 x 28 Omniglot, split as the module docstring says."""
 
     def __init__(self, data_dir: str, source_dir: str | None = None, download: bool = False,
-                 n_train: int = 23000, n_val: int = 1345, n_test: int = 8115,
-                 test_per_character: int = 5, label: str = "alphabet", batch_size: int = 100,
-                 eval_batch_size: int = 1000, data_seed: int = 0, seed: int = 1,
-                 x_dim: int = SIDE * SIDE):
-        super().__init__(batch_size, eval_batch_size, seed, data_seed, x_dim)
-        check_sizes(n_train=n_train, n_val=n_val, n_test=n_test,
-                    test_per_character=test_per_character)
-        if label not in LABELS:
-            raise ConfigError(f"data.label must be one of {LABELS}, got {label!r}")
+                 n_train: PositiveInt = 23000, n_val: PositiveInt = 1345,
+                 n_test: PositiveInt = 8115, test_per_character: PositiveInt = 5,
+                 label: Label = "alphabet", batch_size: PositiveInt = 100,
+                 eval_batch_size: PositiveInt = 1000, data_seed: NonNegativeInt = 0,
+                 seed: NonNegativeInt = 1, x_dim: Pixels = SIDE * SIDE):
+        super().__init__(batch_size, eval_batch_size, seed, data_seed)
         start = time.perf_counter()
         self.cache_path = Path(data_dir) / Omniglot.folder / CACHE_NAME
         stored = load_cache(self.cache_path, _valid_cache)

@@ -44,24 +44,27 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import Annotated, Literal
 
 import torch
+from pydantic import Field, Strict
 from sklearn.decomposition import PCA
 from threadpoolctl import threadpool_limits
 
-from mimkit.config import ConfigError
 from mimkit.data.augment import augment as augment_images
-from mimkit.data.batches import TensorDataModule, Tensors, check_sizes, epoch_generator
+from mimkit.data.batches import TensorDataModule, Tensors, epoch_generator
 from mimkit.data.mnist_files import load_mnist_files
 from mimkit.data.storage import load_cache, save_cache
+from mimkit.errors import ConfigError
+from mimkit.fields import NonNegativeInt, PositiveInt
 
 log = logging.getLogger(__name__)
 
 DATASET = "FashionMNIST"
 CACHE_FORMAT = 1
 SPLITS = ("train", "val", "test")
-PCA_FITS = ("train", "separate")
-SELECT_ON = ("val", "test")
+PcaFit = Literal["train", "separate"]  # the test set on the training fit, or on its own
+SelectOn = Literal["val", "test"]  # the split of checkpoint choice and early stopping
 
 
 def fit_pca(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -98,18 +101,12 @@ class PCAFashionMNISTDataModule(TensorDataModule):
     size, hence the name). Batches are (coefficients float32 [B, x_dim], labels int64 [B])."""
 
     def __init__(self, data_dir: str, source_dir: str | None = None, download: bool = False,
-                 x_dim: int = 20, n_train: int = 50000, n_val: int = 10000,
-                 batch_size: int = 128, eval_batch_size: int = 10000, seed: int = 1,
-                 pca_fit: str = "train", augment: bool = False, select_on: str = "val"):
+                 x_dim: Annotated[int, Strict(), Field(ge=1, le=784)] = 20,
+                 n_train: PositiveInt = 50000, n_val: PositiveInt = 10000,
+                 batch_size: PositiveInt = 128, eval_batch_size: PositiveInt = 10000,
+                 seed: NonNegativeInt = 1, pca_fit: PcaFit = "train", augment: bool = False,
+                 select_on: SelectOn = "val"):
         super().__init__(batch_size, eval_batch_size, seed)
-        check_sizes(x_dim=x_dim, n_train=n_train, n_val=n_val)
-        if pca_fit not in PCA_FITS:
-            raise ConfigError(f"data.pca_fit must be one of {', '.join(PCA_FITS)}, got {pca_fit!r}")
-        if not isinstance(augment, bool):
-            raise ConfigError(f"data.augment must be true or false, got {augment!r}")
-        if select_on not in SELECT_ON:
-            raise ConfigError(f"data.select_on must be one of {', '.join(SELECT_ON)}, "
-                              f"got {select_on!r}")
         self.pca_fit = pca_fit
         self.data_dir = Path(data_dir)
         self.source_dir = source_dir

@@ -27,7 +27,6 @@ import math
 
 import torch
 
-from mimkit.config import positive_int
 from mimkit.marginal import chunked_log_marginal, sample_log_marginal
 from mimkit.metrics.pass_size import evaluation_passes
 
@@ -74,7 +73,6 @@ def mixture_pairs(model, x: torch.Tensor, rows: int) -> tuple[torch.Tensor, torc
 def consistency_gap(model, x: torch.Tensor, samples: int = 100, max_pairs: int | None = None) -> float:
     """R on 2N pairs of M_S built from the N data points x (see the module docstring), nats; every
     pass holds at most `max_pairs` (x, z) rows (default: the device's, `mimkit.metrics.pass_size`)."""
-    positive_int("samples", samples)
     with evaluation_passes(model, x, max_pairs) as rows:
         pairs_x, pairs_z = mixture_pairs(model, x, rows)
         log_p, log_q = model_log_joints(model, pairs_x, pairs_z, samples, rows)

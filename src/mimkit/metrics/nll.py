@@ -28,7 +28,6 @@ import time
 import torch
 
 from mimkit.autoencoder import eval_mode
-from mimkit.config import positive_int
 from mimkit.marginal import chunked_log_marginal, sample_log_marginal
 from mimkit.metrics.pass_size import evaluation_passes
 
@@ -39,7 +38,6 @@ PROGRESS_EVERY = 60.0
 
 
 def _batches(x: torch.Tensor, batch_size: int):
-    positive_int("batch_size", batch_size)
     for start in range(0, len(x), batch_size):
         yield x[start : start + batch_size]
 
@@ -107,11 +105,10 @@ def nll_per_example(
     in passes of at most `max_pairs` (x, z) rows (default: the device's, `mimkit.metrics.pass_size`)
     and combined exactly. The model runs in eval mode (its modes are restored afterwards).
     """
-    positive_int("samples", samples)
     progress = Progress(len(x), samples, progress_every)
     parts = []
     with eval_mode(model), evaluation_passes(model, x, max_pairs) as max_pairs:
-        for batch in _batches(x, min(positive_int("batch_size", batch_size), max_pairs)):
+        for batch in _batches(x, min(batch_size, max_pairs)):
             chunk = max(1, min(samples, max_pairs // len(batch)))
             parts.append(-chunked_log_marginal(model, batch, samples, chunk, on_chunk=progress.advance))
     progress.finish()

@@ -25,7 +25,6 @@ import logging
 import torch
 
 from mimkit.autoencoder import eval_mode
-from mimkit.config import positive_int
 from mimkit.marginal import sample_log_marginal
 from mimkit.priors.chunked import pass_rows
 
@@ -106,6 +105,6 @@ def evaluation_passes(model, x: torch.Tensor, rows: int | None = None):
     if rows is None and x.device.type != "cuda":
         yield cpu_rows_per_pass(x)
         return
-    rows = measured_rows_per_pass(model, x) if rows is None else positive_int("rows_per_pass", rows)
+    rows = measured_rows_per_pass(model, x) if rows is None else rows
     with pass_rows(rows):
         yield rows

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from mimkit.distributions import Bernoulli
+from mimkit.fields import PositiveInt, Shape
 from mimkit.nets.gated import GatedConv2d, GatedDense
 from mimkit.two_level import split
 
@@ -20,7 +21,12 @@ class ConvDecoder(nn.Module):
     binary_data = True  # p(x|z) is Bernoulli: the data are checked to be binary once, at start-up
 
     def __init__(
-        self, x_shape: list[int], z1_dim: int = 40, z2_dim: int = 40, hidden: int = 300, channels: int = 64
+        self,
+        x_shape: Shape,
+        z1_dim: PositiveInt = 40,
+        z2_dim: PositiveInt = 40,
+        hidden: PositiveInt = 300,
+        channels: PositiveInt = 64,
     ):
         super().__init__()
         self.x_shape = tuple(x_shape)

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from mimkit.distributions import DiagonalGaussian
+from mimkit.fields import PositiveInt, Shape
 from mimkit.nets.gated import GatedConv2d, GatedDense
 from mimkit.nets.heads import GaussianHeads
 from mimkit.two_level import TwoLevelGaussian
@@ -58,11 +59,11 @@ class ConvTopEncoder(nn.Module):
 class TwoLevelConvEncoder(nn.Module):
     """x -> q(z|x) = q(z2|x) q(z1|x, z2), a `TwoLevelGaussian` over z = [z1, z2]."""
 
-    def __init__(self, x_shape: list[int], z1_dim: int = 40, z2_dim: int = 40, hidden: int = 300):
+    def __init__(
+        self, x_shape: Shape, z1_dim: PositiveInt = 40, z2_dim: PositiveInt = 40, hidden: PositiveInt = 300
+    ):
         super().__init__()
         self.x_shape = tuple(x_shape)
-        if len(self.x_shape) != 3:
-            raise ValueError(f"the image encoder needs x_shape [C, H, W], got {list(x_shape)}")
         size = feature_size(self.x_shape)
         self.top = ConvTopEncoder(self.x_shape, z2_dim)
         self.x_features = conv_features(self.x_shape[0], (3, 3))

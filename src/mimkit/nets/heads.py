@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from mimkit.distributions import DiagonalGaussian, full_precision
+from mimkit.fields import PositiveInt
 from mimkit.nets.gated import GatedDense, he_normal_
 
 LOGVAR_RANGE = (-6.0, 2.0)
@@ -30,7 +31,7 @@ class GatedGaussianMLP(nn.Module):
     The learned conditional prior p(z1|z2) of the two-level models (spec §5).
     """
 
-    def __init__(self, in_dim: int, out_dim: int, hidden: int = 300):
+    def __init__(self, in_dim: PositiveInt, out_dim: PositiveInt, hidden: PositiveInt = 300):
         super().__init__()
         self.in_dim, self.out_dim = in_dim, out_dim
         self.body = nn.Sequential(GatedDense(in_dim, hidden), GatedDense(hidden, hidden))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mimkit.config import positive_int
 from mimkit.distributions import Bernoulli, DiagonalGaussian
+from mimkit.fields import NonNegativeNumber, PositiveInt
 
 
 class GaussianMLP(nn.Module):
@@ -16,11 +16,15 @@ class GaussianMLP(nn.Module):
     Used both as the encoder q(z|x) and as the Gaussian decoder p(x|z).
     """
 
-    def __init__(self, in_dim: int, out_dim: int, hidden: int, std_floor: float = 1e-6):
+    def __init__(
+        self,
+        in_dim: PositiveInt,
+        out_dim: PositiveInt,
+        hidden: PositiveInt,
+        std_floor: NonNegativeNumber = 1e-6,
+    ):
         super().__init__()
-        self.in_dim = positive_int("in_dim", in_dim)
-        self.out_dim = positive_int("out_dim", out_dim)
-        positive_int("hidden", hidden)
+        self.in_dim, self.out_dim = in_dim, out_dim
         self.std_floor = std_floor
         self.body = nn.Sequential(nn.Linear(in_dim, hidden), nn.Tanh())
         self.mean = nn.Linear(hidden, out_dim)
@@ -36,11 +40,9 @@ class BernoulliMLP(nn.Module):
 
     binary_data = True  # p(x|z) is Bernoulli: the data are checked to be binary once, at start-up
 
-    def __init__(self, in_dim: int, out_dim: int, hidden: int):
+    def __init__(self, in_dim: PositiveInt, out_dim: PositiveInt, hidden: PositiveInt):
         super().__init__()
-        self.in_dim = positive_int("in_dim", in_dim)
-        self.out_dim = positive_int("out_dim", out_dim)
-        positive_int("hidden", hidden)
+        self.in_dim, self.out_dim = in_dim, out_dim
         self.net = nn.Sequential(nn.Linear(in_dim, hidden), nn.Tanh(), nn.Linear(hidden, out_dim))
 
     def forward(self, inputs: torch.Tensor) -> Bernoulli:

@@ -15,19 +15,21 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from mimkit.distributions import Bernoulli
+from mimkit.fields import PositiveInt, Shape
 from mimkit.nets.gated import GatedDense
 from mimkit.nets.masked import MaskedConv2d, masked_conv2d
 from mimkit.two_level import split
 
 log = logging.getLogger(__name__)
 
-SAMPLERS = ("eager", "compiled")
+Sampler = Literal["eager", "compiled"]
 
 # below this many chains a sampling step is a few small kernels, which one thread runs faster
 # than two (measured: 4 chains, 4 ms a step on one thread, 180 ms on two of a busy 2-core CPU)
@@ -116,12 +118,12 @@ class PixelDecoder(nn.Module):
 
     def __init__(
         self,
-        x_shape: list[int],
-        z1_dim: int = 40,
-        z2_dim: int = 40,
-        channels: int = 64,
-        layers: int = 8,
-        sampler: str = "eager",
+        x_shape: Shape,
+        z1_dim: PositiveInt = 40,
+        z2_dim: PositiveInt = 40,
+        channels: PositiveInt = 64,
+        layers: PositiveInt = 8,
+        sampler: Sampler = "eager",
     ):
         super().__init__()
         self.x_shape = tuple(x_shape)

@@ -13,15 +13,17 @@ and scores them with its running statistics (docs/decisions/symmetric-mim-images
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 
-from mimkit.config import positive_int
+from mimkit.fields import PositiveInt
 from mimkit.marginal import anchor_log_marginal, sample_log_marginal
 from mimkit.nets.batchnorm import running_statistics
 from mimkit.objectives.score_function import score_function_surrogate
 
-DECODER_QX = ("prior_sample", "reencode")
-DECODER_Z = ("anchor", "prior", "prior_rsample")
+DecoderQx = Literal["prior_sample", "reencode"]
+DecoderZ = Literal["anchor", "prior", "prior_rsample"]
 
 
 def mim_pair_loss(
@@ -61,20 +63,14 @@ class MIM:
     def __init__(
         self,
         symmetric: bool = True,
-        qx_samples: int = 1,
+        qx_samples: PositiveInt = 1,
         qx_fresh: bool = False,
-        decoder_qx: str = "prior_sample",
+        decoder_qx: DecoderQx = "prior_sample",
         symmetric_during_warmup: bool = False,
         reinforce_baseline: bool = True,
-        decoder_z: str = "anchor",
-        x_per_z: int = 1,
+        decoder_z: DecoderZ = "anchor",
+        x_per_z: PositiveInt = 1,
     ):
-        positive_int("objective.qx_samples", qx_samples)
-        positive_int("objective.x_per_z", x_per_z)
-        if decoder_qx not in DECODER_QX:
-            raise ValueError(f"objective.decoder_qx must be one of {DECODER_QX}, got {decoder_qx!r}")
-        if decoder_z not in DECODER_Z:
-            raise ValueError(f"objective.decoder_z must be one of {DECODER_Z}, got {decoder_z!r}")
         self.decoder_z = decoder_z
         self.symmetric = symmetric
         self.qx_samples = qx_samples

@@ -22,8 +22,6 @@ from contextvars import ContextVar
 
 import torch
 
-from mimkit.config import positive_int
-
 # numbers in one [rows, K, D] intermediate: 16 MiB in float32. With one torch thread the toy
 # VampPrior's log-density (32,000 rows, K = 500, D = 2) took the same time at 2^20 ... 2^30;
 # with two threads on a busy 2-core machine, smaller chunks (more parallel regions) cost more.
@@ -36,7 +34,7 @@ _PASS_ROWS: ContextVar[int | None] = ContextVar("pass_rows", default=None)
 @contextlib.contextmanager
 def pass_rows(rows: int):
     """Inside the block, `rows_per_chunk` is `rows`: the priors take an evaluation pass whole."""
-    token = _PASS_ROWS.set(positive_int("rows_per_pass", rows))
+    token = _PASS_ROWS.set(rows)
     try:
         yield
     finally:
@@ -46,7 +44,6 @@ def pass_rows(rows: int):
 def rows_per_chunk(max_elements: int, per_row: int) -> int:
     """Rows of z per chunk so that rows × `per_row` (= K × D) stays within `max_elements`, or the
     evaluation pass size when one is in force (`pass_rows`)."""
-    positive_int("max_elements", max_elements)
     rows = _PASS_ROWS.get()
     return max(1, max_elements // max(1, per_row)) if rows is None else rows
 

@@ -8,18 +8,21 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mimkit.config import positive_int
 from mimkit.distributions import DiagonalGaussian
+from mimkit.fields import PositiveInt, PositiveNumber
 from mimkit.priors.chunked import MAX_ELEMENTS, over_row_chunks, rows_per_chunk
 
 
 class MixtureOfGaussiansPrior(nn.Module):
     def __init__(
-        self, latent_dim: int, components: int = 10, init_scale: float = 1.0, encoder: nn.Module | None = None
+        self,
+        latent_dim: int,
+        components: PositiveInt = 10,
+        init_scale: PositiveNumber = 1.0,
+        encoder: nn.Module | None = None,
     ):
         super().__init__()
         del encoder  # shared signature; unused
-        positive_int("prior.components", components)
         self.latent_dim = latent_dim
         self.means = nn.Parameter(init_scale * torch.randn(components, latent_dim))
         self.log_stds = nn.Parameter(torch.zeros(components, latent_dim))

@@ -10,16 +10,20 @@ In eval mode without gradients the K encoded components are computed once and ca
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mimkit.config import positive_int
 from mimkit.distributions import DiagonalGaussian
+from mimkit.fields import NonNegativeNumber, Number, PositiveInt
 from mimkit.priors.chunked import MAX_ELEMENTS, over_row_chunks, rows_per_chunk
 
-INITS = ("random", "data")
+# the pseudo-inputs u_k = act(W e_k): none (real-valued data) or hardtanh into [0, 1] (images)
+Activation = Literal["none", "hardtanh"]
+# W drawn from N(init_mean, init_std²) (random) or the first K training points plus noise (data)
+Init = Literal["random", "data"]
 
 
 class VampPrior(nn.Module):
@@ -27,21 +31,16 @@ class VampPrior(nn.Module):
         self,
         latent_dim: int,
         encoder: nn.Module,
-        pseudo_inputs: int = 500,
-        x_shape: list[int] | None = None,
-        activation: str = "none",
-        init_mean: float = 0.0,
-        init_std: float = 1.0,
-        init: str = "random",
+        pseudo_inputs: PositiveInt = 500,
+        x_shape: list[PositiveInt] | None = None,
+        activation: Activation = "none",
+        init_mean: Number = 0.0,
+        init_std: NonNegativeNumber = 1.0,
+        init: Init = "random",
     ):
         super().__init__()
         if encoder is None:
             raise ValueError("the VampPrior needs the model's encoder")
-        positive_int("prior.pseudo_inputs", pseudo_inputs)
-        if activation not in ("none", "hardtanh"):
-            raise ValueError(f"prior.activation must be 'none' or 'hardtanh', got {activation!r}")
-        if init not in INITS:
-            raise ValueError(f"prior.init must be one of {INITS}, got {init!r}")
         self.init = init
         self.init_std = init_std
         self.latent_dim = latent_dim
