@@ -71,6 +71,9 @@ class RandomImages(TensorDataModule):
     def train_epoch(self, epoch: int):
         return self.images, self.labels
 
+    def train_fixed(self):
+        return self.images, self.labels
+
 
 def synchronize(device: torch.device) -> None:
     """Wait for the GPU's queued work (before reading a clock); nothing on a CPU."""
