@@ -31,3 +31,26 @@ class LastCheckpointProbe(L.Callback):
         path = Path(trainer.default_root_dir) / "checkpoints" / "last.ckpt"
         epoch = torch.load(path, weights_only=True)["epoch"] if path.is_file() else None
         LastCheckpointProbe.seen.append(epoch)
+
+
+class CountNLLRows(L.Callback):
+    """Records the test points each process scores in the IS-NLL: every call of the callback's
+    `nll_per_example` is seen, and at the end of testing its rows are saved to
+    `out/nll_rows_rank<global rank>.pt`."""
+
+    def __init__(self, out: str):
+        import mimkit.callbacks.metrics as metrics
+
+        self.out, self.rows, self.metrics = Path(out), [], metrics
+        self.original = metrics.nll_per_example
+
+        def counted(model, x, *args, **kwargs):
+            self.rows.append(x.detach().cpu())
+            return self.original(model, x, *args, **kwargs)
+
+        metrics.nll_per_example = counted
+
+    def on_test_end(self, trainer: L.Trainer, pl_module) -> None:
+        self.metrics.nll_per_example = self.original
+        self.out.mkdir(parents=True, exist_ok=True)
+        torch.save(torch.cat(self.rows), self.out / f"nll_rows_rank{trainer.global_rank}.pt")

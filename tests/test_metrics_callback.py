@@ -216,7 +216,7 @@ def test_fast_dev_run_computes_every_metric_on_one_small_batch(train_config, mon
 
     spy("encode", metrics_module.encode, lambda model, x, batch: len(x))
     spy("ksg_mutual_information", metrics_module.ksg_mutual_information, lambda x, z, k: len(x))
-    spy("nll_is", metrics_module.nll_is, lambda model, x, samples, batch, **_: (len(x), samples))
+    spy("nll_shard", metrics_module.nll_shard, lambda model, x, samples, *shard: (len(x), samples))
     spy("nll_one_sample", metrics_module.nll_one_sample, lambda model, x, batch: len(x))
     spy("knn_accuracy", metrics_module.knn_accuracy, lambda a, b, c, d, ks: (len(a), len(c)))
     spy("consistency_gap", metrics_module.consistency_gap, lambda model, x, samples, **_: (len(x), samples))
@@ -226,7 +226,7 @@ def test_fast_dev_run_computes_every_metric_on_one_small_batch(train_config, mon
     assert all(name in metrics for name in METRICS)
     assert seen["encode"] == [256, 256]  # test, then K-NN training points
     assert seen["ksg_mutual_information"] == [256] and seen["nll_one_sample"] == [256]
-    assert seen["nll_is"] == [(256, 10)] and seen["consistency_gap"] == [(256, 10)]
+    assert seen["nll_shard"] == [(256, 10)] and seen["consistency_gap"] == [(256, 10)]
     assert seen["knn_accuracy"] == [(256, 256)]
 
 

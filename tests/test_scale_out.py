@@ -10,7 +10,7 @@ import lightning as L
 import pytest
 import torch
 import yaml
-from conftest import compose_config, run_cli
+from conftest import ROOT, compose_config, run_cli
 from hydra.utils import instantiate
 from lightning.pytorch.plugins.environments import SLURMEnvironment
 from lightning.pytorch.strategies import DDPStrategy
@@ -147,9 +147,19 @@ def step_metric_spread(module, x: torch.Tensor, seeds: int = 8) -> dict[str, flo
     return {name: statistics.stdev(v) for name, v in values.items()}
 
 
-def test_ddp_cpu_run_matches_a_single_process_evaluation(train_config, tmp_path):
+def test_ddp_cpu_run_matches_a_single_process_evaluation(train_config, tmp_path, monkeypatch):
     logs = tmp_path / "logs"  # the default run dir layout: <log_dir>/train/runs/<time stamp>
-    result = run_cli("train.py", "trainer=ddp_cpu", "data=gmm2d", *SMALL, "warmup=1", f"paths.log_dir={logs}")
+    monkeypatch.setenv("PYTHONPATH", str(ROOT / "tests"))  # the test-only callback below
+    result = run_cli(
+        "train.py",
+        "trainer=ddp_cpu",
+        "data=gmm2d",
+        *SMALL,
+        "warmup=1",
+        f"paths.log_dir={logs}",
+        "+callbacks.nll_rows._target_=pause_callback.CountNLLRows",
+        f"+callbacks.nll_rows.out={tmp_path / 'nll_rows'}",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     runs = list((logs / "train" / "runs").iterdir())
     assert len(runs) == 1, runs  # process 1 made no run dir of its own
@@ -180,10 +190,15 @@ def test_ddp_cpu_run_matches_a_single_process_evaluation(train_config, tmp_path)
     }
     for name, value in evaluated.items():
         stage, key = name.split("/", 1)
-        sd = spread[stage].get(key, 0.0)  # 0: the representation metrics (seeded, full test set)
+        sd = spread.get(stage, {}).get(key, 0.0)  # 0: the representation metrics (seeded)
         # the same numbers up to float32 summation order, or for the step metrics' Monte Carlo
         # estimates (each process draws its own noise) two independent draws: 5 sd of a difference
         assert ddp[name] == pytest.approx(value, rel=1e-5, abs=5 * math.sqrt(2) * sd), name
+    # the IS-NLL was shared: each process scored its blocks, every test point once
+    rows = [torch.load(tmp_path / "nll_rows" / f"nll_rows_rank{rank}.pt") for rank in (0, 1)]
+    assert [len(r) for r in rows] == [256, 256]
+    scored = torch.cat(rows)
+    assert torch.equal(scored[scored[:, 0].argsort()], data.test[0][data.test[0][:, 0].argsort()])
     # and the tolerance tells the global mean from process 0's half of the test set
     half = float(reconstruction_error(module.model, data.test[0][:256], sample=False))
     assert abs(half - evaluated["test/recon_mean"]) > 100 * 1e-5 * evaluated["test/recon_mean"]

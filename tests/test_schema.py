@@ -78,8 +78,8 @@ def test_eval_config_passes_and_is_checked(tmp_path):
     validate("eval", ["ckpt_path=/some/run/last.ckpt", "+data_overrides.n_test=2000"], tmp_path)
     with pytest.raises(
         ConfigError,
-        match=r"^unknown top-level key 'seed' \(known: callbacks, "
-        r"ckpt_path, data_overrides, logger, paths, task_name, "
+        match=r"^unknown top-level key 'seed' \(known: allow_emulated_bf16, callbacks, "
+        r"ckpt_path, data_overrides, float32_precision, logger, paths, task_name, "
         r"trainer\)$",
     ):
         validate("eval", ["ckpt_path=x.ckpt", "+seed=3"], tmp_path)
@@ -104,7 +104,8 @@ BAD = [
     # top level, optim
     (
         ["+foo=1"],
-        "unknown top-level key 'foo' (known: callbacks, ckpt_path, data, logger, model, "
+        "unknown top-level key 'foo' (known: allow_emulated_bf16, callbacks, ckpt_path, data, "
+        "float32_precision, logger, model, "
         "objective, optim, optimized_metric, paths, patience, prior, resume, seed, skip_finished, tags, "
         "task_name, "
         "threads, trainer, warmup)",
@@ -197,6 +198,9 @@ BAD = [
     (["trainer.precision=bf17"], f"trainer.precision must be one of {PRECISIONS}, got 'bf17'"),
     (["trainer.accelerator=gpx"], "trainer.accelerator must be one of auto|gpu|cpu|cuda|mps|tpu, got 'gpx'"),
     (["trainer.max_epochs=1.5"], "trainer.max_epochs must be a positive integer, got 1.5"),
+    (["trainer=ddp_cpu", "trainer.sync_batchnorm=1"], "trainer.sync_batchnorm must be true or false, got 1"),
+    (["float32_precision=low"], "float32_precision must be one of highest|high|medium, got 'low'"),
+    (["allow_emulated_bf16=yes"], "allow_emulated_bf16 must be true or false, got 'yes'"),
     (
         ["trainer.devices=0"],
         "trainer.devices must be a positive integer, -1, a string or a list of non-negative integers, got 0",

@@ -1,7 +1,8 @@
 """W&B runs that mirror the Hydra runs (conf/logger/wandb.yaml).
 
-Each run gets a W&B run whose id is kept in `<run dir>/wandb/run_id.json`; a resumed run
-(`resume=RUN_DIR`, `continue_run=True`) logs to that same W&B run (resume="allow"). A multirun
+Each run gets a W&B run whose id is kept in `<run dir>/wandb/run_id.json` (under DDP rank 0
+alone writes it and logs to W&B); a resumed run (`resume=RUN_DIR`,
+`continue_run=True`) logs to that same W&B run (resume="allow"). A multirun
 sweep is one W&B group named after the sweep dir; each job is named from its overrides (as
 hydra.job.override_dirname, less the logger and resume switches). The resolved config is the
 run's config, the final metrics.json its summary; the callbacks add their PNG figures as images
@@ -21,6 +22,7 @@ from hydra.types import RunMode
 from lightning.pytorch.loggers import Logger, WandbLogger
 from omegaconf import DictConfig
 
+from mimkit.distributed import is_rank_zero
 from mimkit.fields import PositiveNumber
 
 log = logging.getLogger(__name__)
@@ -75,8 +77,9 @@ def wandb_logger(
     else:
         auto_name, auto_group = hydra_identity()
         identity = {"id": generate_id(), "name": name or auto_name, "group": group or auto_group}
-        id_file.parent.mkdir(parents=True, exist_ok=True)
-        id_file.write_text(json.dumps(identity) + "\n")
+        if is_rank_zero():  # the W&B run's process (the others' WandbLogger stays idle)
+            id_file.parent.mkdir(parents=True, exist_ok=True)
+            id_file.write_text(json.dumps(identity) + "\n")
 
     def make(offline: bool) -> WandbLogger:
         # the mode as an argument: WandbLogger's own switch, WANDB_MODE, is ignored once wandb is
@@ -118,18 +121,21 @@ def continue_wandb_runs(logger_cfg: DictConfig | None) -> None:
             node.continue_run = True
 
 
+def _wandb_runs(loggers: list[Logger]) -> list[WandbLogger]:
+    """The W&B loggers of this process's run; none but in rank 0 (under DDP)."""
+    return [logger for logger in loggers if isinstance(logger, WandbLogger)] if is_rank_zero() else []
+
+
 def log_run_config(loggers: list[Logger], config: dict) -> None:
     """The resolved run config as each W&B run's config."""
-    for logger in loggers:
-        if isinstance(logger, WandbLogger):
-            logger.experiment.config.update(config, allow_val_change=True)
+    for logger in _wandb_runs(loggers):
+        logger.experiment.config.update(config, allow_val_change=True)
 
 
 def finish_wandb(loggers: list[Logger], metrics: dict[str, float] | None = None) -> None:
     """Write `metrics` (metrics.json) as each W&B run's summary and end the run, so the next job
     of a multirun in this process starts its own."""
-    for logger in loggers:
-        if isinstance(logger, WandbLogger):
-            if metrics:
-                logger.experiment.summary.update(metrics)
-            logger.experiment.finish()
+    for logger in _wandb_runs(loggers):
+        if metrics:
+            logger.experiment.summary.update(metrics)
+        logger.experiment.finish()

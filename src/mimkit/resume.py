@@ -139,7 +139,10 @@ def resume_config(cfg: DictConfig) -> tuple[DictConfig, str | None]:
 
 def continue_csv_logs(trainer: L.Trainer, ckpt_path: str) -> None:
     """Make each CSVLogger continue its metrics.csv: keep the rows logged before the checkpoint
-    (step < its global step; later ones are logged again) instead of Lightning's fresh file."""
+    (step < its global step; later ones are logged again) instead of Lightning's fresh file.
+    Under DDP rank 0 alone (the one that writes the file)."""
+    if not trainer.is_global_zero:
+        return
     loggers = [logger for logger in trainer.loggers if isinstance(logger, CSVLogger)]
     files = [(logger, Path(logger.log_dir) / "metrics.csv") for logger in loggers]
     files = [(logger, path) for logger, path in files if path.is_file()]

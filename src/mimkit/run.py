@@ -21,11 +21,12 @@ from omegaconf import DictConfig
 
 from mimkit.checkpoint_io import checkpoint_problem, load_checkpoint
 from mimkit.config import to_plain, unwritable_reason
-from mimkit.distributed import check_launch
+from mimkit.distributed import check_launch, check_sync_batchnorm
 from mimkit.errors import ConfigError, one_line
 from mimkit.finished import forget_finished, mark_finished, skip_if_finished
 from mimkit.loggers import finish_wandb, log_run_config
 from mimkit.module import AutoencoderModule
+from mimkit.precision import DEFAULT_FLOAT32_PRECISION, check_bf16, mantissa_bits, set_float32_precision
 from mimkit.resume import continue_csv_logs, resume_config
 from mimkit.schema import validate
 
@@ -61,6 +62,7 @@ def _build(cfg: DictConfig, module: AutoencoderModule | None = None):
     plain = to_plain(cfg)
     validate(plain)
     output_dir = _check_writable(cfg.paths.output_dir)
+    set_float32_precision(cfg.get("float32_precision", DEFAULT_FLOAT32_PRECISION))
     if cfg.get("threads"):
         torch.set_num_threads(cfg.threads)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -75,9 +77,11 @@ def _build(cfg: DictConfig, module: AutoencoderModule | None = None):
     if not cfg.trainer.get("enable_progress_bar", True):  # the bar is off: drop its callback too
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     loggers = _instantiate_all(cfg.get("logger"))
-    log_run_config(loggers, plain)
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     check_launch(trainer)  # DDP: no process launching inside a local multirun
+    check_bf16(trainer.precision, trainer.strategy.root_device, cfg.get("allow_emulated_bf16", False))
+    check_sync_batchnorm(trainer, module, cfg.trainer.get("sync_batchnorm", False))
+    log_run_config(loggers, plain)
     return datamodule, module, trainer, output_dir
 
 
@@ -86,7 +90,7 @@ def _final_metrics(
 ) -> dict[str, float]:
     """Validation and test metrics, from a fixed RNG state so eval.py reproduces them exactly
     (under DDP one state per process, so that their samples differ)."""
-    metrics: dict[str, float] = {}
+    metrics: dict[str, float] = {"run/float32_mantissa_bits": float(mantissa_bits())}
     L.seed_everything(seed + trainer.global_rank, workers=True, verbose=False)
     validated = trainer.validate(module, datamodule, ckpt_path=ckpt_path, verbose=False)
     if trainer.world_size > 1:  # DDP re-seeds at every entry: test would redraw validation's noise
@@ -130,7 +134,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if trainer.is_global_zero:
         forget_finished(output_dir)
     if ckpt_path:
-        continue_csv_logs(trainer, ckpt_path)
+        continue_csv_logs(trainer, ckpt_path)  # rank 0 only
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     fit_seconds = time.perf_counter() - start
     checkpoint = trainer.checkpoint_callback
@@ -177,6 +181,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     run_cfg = DictConfig(module.run_config)
     run_cfg.paths = cfg.paths
     run_cfg.trainer, run_cfg.logger, run_cfg.callbacks = cfg.trainer, cfg.logger, cfg.callbacks
+    run_cfg.float32_precision, run_cfg.allow_emulated_bf16 = cfg.float32_precision, cfg.allow_emulated_bf16
     if cfg.get("data_overrides"):
         run_cfg.data = {**run_cfg.data, **cfg.data_overrides}
     datamodule, module, trainer, output_dir = _build(run_cfg, module=module)

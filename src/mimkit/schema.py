@@ -39,6 +39,7 @@ from mimkit.errors import ConfigError
 from mimkit.fields import NonNegativeInt, NonNegativeNumber, Number, PositiveInt, PositiveNumber, Shape
 from mimkit.gradients import GradNorm
 from mimkit.objectives.mim import DecoderZ
+from mimkit.precision import Float32Precision
 from mimkit.priors.vamp import Activation
 from mimkit.schedules import Schedule
 
@@ -173,6 +174,8 @@ class _Runner(TypedDict):
     task_name: NotRequired[str]
     callbacks: NotRequired[Annotated[Any, Entries(CALLBACK)]]
     logger: NotRequired[Annotated[Any, Entries(LOGGER)]]
+    float32_precision: NotRequired[Float32Precision]
+    allow_emulated_bf16: NotRequired[bool]
 
 
 @with_config(STRICT)

@@ -17,7 +17,12 @@ Logged through `pl_module.log`, so they reach `trainer.test`'s results and metri
 
 All of it runs without gradients, in eval mode, from a fixed seed (the global RNG is left as it
 was), on the datamodule's `test` tensors (all of them, or the first `test_points`) and its
-`train_fixed()` set; under DDP every process computes the same numbers on the full sets.
+`train_fixed()` set. The IS-NLL scores its test points in blocks of `nll_batch`, each block from
+its own random stream (seeded from `seed` and the block's index), so that under DDP each process
+scores every world-th block, the per-point values are summed across the processes and the result
+is the one-process number (each test point scored once); rank 0 alone then computes the other
+metrics (KSG, K-NN, ..., from `seed`) and sends them to the others, so every process logs the same
+numbers.
 Every pass takes bounded chunks: at most `rows_per_pass` (x, z) rows per pass of the NLL and the
 consistency gap, the mixture priors' log-densities included, and at most `encode_batch` (and
 `rows_per_pass`) rows per encoder or one-sample pass (`mimkit.metrics.pass_size`: by default
@@ -31,11 +36,13 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 import time
 from collections.abc import Sequence
 from typing import Literal
 
 import lightning as L
+import numpy as np
 import torch
 from lightning.pytorch.utilities import rank_zero_warn
 
@@ -43,7 +50,7 @@ from mimkit.fields import NonNegativeInt, NonNegativeNumber, PositiveInt
 from mimkit.metrics.consistency import consistency_gap
 from mimkit.metrics.knn import knn_accuracy
 from mimkit.metrics.ksg import ksg_mutual_information
-from mimkit.metrics.nll import nll_is, nll_one_sample
+from mimkit.metrics.nll import Progress, nll_one_sample, nll_per_example
 from mimkit.metrics.pass_size import measured_rows_per_pass
 from mimkit.metrics.posterior import active_units, mean_posterior_variance
 
@@ -77,6 +84,40 @@ def encode(model, x: torch.Tensor, batch_size: int) -> dict[str, torch.Tensor]:
         z1_dim = getattr(posterior, "z1_dim", None)
     codes = {name: torch.cat(values) for name, values in parts.items() if values}
     return codes if z1_dim is None else {**codes, "z1_dim": z1_dim}
+
+
+def block_seed(seed: int, block: int) -> int:
+    """The seed of the IS-NLL's random stream for its test points of block number `block`."""
+    return int(np.random.SeedSequence((seed, block)).generate_state(1)[0])
+
+
+@torch.no_grad()
+def nll_shard(
+    model,
+    x: torch.Tensor,
+    samples: int,
+    block_size: int,
+    seed: int | None,
+    rank: int = 0,
+    world: int = 1,
+    max_pairs: int | None = None,
+) -> torch.Tensor:
+    """−log q(x) (importance sampling, S = `samples`, spec §3) of the rows of x in the blocks of
+    `block_size` rows that fall to process `rank` of `world` (block b to rank b mod world), 0 for
+    the other rows. Block b draws from the stream `block_seed(seed, b)` (seed None: the global RNG
+    as it is), so the sum over the `world` processes' results is the same for any world. Passes of
+    at most `max_pairs` (x, z) rows (`nll_per_example`)."""
+    values = torch.zeros(len(x), device=x.device)
+    blocks = range(rank, math.ceil(len(x) / block_size), world)
+    progress = Progress(sum(len(x[b * block_size : (b + 1) * block_size]) for b in blocks), samples)
+    for b in blocks:
+        rows = slice(b * block_size, (b + 1) * block_size)
+        if seed is not None:
+            torch.manual_seed(block_seed(seed, b))
+        values[rows] = nll_per_example(model, x[rows], samples, block_size, max_pairs, progress_every=None)
+        progress.advance(len(x[rows]) * samples)
+    progress.finish()
+    return values
 
 
 class RepresentationMetrics(L.Callback):
@@ -157,12 +198,22 @@ class RepresentationMetrics(L.Callback):
         return small
 
     def compute(
-        self, model, test: tuple, train: tuple | None = None, timings: dict[str, float] | None = None
+        self,
+        model,
+        test: tuple,
+        train: tuple | None = None,
+        timings: dict[str, float] | None = None,
+        rank: int = 0,
+        world: int = 1,
+        sum_over_ranks=None,
     ) -> dict[str, float]:
         """All metrics for `model` (an Autoencoder) on test = (x, labels), train = (x, labels).
 
         K-NN accuracies are skipped when `train` is None or either set has no labels.
-        `timings`, if given, receives the seconds spent per metric.
+        `timings`, if given, receives the seconds spent per metric. Data-parallel: this is
+        process `rank` of `world`, and `sum_over_ranks(tensor)` sums a tensor over the processes;
+        the IS-NLL is shared between them, the other metrics are rank 0's (the other ranks return
+        the NLL's entries only).
         """
         if self.test_points is not None:
             test = tuple(None if part is None else part[: self.test_points] for part in test)
@@ -173,17 +224,40 @@ class RepresentationMetrics(L.Callback):
         devices = [anchor.device.index or 0] if anchor.device.type == "cuda" else []
         try:
             with torch.no_grad(), torch.random.fork_rng(devices=devices, enabled=self.seed is not None):
+                rows = self.rows_per_pass
+                if rows is None and x_test.device.type == "cuda":  # measured once for every estimate
+                    rows = measured_rows_per_pass(model, x_test)
+                metrics = self._nll(
+                    model, x_test, rows, timings, rank, world, sum_over_ranks or (lambda t: t)
+                )
+                if rank > 0:
+                    return metrics
                 if self.seed is not None:
                     torch.manual_seed(self.seed)
-                return self._compute(model, x_test, test, train, timings)
+                return {**metrics, **self._compute(model, x_test, test, train, rows, timings)}
         finally:
             model.train(was_training)
 
-    def _compute(self, model, x_test, test, train, timings) -> dict[str, float]:
+    def _nll(self, model, x_test, rows, timings, rank, world, sum_over_ranks) -> dict[str, float]:
+        """test/nll over the first `nll_points` test points, this process's blocks summed with the
+        others'."""
+        x_nll = x_test[: self.nll_points]
+        with (
+            _timed(timings, "nll"),
+            torch.autocast(x_test.device.type, dtype=torch.bfloat16, enabled=self.nll_precision == "bf16"),
+        ):
+            values = nll_shard(model, x_nll, self.nll_samples, self.nll_batch, self.seed, rank, world, rows)
+            metrics = {
+                "test/nll": float(sum_over_ranks(values).double().mean()),
+                "test/nll_points": float(len(x_nll)),
+                "test/nll_samples": float(self.nll_samples),
+            }
+        if self.nll_precision == "bf16":
+            metrics["test/nll_bf16"] = 1.0
+        return metrics
+
+    def _compute(self, model, x_test, test, train, rows, timings) -> dict[str, float]:
         metrics: dict[str, float] = {"test/points": float(len(x_test))}
-        rows = self.rows_per_pass
-        if rows is None and x_test.device.type == "cuda":  # measured once for every estimate
-            rows = measured_rows_per_pass(model, x_test)
         batch = self.encode_batch if rows is None else min(self.encode_batch, rows)
         with _timed(timings, "encode"):
             codes = encode(model, x_test, batch)
@@ -192,17 +266,6 @@ class RepresentationMetrics(L.Callback):
             if n > self.ksg_k:
                 metrics["test/mi"] = ksg_mutual_information(x_test[:n], codes["sample"][:n], k=self.ksg_k)
                 metrics["test/mi_points"] = float(n)
-        with (
-            _timed(timings, "nll"),
-            torch.autocast(x_test.device.type, dtype=torch.bfloat16, enabled=self.nll_precision == "bf16"),
-        ):
-            x_nll = x_test[: self.nll_points]
-            metrics["test/nll"] = nll_is(model, x_nll, self.nll_samples, self.nll_batch, max_pairs=rows)
-            if self.nll_precision == "bf16":
-                metrics["test/nll_bf16"] = 1.0
-            metrics.update(
-                {"test/nll_points": float(len(x_nll)), "test/nll_samples": float(self.nll_samples)}
-            )
         with _timed(timings, "nll_1s"):
             metrics["test/nll_1s"] = nll_one_sample(model, x_test, batch)
         if train is not None and len(train) > 1 and len(test) > 1:
@@ -243,8 +306,15 @@ class RepresentationMetrics(L.Callback):
             rank_zero_warn("RepresentationMetrics: no `train_fixed()` set; K-NN accuracy skipped")
             train = None
         metrics = self.capped(FAST_DEV_RUN_POINTS, FAST_DEV_RUN_SAMPLES) if trainer.fast_dev_run else self
-        # under DDP every process computes the same numbers (the full test set, the same model
-        # and seed; no process idles in a collective for the whole computation): sync_dist
-        # logs their mean, which is that number
-        for name, value in metrics.compute(pl_module.model, test, train).items():
+        strategy = trainer.strategy
+        values = metrics.compute(
+            pl_module.model,
+            test,
+            train,
+            rank=trainer.global_rank,
+            world=trainer.world_size,
+            sum_over_ranks=lambda tensor: strategy.reduce(tensor, reduce_op="sum"),
+        )
+        # rank 0's numbers to every process, which logs them (sync_dist: the mean of equal values)
+        for name, value in strategy.broadcast(values, src=0).items():
             pl_module.log(name, value, sync_dist=True)
