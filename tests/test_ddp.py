@@ -28,7 +28,7 @@ from torch import nn
 import mimkit.callbacks.metrics as metrics_module
 import mimkit.metrics.ksg as ksg
 from mimkit.callbacks.metrics import RepresentationMetrics, nll_shard
-from mimkit.config import ConfigError
+from mimkit.errors import ConfigError
 from mimkit.data.gmm import GMMDataModule
 from mimkit.distributed import RANK_VARIABLES, check_sync_batchnorm, is_rank_zero
 from mimkit.loggers import ID_FILE, finish_wandb, log_run_config, wandb_logger

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import mimkit.precision as precision
-from mimkit.config import ConfigError
+from mimkit.errors import ConfigError
 from mimkit.precision import check_bf16, cpu_info, emulated_bf16, set_float32_precision
 from mimkit.run import train
 
