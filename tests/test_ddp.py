@@ -20,18 +20,19 @@ import pytest
 import torch
 from conftest import ROOT
 from hydra.utils import instantiate
-from lightning.pytorch.loggers import CSVLogger, WandbLogger
+from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.strategies import DDPStrategy
 from test_metrics_callback import _labelled, _vamp_model, exact_posterior_model
 from torch import nn
 
 import mimkit.callbacks.metrics as metrics_module
+import mimkit.loggers as loggers
 import mimkit.metrics.ksg as ksg
 from mimkit.callbacks.metrics import RepresentationMetrics, nll_shard
-from mimkit.errors import ConfigError
 from mimkit.data.gmm import GMMDataModule
 from mimkit.distributed import RANK_VARIABLES, check_sync_batchnorm, is_rank_zero
-from mimkit.loggers import ID_FILE, finish_wandb, log_run_config, wandb_logger
+from mimkit.errors import ConfigError
+from mimkit.loggers import ID_FILE, wandb_logger
 from mimkit.resume import continue_csv_logs
 
 
@@ -66,8 +67,20 @@ def test_rank_zero_is_read_from_the_launchers_environment(environment, ranks, ze
     assert is_rank_zero() is zero
 
 
+class StubWandbLogger:
+    """Stands for Lightning's WandbLogger (no W&B set-up in this process): keeps its id; starting
+    its W&B run fails the test."""
+
+    def __init__(self, id: str, **kwargs):
+        self.version = id
+
+    @property
+    def experiment(self):
+        pytest.fail("a W&B run was started")
+
+
 def test_only_rank_zero_writes_the_wandb_run_id(environment, tmp_path, monkeypatch):
-    monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "wandb_config"))
+    monkeypatch.setattr(loggers, "WandbLogger", StubWandbLogger)
     environment(LOCAL_RANK=1)
     wandb_logger(save_dir=str(tmp_path), project="mim")
     assert not (tmp_path / ID_FILE).exists()  # a process started by the launcher: no id of its own
@@ -80,9 +93,8 @@ def test_only_rank_zero_writes_the_wandb_run_id(environment, tmp_path, monkeypat
     assert resumed.version == first.version
     assert json.loads((tmp_path / ID_FILE).read_text()) == written
     # nor does that process start a W&B run for the config or the summary
-    monkeypatch.setattr(WandbLogger, "experiment", property(lambda _: pytest.fail("W&B run started")))
-    log_run_config([resumed], {"seed": 1})
-    finish_wandb([resumed], {"test/nll": 1.0})
+    loggers.log_run_config([resumed], {"seed": 1})
+    loggers.finish_wandb([resumed], {"test/nll": 1.0})
 
 
 def ddp_trainer(**kwargs) -> L.Trainer:

@@ -1,9 +1,9 @@
 """W&B runs that mirror the Hydra runs (conf/logger/wandb.yaml).
 
-Each run gets a W&B run whose id is kept in `<run dir>/wandb/run_id.json` (under DDP rank 0
-alone writes it and logs to W&B); a resumed run (`resume=RUN_DIR`,
-`continue_run=True`) logs to that same W&B run (resume="allow"). A multirun
-sweep is one W&B group named after the sweep dir; each job is named from its overrides (as
+Each run gets a W&B run whose id is kept in `<run dir>/wandb/run_id.json`; a resumed run
+(`resume=RUN_DIR`, `continue_run=True`) logs to that same W&B run (resume="allow"). Under DDP rank
+0 alone writes the id and logs to W&B (`mimkit.distributed.is_rank_zero`). A multirun sweep is
+one W&B group named after the sweep dir; each job is named from its overrides (as
 hydra.job.override_dirname, less the logger and resume switches). The resolved config is the
 run's config, the final metrics.json its summary; the callbacks add their PNG figures as images
 (`mimkit.callbacks.wandb_images`). Offline by default: nothing needs the network, and `wandb sync`
