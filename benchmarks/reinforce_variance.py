@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from results import write_results  # noqa: E402
 
+from mimkit.checkpoint_io import load_module  # noqa: E402
 from mimkit.objectives.mim import MIM  # noqa: E402
-from mimkit.run import load_module  # noqa: E402
 
 BATCH = 100
 

@@ -108,19 +108,18 @@ def test_only_rank_zero_rebuilds_the_csv_history(environment, tmp_path):
     path = tmp_path / "csv" / "metrics.csv"
     path.parent.mkdir()
     path.write_text("epoch,step,train/loss\n0,3,1.5\n1,7,1.25\n2,11,1.0\n")
-    checkpoint = tmp_path / "last.ckpt"
-    torch.save({"global_step": 8}, checkpoint)  # the end of epoch 1
+    step = 8  # the global step of the checkpoint at the end of epoch 1
     logger = lambda: CSVLogger(save_dir=tmp_path, name="csv", version="")
 
     environment(LOCAL_RANK=1)  # the other process of a resumed run: the file is rank 0's
     trainer = ddp_trainer(logger=logger())
     assert trainer.global_rank == 1  # known once the trainer exists, before it launches anything
-    continue_csv_logs(trainer, str(checkpoint))
+    continue_csv_logs(trainer, step)
     assert path.read_text() == "epoch,step,train/loss\n0,3,1.5\n1,7,1.25\n2,11,1.0\n"
 
     environment(LOCAL_RANK=0)
     trainer = ddp_trainer(logger=logger())
-    continue_csv_logs(trainer, str(checkpoint))
+    continue_csv_logs(trainer, step)
     with open(path, newline="") as file:  # the rows before the checkpoint's step, logged again
         assert [(row["epoch"], row["step"]) for row in csv.DictReader(file)] == [("0", "3"), ("1", "7")]
 

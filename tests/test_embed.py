@@ -9,11 +9,12 @@ from conftest import FAST, compose_config, run_cli
 from hydra.utils import instantiate
 from test_data_mnist import make_arrays
 
+from mimkit.checkpoint_io import load_module
 from mimkit.config import to_plain
 from mimkit.embeddings import embed
 from mimkit.errors import ConfigError
 from mimkit.module import AutoencoderModule
-from mimkit.run import load_module, train
+from mimkit.run import train
 
 TOY = [
     "data.n_train=300",
@@ -107,10 +108,9 @@ def test_embed_a_convhvae_on_images(train_config, tmp_path, mnist_files):
         model=plain["model"], prior=plain["prior"], objective=plain["objective"], optim=plain["optim"]
     )
     ckpt = tmp_path / "convhvae.ckpt"  # untrained weights: the round trip is what is checked
-    torch.save(
-        {"hyper_parameters": dict(module.hparams), "state_dict": module.state_dict(), "run_config": plain},
-        ckpt,
-    )
+    # in the format of checkpoints written before the run config moved into the hyperparameters
+    hyper = {role: plain[role] for role in ("model", "prior", "objective", "optim")}
+    torch.save({"hyper_parameters": hyper, "state_dict": module.state_dict(), "run_config": plain}, ckpt)
     embed(embed_config(tmp_path, ckpt, "split=val", "batch_size=5"))
     npz = np.load(tmp_path / "embed" / "embeddings.npz")
     assert npz["mean"].shape == (16, 80)  # z = [z1, z2], 40 + 40

@@ -241,16 +241,8 @@ def test_a_bad_omniglot_png_ends_the_run_in_one_line(train_config, tmp_path, omn
 
 def our_checkpoint(train_config) -> dict:
     """A checkpoint dict as train.py writes it (untrained weights: no training needed)."""
-    plain = to_plain(train_config())
-    module = AutoencoderModule(
-        model=plain["model"], prior=plain["prior"], objective=plain["objective"], optim=plain["optim"]
-    )
-    return {
-        "epoch": 0,
-        "state_dict": module.state_dict(),
-        "run_config": plain,
-        "hyper_parameters": {k: plain[k] for k in ("model", "prior", "objective", "optim")},
-    }
+    module = AutoencoderModule.from_run_config(to_plain(train_config()))
+    return {"epoch": 0, "state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams)}
 
 
 FOREIGN = {

@@ -19,7 +19,9 @@ from conftest import ROOT, run_cli
 from pause_callback import LastCheckpointProbe
 from test_callbacks import QUICK, script_val_loss
 
+import mimkit.run
 from mimkit.callbacks.rng_state import collect_states, restore_states
+from mimkit.checkpoint_io import stored_run_config
 from mimkit.errors import ConfigError
 from mimkit.run import train
 
@@ -138,7 +140,7 @@ def test_last_checkpoint_is_written_every_epoch(train_config, tmp_path):
     assert LastCheckpointProbe.seen == [None, 0, 1, 2]
 
 
-def test_resume_applies_the_command_line_over_the_run_config(train_config, tmp_path):
+def test_resume_applies_the_command_line_over_the_run_config(train_config, tmp_path, monkeypatch):
     train(
         train_config(
             "trainer.max_epochs=1",
@@ -147,10 +149,21 @@ def test_resume_applies_the_command_line_over_the_run_config(train_config, tmp_p
             "data.n_train=256",
         )
     )
-    # the resuming command's config is the defaults (n_train 10,000), but the run's is kept
+    # the resuming command's config is the defaults (n_train 10,000), but the run's is kept; the
+    # config is validated once and the checkpoint read once
+    last, load, validate = tmp_path / "checkpoints" / "last.ckpt", torch.load, mimkit.run.validate
+    reads, validations = [], []
+
+    def counted(file, *args, **kwargs):  # a path, or an open file (Lightning's reads)
+        reads.append(str(getattr(file, "path", getattr(file, "name", file))))
+        return load(file, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", counted)
+    monkeypatch.setattr(mimkit.run, "validate", lambda *a: validations.append(a) or validate(*a))
     metrics = train(train_config(f"resume={tmp_path}", "trainer.max_epochs=2", fast=False))
     assert metrics["train/epochs"] == 2
-    stored = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["run_config"]
+    assert reads.count(str(last)) == 1 and len(validations) == 1
+    stored = stored_run_config(load(last, weights_only=True))
     assert stored["data"]["n_train"] == 256 and stored["trainer"]["max_epochs"] == 2
     assert stored["resume"] == str(tmp_path)
 

@@ -8,7 +8,8 @@ import lightning as L
 import pytest
 import torch
 
-from mimkit.run import load_module, train
+from mimkit.checkpoint_io import load_module
+from mimkit.run import train
 
 OBJECTIVES = ["mim", "amim", "vae"]
 PRIORS = ["standard", "vamp", "mog"]
@@ -84,7 +85,15 @@ def test_checkpoints_are_plain_and_reload_per_prior(train_config, tmp_path):
         train(cfg)
         ckpt = run / "checkpoints" / "last.ckpt"
         checkpoint = torch.load(ckpt, weights_only=True)  # plain values only
-        assert checkpoint["run_config"]["prior"]["_target_"].startswith(f"mimkit.priors.{prior}.")
+        hyper = checkpoint["hyper_parameters"]  # the run config, stored once
+        assert (
+            hyper["prior"]["_target_"].startswith(f"mimkit.priors.{prior}.")
+            and "run_config" not in checkpoint
+        )
+        assert (
+            hyper["run"]["data"]["_target_"] == "mimkit.data.gmm.GMMDataModule"
+            and "prior" not in hyper["run"]
+        )
         model = load_module(str(ckpt)).model
         state = {k: v for k, v in checkpoint["state_dict"].items() if k.startswith("model.")}
         assert set(state) == {f"model.{name}" for name in model.state_dict()}

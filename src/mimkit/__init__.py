@@ -2,7 +2,7 @@
 
 Entry points: `src/train.py`, `src/eval.py`, `src/embed.py`, `src/report.py` (Hydra configs in
 `conf/`).
-In Python: `mimkit.run.load_module(ckpt).model` is an `mimkit.autoencoder.Autoencoder` with
+In Python: `mimkit.checkpoint_io.load_module(ckpt).model` is an `mimkit.autoencoder.Autoencoder` with
 `embed`, `reconstruct`, `sample` and `nll`.
 """
 

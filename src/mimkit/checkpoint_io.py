@@ -2,7 +2,8 @@
 naming the file.
 
 `SafeCheckpointIO` is the trainer's checkpoint plugin (conf/trainer/default.yaml, `plugins`);
-`load_checkpoint` reads a checkpoint with torch's weights_only loader.
+`load_checkpoint` reads and checks a checkpoint with torch's weights_only loader, `load_module`
+builds its module. A run's checkpoints hold its run config once, in the module's hyperparameters.
 """
 
 from __future__ import annotations
@@ -14,7 +15,11 @@ from pathlib import Path
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from mimkit.errors import ConfigError
+from mimkit.errors import ConfigError, one_line
+from mimkit.module import ROLES, AutoencoderModule, run_config
+
+# checkpoints already read for a resume, for the trainer to restore from (`load_checkpoint`)
+_HANDED: dict[str, dict] = {}
 
 
 class CheckpointWriteError(OSError):
@@ -49,17 +54,61 @@ class SafeCheckpointIO(TorchCheckpointIO):
         finally:
             temporary.unlink(missing_ok=True)
 
+    def load_checkpoint(self, path, *args, **kwargs) -> dict:
+        """The checkpoint already read by `load_checkpoint(path, hand_off=True)`, else the file."""
+        handed = _HANDED.pop(_key(path), None)
+        return handed if handed is not None else super().load_checkpoint(path, *args, **kwargs)
 
-def load_checkpoint(ckpt_path: str) -> dict:
-    """The checkpoint dict, loaded with torch's safe loader; a ConfigError if unreadable."""
+
+def load_checkpoint(ckpt_path: str, hand_off: bool = False) -> dict:
+    """The checkpoint dict, loaded with torch's safe loader; a ConfigError if unreadable or not
+    one that train.py writes. `hand_off`: the trainer's `SafeCheckpointIO` takes this dict when it
+    restores the run (`trainer.fit(ckpt_path=...)`) instead of reading the file again."""
     if not os.path.isfile(ckpt_path):
         raise ConfigError(f"ckpt_path {ckpt_path!r} is not a file")
     try:
-        return torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
     except Exception as error:  # corrupt, truncated or not a checkpoint at all
         raise ConfigError(
             f"ckpt_path {ckpt_path!r} is not a readable checkpoint ({type(error).__name__})"
         ) from None
+    problem = checkpoint_problem(checkpoint)
+    if problem:
+        raise ConfigError(f"ckpt_path {ckpt_path!r} is not a checkpoint written by train.py: {problem}")
+    if hand_off:
+        _HANDED[_key(ckpt_path)] = checkpoint
+    return checkpoint
+
+
+def _key(path) -> str:
+    return str(Path(path).resolve())
+
+
+def hyperparameters(checkpoint: dict) -> dict:
+    """The module's hyperparameters in `checkpoint`; a checkpoint written before they held the
+    run config (then checkpoint["run_config"]) gets its `run` from there."""
+    hyper, legacy = checkpoint["hyper_parameters"], checkpoint.get("run_config")
+    if hyper.get("run") is not None or legacy is None:
+        return hyper
+    return {**hyper, "run": {key: value for key, value in legacy.items() if key not in ROLES}}
+
+
+def stored_run_config(checkpoint: dict) -> dict | None:
+    """The whole run config a checkpoint holds (None if it holds none)."""
+    return run_config(hyperparameters(checkpoint))
+
+
+def load_module(ckpt_path: str) -> AutoencoderModule:
+    """The trained AutoencoderModule of a checkpoint (eval mode), with its run config."""
+    checkpoint = load_checkpoint(ckpt_path)
+    try:
+        module = AutoencoderModule(**hyperparameters(checkpoint))
+        module.load_state_dict(checkpoint["state_dict"])
+    except Exception as error:  # its model cannot be built here, or its weights do not fit it
+        raise ConfigError(
+            f"ckpt_path {ckpt_path!r} does not fit this code's model ({one_line(error)[:300]})"
+        ) from None
+    return module.eval()
 
 
 def checkpoint_problem(checkpoint) -> str | None:
@@ -74,9 +123,8 @@ def checkpoint_problem(checkpoint) -> str | None:
             f"it has no {' or '.join(repr(k) for k in missing)}{hint}; its keys: {', '.join(keys) or 'none'}"
         )
     hyper = checkpoint["hyper_parameters"]
-    roles = ("model", "prior", "objective", "optim")
-    if not isinstance(hyper, dict) or not all(isinstance(hyper.get(role), dict) for role in roles):
-        return f"its hyper_parameters are not this project's (expected {', '.join(roles)})"
+    if not isinstance(hyper, dict) or not all(isinstance(hyper.get(role), dict) for role in ROLES):
+        return f"its hyper_parameters are not this project's (expected {', '.join(ROLES)})"
     if not isinstance(checkpoint["state_dict"], dict):
         return "its state_dict is not a dict of tensors"
     return None

@@ -27,10 +27,11 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from mimkit.checkpoint_io import load_module
 from mimkit.config import to_plain, unwritable_reason
 from mimkit.errors import ConfigError
-from mimkit.run import check_input_shape, load_module
-from mimkit.schema import validate
+from mimkit.run import check_input_shape
+from mimkit.schema import check_node, validate
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,9 @@ def embed(cfg: DictConfig) -> dict[str, float]:
     if run is None:
         raise ConfigError(f"ckpt_path {cfg.ckpt_path!r} holds no run config (not written by train.py)")
     data = to_plain(cfg.data) if cfg.get("data") else dict(run["data"])
-    data.update(to_plain(cfg.data_overrides) if cfg.get("data_overrides") else {})
+    if cfg.get("data_overrides"):  # the only settings not validated with embed.yaml's
+        data.update(to_plain(cfg.data_overrides))
+        check_node("data", data)
     reason = unwritable_reason(cfg.paths.output_dir)
     if reason:
         raise ConfigError(f"paths.output_dir {cfg.paths.output_dir!r} is not writable: {reason}")

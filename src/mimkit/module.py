@@ -40,6 +40,16 @@ def check_binary_data(datamodule) -> None:
             check_binary(tensors[0], f"the data ({name}, {part})")
 
 
+# the run config's groups that build the module (its other keys are stored as `run`)
+ROLES = ("model", "prior", "objective", "optim")
+
+
+def run_config(hyperparameters) -> dict | None:
+    """The whole run config held by a module's hyperparameters (None where there is none)."""
+    run = hyperparameters.get("run")
+    return None if run is None else {**run, **{role: hyperparameters[role] for role in ROLES}}
+
+
 class AutoencoderModule(L.LightningModule):
     """Trains `Autoencoder(model, prior)` with `objective`; all arguments are plain dicts, checked
     by the config schema (`mimkit.schema`: `FlatModel`/`TwoLevelModel`, `Optim`) at start-up.
@@ -51,16 +61,30 @@ class AutoencoderModule(L.LightningModule):
     model["eval_recon"] (optional, default true): log reconstruction errors at every validation and
         test; "test": in test steps only, for decoders whose sampling is slow (PixelHVAE draws 784
         pixels in turn); false: never.
+    run: the run config's other keys (data, trainer, seed, ...) as train.py resolved them, stored
+        with the others so that a checkpoint holds its whole run config once (`run_config`); None
+        for a module built in Python.
     """
 
-    def __init__(self, model: dict, prior: dict, objective: dict, optim: dict):
+    def __init__(self, model: dict, prior: dict, objective: dict, optim: dict, run: dict | None = None):
         super().__init__()
         self.save_hyperparameters(logger=False)
         self.model = build_autoencoder(model, prior)
         self.objective = instantiate(objective)
         self.beta = 1.0
         self.nonfinite = NonFiniteWatch()
-        self.run_config: dict | None = None  # the resolved run config, saved in checkpoints
+
+    @classmethod
+    def from_run_config(cls, config: dict) -> AutoencoderModule:
+        """The module of a resolved run config (plain containers), which it keeps."""
+        return cls(
+            **{role: config[role] for role in ROLES}, run={k: v for k, v in config.items() if k not in ROLES}
+        )
+
+    @property
+    def run_config(self) -> dict | None:
+        """The whole run config this module was built from (None: built in Python)."""
+        return run_config(self.hparams)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model.embed(x)
@@ -163,7 +187,3 @@ class AutoencoderModule(L.LightningModule):
         warmup = optim["warmup"]
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda index: noam_factor(index + 1, warmup))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "epoch"}}
-
-    def on_save_checkpoint(self, checkpoint: dict) -> None:
-        if self.run_config is not None:
-            checkpoint["run_config"] = self.run_config

@@ -23,13 +23,12 @@ import warnings
 from pathlib import Path
 
 import lightning as L
-import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from lightning.pytorch.loggers import CSVLogger
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from mimkit.checkpoint_io import load_checkpoint
+from mimkit.checkpoint_io import load_checkpoint, stored_run_config
 from mimkit.errors import ConfigError
 from mimkit.loggers import continue_wandb_runs
 
@@ -96,8 +95,10 @@ def _relocate(node, old: str, new: str):
     return node
 
 
-def resume_config(cfg: DictConfig) -> tuple[DictConfig, str | None]:
-    """The config a training run uses and the checkpoint it starts from (None: from scratch).
+def resume_config(cfg: DictConfig) -> tuple[DictConfig, str | None, int]:
+    """The config a training run uses, the checkpoint it starts from (None: from scratch) and that
+    checkpoint's global step. The checkpoint is read once: the trainer restores from the dict read
+    here (`mimkit.checkpoint_io.load_checkpoint`, hand_off).
 
     With `resume=RUN_DIR`: the run's stored config, the command line's overrides on top.
     """
@@ -105,11 +106,9 @@ def resume_config(cfg: DictConfig) -> tuple[DictConfig, str | None]:
     if resume and ckpt_path:
         raise ConfigError(f"give resume={resume} or ckpt_path={ckpt_path}, not both")
     if ckpt_path:
-        if not os.path.isfile(ckpt_path):
-            raise ConfigError(f"ckpt_path {str(ckpt_path)!r} is not a file")
-        return cfg, str(ckpt_path)
+        return cfg, str(ckpt_path), load_checkpoint(str(ckpt_path), hand_off=True)["global_step"]
     if not resume:
-        return cfg, None
+        return cfg, None, 0
     last = last_checkpoint(resume)
     output_dir = str(cfg.paths.output_dir)
     if Path(resume).resolve() != Path(output_dir).resolve():
@@ -117,8 +116,8 @@ def resume_config(cfg: DictConfig) -> tuple[DictConfig, str | None]:
             f"resume {str(resume)!r} continues in that run dir, but the run dir is "
             f"{output_dir!r}: leave hydra.run.dir unset"
         )
-
-    stored = load_checkpoint(str(last)).get("run_config")
+    checkpoint = load_checkpoint(str(last), hand_off=True)
+    stored = stored_run_config(checkpoint)
     if stored is None:
         raise ConfigError(f"{last} holds no run config (not written by train.py)")
     old_dir = stored.get("paths", {}).get("output_dir")
@@ -134,12 +133,12 @@ def resume_config(cfg: DictConfig) -> tuple[DictConfig, str | None]:
     continue_wandb_runs(merged.get("logger"))
     warnings.filterwarnings("ignore", message=".*Checkpoint directory .* exists and is not empty")
     log.info("resuming %s from %s%s", output_dir, last, f" with {', '.join(keys)} set anew" if keys else "")
-    return merged, str(last)
+    return merged, str(last), checkpoint["global_step"]
 
 
-def continue_csv_logs(trainer: L.Trainer, ckpt_path: str) -> None:
+def continue_csv_logs(trainer: L.Trainer, step: int) -> None:
     """Make each CSVLogger continue its metrics.csv: keep the rows logged before the checkpoint
-    (step < its global step; later ones are logged again) instead of Lightning's fresh file.
+    (step < its global step `step`; later ones are logged again) instead of Lightning's fresh file.
     Under DDP rank 0 alone (the one that writes the file)."""
     if not trainer.is_global_zero:
         return
@@ -148,7 +147,6 @@ def continue_csv_logs(trainer: L.Trainer, ckpt_path: str) -> None:
     files = [(logger, path) for logger, path in files if path.is_file()]
     if not files:
         return
-    step = torch.load(ckpt_path, map_location="cpu", weights_only=True)["global_step"]
     for logger, path in files:
         with open(path, newline="") as file:
             rows = [row for row in csv.DictReader(file) if row.get("step") and int(row["step"]) < step]

@@ -19,16 +19,16 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
 from omegaconf import DictConfig
 
-from mimkit.checkpoint_io import checkpoint_problem, load_checkpoint
+from mimkit.checkpoint_io import load_module
 from mimkit.config import to_plain, unwritable_reason
 from mimkit.distributed import check_launch, check_sync_batchnorm
-from mimkit.errors import ConfigError, one_line
+from mimkit.errors import ConfigError
 from mimkit.finished import forget_finished, mark_finished, skip_if_finished
 from mimkit.loggers import finish_wandb, log_run_config
 from mimkit.module import AutoencoderModule
 from mimkit.precision import DEFAULT_FLOAT32_PRECISION, check_bf16, mantissa_bits, set_float32_precision
 from mimkit.resume import continue_csv_logs, resume_config
-from mimkit.schema import validate
+from mimkit.schema import check_node, validate
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +58,9 @@ def check_input_shape(model: dict, datamodule) -> None:
 
 
 def _build(cfg: DictConfig, module: AutoencoderModule | None = None):
-    """Datamodule, module, trainer for `cfg`; raises ConfigError before any work is done."""
+    """Datamodule, module, trainer for the validated `cfg`; raises ConfigError before any work is
+    done."""
     plain = to_plain(cfg)
-    validate(plain)
     output_dir = _check_writable(cfg.paths.output_dir)
     set_float32_precision(cfg.get("float32_precision", DEFAULT_FLOAT32_PRECISION))
     if cfg.get("threads"):
@@ -69,10 +69,7 @@ def _build(cfg: DictConfig, module: AutoencoderModule | None = None):
     datamodule = instantiate(cfg.data)
     check_input_shape(plain["model"], datamodule)
     if module is None:
-        module = AutoencoderModule(
-            model=plain["model"], prior=plain["prior"], objective=plain["objective"], optim=plain["optim"]
-        )
-    module.run_config = plain
+        module = AutoencoderModule.from_run_config(plain)
     callbacks = _instantiate_all(cfg.get("callbacks"))
     if not cfg.trainer.get("enable_progress_bar", True):  # the bar is off: drop its callback too
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
@@ -123,18 +120,20 @@ def train(cfg: DictConfig) -> dict[str, float]:
     With `skip_finished`, a job that already finished in its run dir returns its stored
     metrics instead (mimkit.finished, docs/sweeps.md).
     """
-    validate(to_plain(cfg))  # the command line's config, before a resume reads the run dir
+    # the command line's config, once, before a resume reads the run dir (a resumed run's stored
+    # config was validated when the run started; the overrides set anew are validated here)
+    validate(to_plain(cfg))
     if cfg.get("skip_finished"):
         done = skip_if_finished(cfg.paths.output_dir, cfg.get("optimized_metric"))
         if done is not None:
             return done
     start = time.perf_counter()
-    cfg, ckpt_path = resume_config(cfg)
+    cfg, ckpt_path, step = resume_config(cfg)
     datamodule, module, trainer, output_dir = _build(cfg)
     if trainer.is_global_zero:
         forget_finished(output_dir)
     if ckpt_path:
-        continue_csv_logs(trainer, ckpt_path)  # rank 0 only
+        continue_csv_logs(trainer, step)  # rank 0 only
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     fit_seconds = time.perf_counter() - start
     checkpoint = trainer.checkpoint_callback
@@ -155,23 +154,6 @@ def train(cfg: DictConfig) -> dict[str, float]:
     return metrics
 
 
-def load_module(ckpt_path: str) -> AutoencoderModule:
-    """The trained AutoencoderModule of a checkpoint (eval mode)."""
-    checkpoint = load_checkpoint(ckpt_path)
-    problem = checkpoint_problem(checkpoint)
-    if problem:
-        raise ConfigError(f"ckpt_path {ckpt_path!r} is not a checkpoint written by train.py: {problem}")
-    try:
-        module = AutoencoderModule(**checkpoint["hyper_parameters"])
-        module.load_state_dict(checkpoint["state_dict"])
-    except Exception as error:  # its model cannot be built here, or its weights do not fit it
-        raise ConfigError(
-            f"ckpt_path {ckpt_path!r} does not fit this code's model ({one_line(error)[:300]})"
-        ) from None
-    module.run_config = checkpoint.get("run_config")
-    return module.eval()
-
-
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Re-evaluate `cfg.ckpt_path` on the data it was trained on; writes the same metrics.json."""
     validate(to_plain(cfg), "eval")
@@ -182,8 +164,9 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     run_cfg.paths = cfg.paths
     run_cfg.trainer, run_cfg.logger, run_cfg.callbacks = cfg.trainer, cfg.logger, cfg.callbacks
     run_cfg.float32_precision, run_cfg.allow_emulated_bf16 = cfg.float32_precision, cfg.allow_emulated_bf16
-    if cfg.get("data_overrides"):
+    if cfg.get("data_overrides"):  # the only settings not validated with eval.yaml's
         run_cfg.data = {**run_cfg.data, **cfg.data_overrides}
+        check_node("data", to_plain(run_cfg.data))
     datamodule, module, trainer, output_dir = _build(run_cfg, module=module)
     metrics = _final_metrics(trainer, datamodule, module, None, run_cfg.seed)
     if trainer.is_global_zero:
