@@ -1,26 +1,7 @@
 """Embed a data split with a trained model: `python src/embed.py ckpt_path=PATH split=test`
 (writes embeddings.npz into the run dir; see mimkit.embeddings)."""
 
-import os
-from pathlib import Path
-
-from mimkit.allocator import configure_allocator
-
-configure_allocator()  # before torch allocates anything: glibc keeps freed memory (Makefile's settings)
-
-import hydra  # noqa: E402
-from omegaconf import DictConfig  # noqa: E402
-
-from mimkit.cli import run_task  # noqa: E402
-from mimkit.embeddings import embed  # noqa: E402
-
-os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parents[1]))
-
-
-@hydra.main(version_base="1.3", config_path="../conf", config_name="embed")
-def main(cfg: DictConfig) -> float | None:
-    return run_task(embed, cfg)
-
+from mimkit.entry import embed
 
 if __name__ == "__main__":
-    main()
+    embed()

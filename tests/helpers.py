@@ -80,9 +80,9 @@ def binarize(tensors: tuple) -> tuple:
 class BinaryGMMDataModule(GMMDataModule):
     """The toy GMM with every coordinate thresholded at 0: binary data, the same labels."""
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.val, self.test = binarize(self.val), binarize(self.test)
+    def load(self) -> None:
+        super().load()
+        self._val, self._test = binarize(self._val), binarize(self._test)
 
     def train_epoch(self, epoch: int) -> tuple:
         return binarize(super().train_epoch(epoch))

@@ -73,7 +73,7 @@ def module(tmp_path: Path, source_dir: Path, cls=MNISTDataModule, **kwargs):
         eval_batch_size=50,
         seed=3,
     )
-    return cls(**(options | kwargs))
+    return cls(**(options | kwargs)).ready()
 
 
 def test_binarize_draws_bernoulli_pixels():
@@ -104,6 +104,37 @@ def test_splits_hold_the_right_images_and_labels(tmp_path, source):
         assert np.array_equal(index, positions) and (from_test == test_file).all()
         file_labels = arrays["test_labels" if test_file else "train_labels"][positions]
         assert np.array_equal(labels.numpy(), file_labels) and np.array_equal(label, file_labels)
+
+
+def test_construction_reads_nothing_prepare_data_copies_and_setup_loads(tmp_path, source):
+    """Lightning's steps: settings only at construction, files in prepare_data, tensors in setup."""
+    folder, _ = source
+    data = tmp_path / "data"
+    dm = MNISTDataModule(
+        data_dir=str(data), source_dir=str(folder), n_train=N_TRAIN, n_val=N_VAL, n_test=N_TEST_FILE
+    )
+    assert not data.exists()
+    dm.prepare_data()
+    assert sorted(p.name for p in (data / "MNIST" / "raw").iterdir() if p.suffix != ".gz") == [
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+    ]
+    assert dm._val is None  # nothing loaded yet
+    dm.setup("fit")
+    loaded = dm._val
+    assert len(loaded[0]) == N_VAL
+    dm.setup("test")  # once only: the trainer's own calls find it done
+    assert dm._val is loaded and dm.val is loaded
+
+
+def test_a_missing_file_fails_in_prepare_data_and_lazily(tmp_path):
+    dm = MNISTDataModule(data_dir=str(tmp_path / "data"), source_dir=str(tmp_path / "nowhere"))
+    with pytest.raises(ConfigError, match=r"^MNIST file train-images-idx3-ubyte.gz is missing: put it in"):
+        dm.prepare_data()
+    with pytest.raises(ConfigError, match=r"^MNIST file train-images-idx3-ubyte.gz is missing"):
+        _ = dm.test  # used without a trainer: prepared and set up on first use
 
 
 def test_training_epochs_are_shuffled_and_rebinarised_reproducibly(tmp_path, source):
@@ -229,7 +260,7 @@ def test_hydra_configs(tmp_path, source, mnist_files):
 def test_real_data(tmp_path, cls, name):
     if not (SHARED / name / "raw").is_dir():
         pytest.skip(f"no offline {name} copy in {SHARED}")
-    dm = cls(data_dir=str(tmp_path), source_dir=str(SHARED))
+    dm = cls(data_dir=str(tmp_path), source_dir=str(SHARED)).ready()
     (x, y), (vx, _), (tx, ty) = dm.train_fixed(), dm.val, dm.test
     assert x.shape == (50000, 1, 28, 28) and vx.shape == (10000, 1, 28, 28)
     assert tx.shape == (10000, 1, 28, 28)
@@ -242,5 +273,5 @@ def test_real_data(tmp_path, cls, name):
         assert torch.bincount(ty).tolist() == [1000] * 10
     print(
         f"{name}: first load {dm.setup_seconds:.1f} s, "
-        f"second {cls(data_dir=str(tmp_path), source_dir=str(SHARED)).setup_seconds:.1f} s"
+        f"second {cls(data_dir=str(tmp_path), source_dir=str(SHARED)).ready().setup_seconds:.1f} s"
     )

@@ -61,7 +61,7 @@ def module(tmp_path: Path, source_dir: Path | None, **kwargs) -> OmniglotDataMod
         eval_batch_size=100,
         seed=3,
     )
-    return OmniglotDataModule(**(options | kwargs))
+    return OmniglotDataModule(**(options | kwargs)).ready()
 
 
 def test_split_by_character_and_aligned_labels(tmp_path, source):
@@ -301,7 +301,7 @@ def test_hydra_config(tmp_path, source):
 def test_real_omniglot(tmp_path):
     if not (SHARED / "omniglot-py" / "images_background.zip").is_file():
         pytest.skip(f"no offline Omniglot copy in {SHARED}")
-    dm = OmniglotDataModule(data_dir=str(tmp_path), source_dir=str(SHARED))
+    dm = OmniglotDataModule(data_dir=str(tmp_path), source_dir=str(SHARED)).ready()
     assert len(dm.alphabets) == 50 and len(dm.characters) == 1623
     assert dm.alphabets[0] == "Alphabet_of_the_Magi" and dm.alphabets[30] == "Angelic"
     assert (dm.n_train, len(dm.val[0]), len(dm.test[0])) == (23000, 1345, 8115)
@@ -309,6 +309,6 @@ def test_real_omniglot(tmp_path):
     # Lake's background set: 30 alphabets, 964 characters, 20 drawings each
     assert torch.bincount(labels, minlength=50)[:30].sum() == 19280
     assert sorted(dm.test[1].unique().tolist()) == list(range(50))
-    cached = OmniglotDataModule(data_dir=str(tmp_path), source_dir=str(SHARED))
+    cached = OmniglotDataModule(data_dir=str(tmp_path), source_dir=str(SHARED)).ready()
     assert cached.from_cache and torch.equal(cached.test[0], dm.test[0])
     print(f"Omniglot: first load {dm.setup_seconds:.1f} s, cached {cached.setup_seconds:.1f} s")

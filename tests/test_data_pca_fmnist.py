@@ -65,7 +65,7 @@ def module(tmp_path: Path, source_dir: Path, **kwargs) -> PCAFashionMNISTDataMod
         eval_batch_size=50,
         seed=3,
     )
-    return PCAFashionMNISTDataModule(**(options | kwargs))
+    return PCAFashionMNISTDataModule(**(options | kwargs)).ready()
 
 
 # --- the PCA data module ------------------------------------------------------------------
@@ -314,7 +314,8 @@ def test_cache_is_reused(tmp_path, source, monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("the images were read although the cache exists")
 
-    monkeypatch.setattr(pca_fmnist, "load_mnist_files", fail)
+    for name in ("load_mnist_files", "prepare_mnist_files", "read_mnist_files"):
+        monkeypatch.setattr(pca_fmnist, name, fail)
     second = module(tmp_path, folder)
     assert second.from_cache
     assert second.explained_variance == first.explained_variance
@@ -394,7 +395,7 @@ def test_hydra_config(tmp_path, source, monkeypatch):
 def test_real_fashion_mnist(tmp_path):
     if not (SHARED / "FashionMNIST" / "raw").is_dir():
         pytest.skip(f"no offline Fashion-MNIST copy in {SHARED}")
-    dm = PCAFashionMNISTDataModule(data_dir=str(tmp_path), source_dir=str(SHARED))
+    dm = PCAFashionMNISTDataModule(data_dir=str(tmp_path), source_dir=str(SHARED)).ready()
     (x, y), (vx, _), (tx, ty) = dm.train_fixed(), dm.val, dm.test
     assert x.shape == (50000, 20) and vx.shape == (10000, 20) and tx.shape == (10000, 20)
     assert sorted(y.unique().tolist()) == list(range(10))

@@ -35,6 +35,7 @@ GROUPS = [
     "experiment",
     "hparams_search",
     "hydra/launcher",
+    "optim",
 ]
 # every option of every group in conf/ (a new config file is checked without a change here)
 SHIPPED = [[f"{group}={path.stem}"] for group in GROUPS for path in sorted((CONF / group).glob("*.yaml"))] + [
@@ -117,7 +118,12 @@ BAD = [
     (["optim.lr=-1"], "optim.lr must be a positive number, got -1"),
     (["optim.lr=nan"], "optim.lr must be a positive number, got nan"),
     (["optim.schedule=cosine"], "optim.schedule must be one of noam|constant, got 'cosine'"),
-    (["+optim.momentum=0.9"], "optim: unknown key 'momentum' (known: grad_norm, lr, schedule, warmup)"),
+    (
+        ["+optim.momentum=0.9"],
+        "optim: unknown key 'momentum' (known: grad_norm, lr, optimizer, schedule, warmup)",
+    ),
+    (["+optim.optimizer.lr=0.1"], "optim.optimizer: unknown key 'lr' (known: amsgrad, betas, ..."),
+    (["optim.optimizer._target_=torch.optim.Adamm"], "optim.optimizer._target_ 'torch.optim.Adamm' is ..."),
     # data: the toys and the images
     (["+data.n_trian=5"], f"data: unknown key 'n_trian' (known: {GMM_KEYS}); did you mean 'n_train'?"),
     (

@@ -14,11 +14,16 @@ from mimkit.autoencoder import build_autoencoder
 from mimkit.callbacks.beta_warmup import BetaWarmup
 from mimkit.distributions import check_binary
 from mimkit.gradients import normalize_per_tensor
+from mimkit.metrics.epoch_means import EpochMeans
 from mimkit.nonfinite import NonFiniteWatch
 from mimkit.priors.vamp import VampPrior
 from mimkit.schedules import noam_factor
 
 log = logging.getLogger(__name__)
+
+# the optimiser when `optim` names none (conf/optim/adam.yaml; checkpoints written before the
+# optimiser was configurable)
+ADAM = {"_target_": "torch.optim.Adam", "_partial_": True}
 
 
 def reconstruction_error(model, x: torch.Tensor, sample: bool) -> torch.Tensor:
@@ -57,7 +62,9 @@ class AutoencoderModule(L.LightningModule):
     model, prior, objective: Hydra node dicts with `_target_` (stored as hyperparameters, so a
     checkpoint rebuilds the module with torch's weights_only loader).
     optim: {"lr": float, "schedule": "noam" | "constant", "warmup": int,
-        "grad_norm": "none" | "per_tensor" (optional, default "none": see `mimkit.gradients`)}.
+        "grad_norm": "none" | "per_tensor" (optional, default "none": see `mimkit.gradients`),
+        "optimizer": a `_partial_` node of a torch.optim class, called with (params, lr=lr)
+        (optional, default `ADAM`; conf/optim/)}.
     model["eval_recon"] (optional, default true): log reconstruction errors at every validation and
         test; "test": in test steps only, for decoders whose sampling is slow (PixelHVAE draws 784
         pixels in turn); false: never.
@@ -73,6 +80,8 @@ class AutoencoderModule(L.LightningModule):
         self.objective = instantiate(objective)
         self.beta = 1.0
         self.nonfinite = NonFiniteWatch()
+        # this epoch's means of the logged values per stage (train, val, test), made at its first step
+        self._means: dict[str, EpochMeans] = {}
 
     @classmethod
     def from_run_config(cls, config: dict) -> AutoencoderModule:
@@ -106,9 +115,7 @@ class AutoencoderModule(L.LightningModule):
         self.nonfinite.observe(loss, self.current_epoch + 1, self.global_step)  # no host sync
         # epoch means accumulated here and logged once per epoch: `self.log` on every step
         # cost as much as the step itself for the toy models (benchmarks/training_speed.py)
-        for name, value in out.items():
-            self._train_sums[name] = self._train_sums.get(name, 0.0) + value.detach() * len(x)
-        self._train_count += len(x)
+        self._epoch_means("train", out).update(out, len(x))
         return loss
 
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
@@ -117,49 +124,67 @@ class AutoencoderModule(L.LightningModule):
         if (batch_idx + 1) % self.trainer.log_every_n_steps == 0 or self.trainer.is_last_batch:
             self.nonfinite.check()
 
+    def _epoch_means(self, stage: str, names) -> EpochMeans:
+        """The running means of `stage` in this epoch (over the names of its first step)."""
+        if stage not in self._means:
+            self._means[stage] = EpochMeans(list(names)).to(self.device)
+        return self._means[stage]
+
+    def _log_epoch_means(self, stage: str) -> dict[str, torch.Tensor]:
+        """Log the epoch means of `stage` as `stage/name`, over every DDP process's items (the
+        metric sums its states over processes), and return them."""
+        means = self._means[stage].compute() if stage in self._means else {}
+        self.log_dict({f"{stage}/{name}": value for name, value in means.items()})
+        return means
+
     def on_train_epoch_start(self) -> None:
-        self._train_sums: dict[str, torch.Tensor] = {}
-        self._train_count = 0
+        self._means.pop("train", None)
         self._epoch_start = time.perf_counter()
 
     def on_train_epoch_end(self) -> None:
-        # sync_dist: under DDP the logged values are over all processes' data (batch-size weighted)
-        if self._train_count:
-            self.log_dict(
-                {f"train/{k}": v / self._train_count for k, v in self._train_sums.items()},
-                batch_size=self._train_count,
-                sync_dist=True,
-            )
+        means = self._log_epoch_means("train")
         self.log("train/beta", self.beta, sync_dist=True)
-        log.info(self._epoch_summary())
+        log.info(self._epoch_summary(means.get("loss"), int(self._means["train"].count) if means else 0))
 
-    def _epoch_summary(self) -> str:
+    def _epoch_summary(self, loss: torch.Tensor | None, items: int) -> str:
         """One log line per epoch (train.log shows progress with the bar off, e.g. in sweeps)."""
         seconds = time.perf_counter() - self._epoch_start
         parts = [f"epoch {self.current_epoch + 1}/{self.trainer.max_epochs}", f"β={self.beta:.3g}"]
-        if self._train_count:
-            parts.append(f"train/loss={float(self._train_sums['loss']) / self._train_count:.4g}")
+        if loss is not None:
+            parts.append(f"train/loss={float(loss):.4g}")
         val = self.trainer.callback_metrics.get("val/loss")
         if val is not None:
             parts.append(f"val/loss={float(val):.4g}")
-        parts.append(f"{seconds:.1f} s ({self._train_count / seconds:.0f} training items/s)")
+        parts.append(f"{seconds:.1f} s ({items / seconds:.0f} training items/s)")
         return "  ".join(parts)
 
     def _evaluation_step(self, batch, stage: str) -> None:
         x = batch[0]
         out = self.objective(self.model, x, 1.0)  # model selection uses the β = 1 loss
-        metrics = {f"{stage}/{k}": v for k, v in out.items()}
+        metrics = dict(out)
         when = self.hparams.model.get("eval_recon", True)
         if when is True or (when == "test" and stage == "test"):
-            metrics[f"{stage}/recon"] = reconstruction_error(self.model, x, sample=True)
-            metrics[f"{stage}/recon_mean"] = reconstruction_error(self.model, x, sample=False)
-        self.log_dict(metrics, batch_size=len(x), sync_dist=True)  # global means under DDP
+            metrics["recon"] = reconstruction_error(self.model, x, sample=True)
+            metrics["recon_mean"] = reconstruction_error(self.model, x, sample=False)
+        self._epoch_means(stage, metrics).update(metrics, len(x))
 
     def validation_step(self, batch, batch_idx: int) -> None:
         self._evaluation_step(batch, "val")
 
     def test_step(self, batch, batch_idx: int) -> None:
         self._evaluation_step(batch, "test")
+
+    def on_validation_epoch_start(self) -> None:
+        self._means.pop("val", None)
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch_means("val")
+
+    def on_test_epoch_start(self) -> None:
+        self._means.pop("test", None)
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch_means("test")
 
     def setup(self, stage: str) -> None:
         """Pseudo-inputs initialised from training data (prior.init=data) at the start of a fit;
@@ -181,7 +206,7 @@ class AutoencoderModule(L.LightningModule):
 
     def configure_optimizers(self):
         optim = self.hparams.optim
-        optimizer = torch.optim.Adam(self.parameters(), lr=optim["lr"])
+        optimizer = instantiate(optim.get("optimizer", ADAM))(self.parameters(), lr=optim["lr"])
         if optim["schedule"] == "constant":
             return optimizer
         warmup = optim["warmup"]

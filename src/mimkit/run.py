@@ -67,6 +67,10 @@ def _build(cfg: DictConfig, module: AutoencoderModule | None = None):
         torch.set_num_threads(cfg.threads)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = instantiate(cfg.data)
+    # the data now (idempotent, atomic writes: safe in every process): a missing or bad file
+    # fails before any model work; the trainer's own calls then find everything done
+    datamodule.prepare_data()
+    datamodule.setup("fit")
     check_input_shape(plain["model"], datamodule)
     if module is None:
         module = AutoencoderModule.from_run_config(plain)

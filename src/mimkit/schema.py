@@ -110,6 +110,7 @@ CALLBACK = Target(
     )
 )
 LOGGER = Target(("lightning.pytorch.loggers.CSVLogger", "mimkit.loggers.wandb_logger"))
+OPTIMIZER = Target(("torch.optim.Adam", "torch.optim.AdamW", "torch.optim.SGD"), passed=("params", "lr"))
 
 
 @with_config(STRICT)
@@ -118,6 +119,8 @@ class Optim(TypedDict):
     schedule: Schedule
     warmup: NotRequired[NonNegativeInt]
     grad_norm: NotRequired[GradNorm]
+    # a torch.optim class, called with (params, lr=optim.lr): its lr is optim.lr alone (conf/optim/)
+    optimizer: NotRequired[Annotated[Any, OPTIMIZER]]
 
 
 @with_config(STRICT)

@@ -7,7 +7,7 @@ The authors' toy loader drew GMM samples one at a time through a DataLoader (0.4
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Callable, Self
 
 import lightning as L
 import torch
@@ -66,10 +66,16 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
 
 
 class TensorDataModule(L.LightningDataModule):
-    """Base for data held as (x, label) tensors: subclasses fill `train_epoch`, `val`, `test`.
+    """Base for data held as (x, label) tensors, in Lightning's two steps.
 
-    `train_epoch(epoch)` returns that epoch's training tensors (fresh samples or a shuffle),
-    `train_fixed()` one fixed training set (for K-NN fitting and PCA).
+    Construction only stores settings. `prepare_data()` puts the files the data are read from in
+    place (copy, checksum, extract; Lightning calls it once per machine, on local rank 0; nothing
+    for drawn data); `setup()` loads every split (whatever the stage: the metrics read the
+    training and test sets at test time) in every process, once, through the subclass's `load`,
+    which fills `_val`, `_test` and what `train_epoch(epoch)` (that epoch's training tensors:
+    fresh samples or a shuffle) and `train_fixed()` (one fixed training set, for K-NN fitting
+    and PCA) read. Used without a trainer, the first `val`, `test`, `train_fixed()`, `n_train`
+    or `train_epoch()` prepares and sets the module up itself (`ready`).
     """
 
     x_shape: tuple[int, ...]
@@ -79,8 +85,36 @@ class TensorDataModule(L.LightningDataModule):
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
         self.seed = seed
-        self.val: Tensors | None = None
-        self.test: Tensors | None = None
+        self._val: Tensors | None = None
+        self._test: Tensors | None = None
+        self._loaded = False
+
+    def prepare_data(self) -> None:
+        """Put the files `load` reads in place (nothing to do for drawn data)."""
+
+    def setup(self, stage: str | None = None) -> None:
+        """Load every split, once (later calls do nothing)."""
+        if not self._loaded:
+            self.load()
+            self._loaded = True
+
+    def load(self) -> None:
+        raise NotImplementedError
+
+    def ready(self) -> Self:
+        """This module, prepared and set up (for use without a trainer)."""
+        if not self._loaded:
+            self.prepare_data()
+            self.setup()
+        return self
+
+    @property
+    def val(self) -> Tensors:
+        return self.ready()._val
+
+    @property
+    def test(self) -> Tensors:
+        return self.ready()._test
 
     def train_epoch(self, epoch: int) -> Tensors:
         raise NotImplementedError

@@ -15,7 +15,7 @@ served as binary images x ~ Bernoulli(p) (x = 1 where a uniform draw u < p), flo
   sweep is scored on the same binary images; `train_fixed()` is the training set binarised
   once the same way (for K-NN fitting).
 
-Labels are int64 [N]. Subclasses load the grey images and call `_set_splits`.
+Labels are int64 [N]. Subclasses read the grey images in `load` (`setup`) and call `_set_splits`.
 """
 
 from __future__ import annotations
@@ -72,8 +72,8 @@ class BinarizedImages(TensorDataModule):
         """(uint8 grey images [N, 28, 28], int64 labels [N]) of each split."""
         self.train_grey, self.train_labels = train[0].unsqueeze(1), train[1].long()
         base = EVAL_SEED_BASE + 3 * self.data_seed
-        self.val = (binarize(intensities(val[0]), seeded(base)), val[1].long())
-        self.test = (binarize(intensities(test[0]), seeded(base + 1)), test[1].long())
+        self._val = (binarize(intensities(val[0]), seeded(base)), val[1].long())
+        self._test = (binarize(intensities(test[0]), seeded(base + 1)), test[1].long())
         self._fixed = None
 
     @property
@@ -82,7 +82,7 @@ class BinarizedImages(TensorDataModule):
 
     @property
     def n_train(self) -> int:
-        return len(self.train_labels)
+        return len(self.ready().train_labels)
 
     def served_epoch(self, epoch: int) -> Tensors:
         """The training loader's rows of `epoch`, shuffled: grey images uint8 [N, 1, 28, 28], labels,
@@ -113,7 +113,7 @@ class BinarizedImages(TensorDataModule):
         return torch.cat(x), torch.cat(labels)
 
     def train_fixed(self) -> Tensors:
-        if self._fixed is None:
+        if self.ready()._fixed is None:
             generator = seeded(EVAL_SEED_BASE + 3 * self.data_seed + 2)
             self._fixed = (binarize(self.train_intensities, generator), self.train_labels)
         return self._fixed

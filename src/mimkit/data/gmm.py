@@ -63,9 +63,14 @@ class GMMDataModule(TensorDataModule):
             self.scale = (std ** 2 + self.means.var(0, unbiased=False)).sqrt()
         else:
             self.shift, self.scale = torch.zeros(x_dim), torch.ones(x_dim)
-        self.val = self._draw(n_val, seeded(EVAL_SEED_BASE + 3 * data_seed))
-        self.test = self._draw(n_test, seeded(EVAL_SEED_BASE + 3 * data_seed + 1))
-        self._fixed = self._draw(n_train, seeded(EVAL_SEED_BASE + 3 * data_seed + 2))
+        self._n_val, self._n_test, self.data_seed = n_val, n_test, data_seed
+
+    def load(self) -> None:
+        """Draw the validation, test and fixed training sets (from `data_seed`)."""
+        base = EVAL_SEED_BASE + 3 * self.data_seed
+        self._val = self._draw(self._n_val, seeded(base))
+        self._test = self._draw(self._n_test, seeded(base + 1))
+        self._fixed = self._draw(self._n_train, seeded(base + 2))
 
     def _draw(self, n: int, generator: torch.Generator) -> Tensors:
         x, labels = sample_gmm(n, self.means, self.std, generator)
@@ -79,4 +84,4 @@ class GMMDataModule(TensorDataModule):
         return self._draw(self._n_train, epoch_generator(self.seed, epoch))
 
     def train_fixed(self) -> Tensors:
-        return self._fixed
+        return self.ready()._fixed

@@ -15,7 +15,7 @@ from pathlib import Path
 from mimkit.data.binarized import SIDE, BinarizedImages, Pixels
 from mimkit.errors import ConfigError
 from mimkit.fields import NonNegativeInt, PositiveInt
-from mimkit.data.mnist_files import DISPLAY_NAMES, load_mnist_files
+from mimkit.data.mnist_files import DISPLAY_NAMES, prepare_mnist_files, read_mnist_files
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +32,22 @@ class MNISTDataModule(BinarizedImages):
                  eval_batch_size: PositiveInt = 1000, data_seed: NonNegativeInt = 0,
                  seed: NonNegativeInt = 1, x_dim: Pixels = SIDE * SIDE):
         super().__init__(batch_size, eval_batch_size, seed, data_seed)
+        self.data_dir, self.source_dir, self.download = Path(data_dir), source_dir, download
+        self._n_train, self._n_val, self._n_test = n_train, n_val, n_test
+
+    def prepare_data(self) -> None:
+        prepare_mnist_files(self.dataset, self.data_dir, self.source_dir, self.download)
+
+    def load(self) -> None:
         start = time.perf_counter()
-        files = load_mnist_files(self.dataset, data_dir, source_dir, download)
+        files = read_mnist_files(self.dataset, self.data_dir)
         name = DISPLAY_NAMES[self.dataset]
         for prefix, images in (("train", files.train_images), ("t10k", files.test_images)):
             if images.shape[1:] != (SIDE, SIDE):
-                path = Path(data_dir) / self.dataset / "raw" / f"{prefix}-images-idx3-ubyte"
+                path = self.data_dir / self.dataset / "raw" / f"{prefix}-images-idx3-ubyte"
                 raise ConfigError(f"{path} holds {images.shape[1]}x{images.shape[2]} images, "
                                   f"expected {SIDE}x{SIDE}")
+        n_train, n_val, n_test = self._n_train, self._n_val, self._n_test
         available = len(files.train_images)
         if n_train + n_val > available:
             raise ConfigError(f"data.n_train + data.n_val = {n_train + n_val} exceeds the "

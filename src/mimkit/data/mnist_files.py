@@ -11,6 +11,8 @@ for each file without an extracted copy in `data_dir/<Name>/raw/`, take its `.gz
 it from `source_dir/<Name>/raw/` (the source is only read), check the `.gz` against torchvision's
 md5 (`<class>.resources`), extract it with torchvision's `extract_archive`, then read with
 `<class>(data_dir, train=..., download=False)`. Online (`download=True`) torchvision does it all.
+The two steps are `prepare_mnist_files` (a DataModule's `prepare_data`) and `read_mnist_files`
+(its `setup`).
 A missing file, a bad md5 or a corrupt gzip ends the run with one ConfigError line naming it.
 """
 
@@ -106,9 +108,10 @@ def _read(name: str, data_dir: Path, train: bool) -> tuple[torch.Tensor, torch.T
     return data.data, data.targets.long()
 
 
-def load_mnist_files(name: str, data_dir: str | Path, source_dir: str | Path | None = None,
-                     download: bool = False) -> MNISTFiles:
-    """The train and test images and labels of `name` ("MNIST" or "FashionMNIST")."""
+def prepare_mnist_files(name: str, data_dir: str | Path, source_dir: str | Path | None = None,
+                        download: bool = False) -> None:
+    """Put the four extracted files of `name` ("MNIST" or "FashionMNIST") in
+    `data_dir/<name>/raw/`: offline from verified `.gz` files, online through torchvision."""
     if name not in DATASETS:
         raise ValueError(f"unknown data set {name!r}; expected one of {sorted(DATASETS)}")
     data_dir = Path(data_dir)
@@ -121,4 +124,15 @@ def load_mnist_files(name: str, data_dir: str | Path, source_dir: str | Path | N
                               f"{DISPLAY_NAMES[name]} into {data_dir / name / 'raw'} ({first})") from None
     else:
         _prepare_offline(name, data_dir, Path(source_dir) if source_dir is not None else None)
-    return MNISTFiles(*_read(name, data_dir, True), *_read(name, data_dir, False))
+
+
+def read_mnist_files(name: str, data_dir: str | Path) -> MNISTFiles:
+    """The train and test images and labels of `name`, from its prepared files."""
+    return MNISTFiles(*_read(name, Path(data_dir), True), *_read(name, Path(data_dir), False))
+
+
+def load_mnist_files(name: str, data_dir: str | Path, source_dir: str | Path | None = None,
+                     download: bool = False) -> MNISTFiles:
+    """`prepare_mnist_files`, then `read_mnist_files`."""
+    prepare_mnist_files(name, data_dir, source_dir, download)
+    return read_mnist_files(name, data_dir)

@@ -192,30 +192,44 @@ class OmniglotDataModule(BinarizedImages):
                  eval_batch_size: PositiveInt = 1000, data_seed: NonNegativeInt = 0,
                  seed: NonNegativeInt = 1, x_dim: Pixels = SIDE * SIDE):
         super().__init__(batch_size, eval_batch_size, seed, data_seed)
+        self.data_dir = Path(data_dir)
+        self.source_dir = Path(source_dir) if source_dir is not None else None
+        self.download = download
+        self.cache_path = self.data_dir / Omniglot.folder / CACHE_NAME
+        self._sizes = {"train": n_train, "val": n_val, "test": n_test}
+        self.test_per_character, self.label = test_per_character, label
+
+    def _extract_sets(self) -> list[Path]:
+        return [extract_set(name, self.data_dir, self.source_dir, self.download) for name in SETS]
+
+    def prepare_data(self) -> None:
+        """Both sets extracted, unless the decoded images are cached."""
+        if not self.cache_path.is_file():
+            self._extract_sets()
+
+    def load(self) -> None:
         start = time.perf_counter()
-        self.cache_path = Path(data_dir) / Omniglot.folder / CACHE_NAME
         stored = load_cache(self.cache_path, _valid_cache)
         self.from_cache = stored is not None
-        if stored is None:
-            source = Path(source_dir) if source_dir is not None else None
-            stored = read_tree([extract_set(name, Path(data_dir), source, download)
-                                for name in SETS])
+        if stored is None:  # (a cache that did not pass: its sets may still be zipped)
+            stored = read_tree(self._extract_sets())
             save_cache(stored, self.cache_path)
         self.alphabets, self.characters = stored["alphabets"], stored["characters"]
-        train, test = split_by_character(stored["character"], test_per_character,
-                                         seeded(SPLIT_SEED_BASE + data_seed))
+        train, test = split_by_character(stored["character"], self.test_per_character,
+                                         seeded(SPLIT_SEED_BASE + self.data_seed))
+        n_train, n_val, n_test = self._sizes.values()
         if n_train + n_val > len(train):
             raise ConfigError(f"data.n_train + data.n_val = {n_train + n_val} exceeds the "
                               f"{len(train)} Omniglot training images")
         if n_test > len(test):
             raise ConfigError(f"data.n_test = {n_test} exceeds the {len(test)} Omniglot test "
                               f"images")
-        labels = stored[label]
+        labels = stored[self.label]
         images = stored["images"]
         parts = {"train": train[:n_train], "val": train[len(train) - n_val:], "test": test[:n_test]}
         self._set_splits(**{name: (images[index], labels[index])
                             for name, index in parts.items()})
         self.setup_seconds = time.perf_counter() - start
         log.info("Omniglot: %d train / %d validation / %d test images, %s labels (%s, %.1f s)",
-                 n_train, n_val, n_test, label, "from cache" if self.from_cache else "decoded",
+                 n_train, n_val, n_test, self.label, "from cache" if self.from_cache else "decoded",
                  self.setup_seconds)

@@ -53,7 +53,7 @@ from threadpoolctl import threadpool_limits
 
 from mimkit.data.augment import augment as augment_images
 from mimkit.data.batches import TensorDataModule, Tensors, epoch_generator
-from mimkit.data.mnist_files import load_mnist_files
+from mimkit.data.mnist_files import load_mnist_files, prepare_mnist_files, read_mnist_files
 from mimkit.data.storage import load_cache, save_cache
 from mimkit.errors import ConfigError
 from mimkit.fields import NonNegativeInt, PositiveInt
@@ -114,8 +114,17 @@ class PCAFashionMNISTDataModule(TensorDataModule):
         self.x_shape = (x_dim,)
         self._n_train = n_train
         self._n_val = n_val
+        self.augment, self.select_on = augment, select_on
         suffix = "_testfit" if pca_fit == "separate" else ""
         self.cache_path = self.data_dir / f"pca_fmnist_k{x_dim}_train{n_train}_val{n_val}{suffix}.pt"
+
+    def prepare_data(self) -> None:
+        """The Fashion-MNIST files in place, unless a cache stands in for them (augmentation
+        reads the images every epoch)."""
+        if self.augment or not self.cache_path.is_file():
+            prepare_mnist_files(DATASET, self.data_dir, self.source_dir, self.download)
+
+    def load(self) -> None:
         start = time.perf_counter()
         stored = load_cache(self.cache_path, self._valid)
         self.from_cache = stored is not None
@@ -131,21 +140,21 @@ class PCAFashionMNISTDataModule(TensorDataModule):
         self.test_mean = tensors.get("test_mean")
         self.test_components = tensors.get("test_components")
         self._train = (tensors["train_x"], tensors["train_labels"])
-        self.test = (tensors["test_x"], tensors["test_labels"])
-        self.val = self.test if select_on == "test" else (tensors["val_x"], tensors["val_labels"])
+        self._test = (tensors["test_x"], tensors["test_labels"])
+        self._val = self._test if self.select_on == "test" else (tensors["val_x"], tensors["val_labels"])
         # the raw training images, for the per-epoch augmentation only
-        self._train_images = (load_mnist_files(DATASET, self.data_dir, source_dir, download)
-                              .train_images[:n_train] if augment else None)
+        self._train_images = (read_mnist_files(DATASET, self.data_dir).train_images[:self._n_train]
+                              if self.augment else None)
         log.info("PCA Fashion-MNIST: %d components keep %.2f%% of the training variance "
-                 "(%s, %.1f s)%s", x_dim, 100 * self.explained_variance,
+                 "(%s, %.1f s)%s", self.x_dim, 100 * self.explained_variance,
                  "from cache" if self.from_cache else "computed", self.setup_seconds,
                  "; test set projected on its own PCA (pca_fit=separate)"
-                 if pca_fit == "separate" else "")
-        if select_on == "test":
+                 if self.pca_fit == "separate" else "")
+        if self.select_on == "test":
             log.warning("PCA Fashion-MNIST: validation (checkpoint choice, early stopping) on the "
                         "test set, as the reference code did (data.select_on=test): the test "
                         "metrics are not held out")
-        if augment:
+        if self.augment:
             log.info("PCA Fashion-MNIST: training images augmented each epoch as the reference "
                      "code did (random affine with p = 0.5, dequantisation; data.augment=true)")
 
@@ -160,18 +169,18 @@ class PCAFashionMNISTDataModule(TensorDataModule):
     def train_epoch(self, epoch: int) -> Tensors:
         generator = epoch_generator(self.seed, epoch)
         order = torch.randperm(self._n_train, generator=generator)
-        if self._train_images is None:
+        if self.ready()._train_images is None:
             return tuple(t[order] for t in self._train)
         pixels = augment_images(self._train_images[order], generator)
         return project_pixels(pixels, self.mean, self.components), self._train[1][order]
 
     def train_fixed(self) -> Tensors:
-        return self._train
+        return self.ready()._train
 
     def to_images(self, coefficients: torch.Tensor) -> torch.Tensor:
         """Pixel images [N, 28, 28] (in [0, 1] up to the truncation) of coefficients [N, K] in
         the training basis."""
-        x = coefficients.to(torch.float64) @ self.components + self.mean
+        x = coefficients.to(torch.float64) @ self.ready().components + self.mean
         return x.float().reshape(len(coefficients), 28, 28)
 
     # --- building and caching -------------------------------------------------------------

@@ -1,0 +1,53 @@
+"""The Hydra entry points, shared by `python src/train.py` and the console scripts.
+
+`python src/train.py ARGS` and `mimkit-train ARGS` (pyproject's [project.scripts]) run the same
+`train()` below; likewise eval/`mimkit-eval` and embed/`mimkit-embed` (`mimkit-report` is
+`mimkit.report.main`, not a Hydra app). Importing this module first applies the entry points'
+glibc allocator settings (`mimkit.allocator`: before torch allocates anything, so this module
+is imported before torch) and sets PROJECT_ROOT, the checkout whose `conf/` is composed and
+whose folders `paths.*` default to: the environment's value if set, else the checkout this
+package lives in (an editable install or `src/` on the path).
+"""
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from mimkit.allocator import configure_allocator
+
+configure_allocator()  # before torch allocates anything: glibc keeps freed memory (Makefile's settings)
+
+import hydra  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
+
+from mimkit.cli import run_task  # noqa: E402
+from mimkit.embeddings import embed as embed_task  # noqa: E402
+from mimkit.run import evaluate as evaluate_task  # noqa: E402
+from mimkit.run import train as train_task  # noqa: E402
+
+PROJECT_ROOT = Path(os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parents[2])))
+CONFIG_DIR = PROJECT_ROOT / "conf"
+
+
+def hydra_entry(config_name: str, task: Callable[[DictConfig], dict]) -> Callable[[], float | None]:
+    """A command-line main composing conf/<config_name>.yaml and running `task` on it through
+    `mimkit.cli.run_task` (one-line errors, the final report)."""
+
+    @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name=config_name)
+    def main(cfg: DictConfig) -> float | None:
+        return run_task(task, cfg)
+
+    def checked_main() -> float | None:
+        if not (CONFIG_DIR / f"{config_name}.yaml").is_file():
+            sys.exit(
+                f"error: no {config_name}.yaml in {CONFIG_DIR}: set PROJECT_ROOT to a checkout with conf/"
+            )
+        return main()
+
+    return checked_main
+
+
+train = hydra_entry("train", train_task)
+evaluate = hydra_entry("eval", evaluate_task)
+embed = hydra_entry("embed", embed_task)

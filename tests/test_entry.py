@@ -1,0 +1,72 @@
+"""The shared entry points (mimkit.entry): `python src/<task>.py` and the console scripts
+`mimkit-train`, `mimkit-eval`, `mimkit-embed` (pyproject's [project.scripts]) compose conf/."""
+
+from __future__ import annotations
+
+import sys
+import tomllib
+
+import pytest
+import yaml
+from conftest import ROOT, run_cli
+
+from mimkit import entry
+
+
+def composed(capsys, monkeypatch, main, *args: str) -> dict:
+    """The config `main` composes for `args` (Hydra's --cfg all prints it and runs nothing)."""
+    monkeypatch.setattr(sys, "argv", ["mimkit-x", "--cfg", "all", *args])
+    main()
+    return yaml.safe_load(capsys.readouterr().out)
+
+
+def test_the_console_scripts_name_the_entry_functions():
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts == {
+        "mimkit-train": "mimkit.entry:train",
+        "mimkit-eval": "mimkit.entry:evaluate",
+        "mimkit-embed": "mimkit.entry:embed",
+        "mimkit-report": "mimkit.report:main",
+    }
+
+
+@pytest.mark.parametrize(
+    "main, args, task",
+    [
+        (entry.train, ["optim=sgd"], "train"),
+        (entry.evaluate, ["ckpt_path=x.ckpt"], "eval"),
+        (entry.embed, ["ckpt_path=x.ckpt"], "embed"),
+    ],
+)
+def test_each_entry_function_composes_its_config_from_the_checkout(capsys, monkeypatch, main, args, task):
+    cfg = composed(capsys, monkeypatch, main, *args)
+    assert cfg["task_name"] == task
+    assert cfg["hydra"]["job"]["name"] == "${task_name}"  # the log file: train.log, eval.log, ...
+    assert cfg["hydra"]["runtime"]["config_sources"][1]["path"] == str(ROOT / "conf")
+    assert cfg["paths"]["root_dir"] == "${oc.env:PROJECT_ROOT,${hydra:runtime.cwd}}"
+    assert entry.PROJECT_ROOT == ROOT
+    if task == "train":
+        assert cfg["optim"]["optimizer"]["_target_"] == "torch.optim.SGD"
+
+
+def test_a_missing_conf_dir_is_one_line(monkeypatch):
+    monkeypatch.setattr(entry, "CONFIG_DIR", ROOT / "nowhere")
+    main = entry.hydra_entry("train", lambda cfg: {})
+    with pytest.raises(SystemExit, match=r"^error: no train.yaml in .*/nowhere: set PROJECT_ROOT"):
+        main()
+
+
+def test_the_script_runs_the_same_entry(tmp_path):
+    """`python src/train.py` is mimkit.entry.train: it writes train.log in its run dir."""
+    run = tmp_path / "run"
+    result = run_cli(
+        "train.py",
+        "trainer.max_epochs=1",
+        "data.n_train=256",
+        "data.n_val=64",
+        "data.n_test=64",
+        "callbacks=none",
+        f"hydra.run.dir={run}",
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (run / "train.log").is_file() and (run / "metrics.json").is_file()
