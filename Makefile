@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/image_nll.py --out outputs/bench/image_nll.json $(if $(REF),--ref $(REF))
 	$(PY) benchmarks/grid_time.py --out outputs/bench/grid_time.json
 	OMP_NUM_THREADS=1 $(PY) benchmarks/sampler.py --out outputs/bench/sampler.json
+	$(PY) benchmarks/debug_run.py --out outputs/bench/debug_run.json
 
 ## plots and tables of a sweep (Figs. 3-5 layout, results.md, results.json, into the sweep dir):
 ## make figures RUN=outputs/train/multiruns/<time> [ARGS="--out DIR --x model.hidden --group objective"]

@@ -24,6 +24,8 @@ class GreyImages(BinarizedImages):
 
     def __init__(self, seed: int = 1, batch_size: int = 32):
         super().__init__(batch_size, 50, seed, data_seed=0, x_dim=784)
+
+    def load(self) -> None:
         grey = LEVELS[torch.arange(784) % 5].view(1, 28, 28).repeat(N, 1, 1)
         labels = torch.arange(N)
         self._set_splits(train=(grey, labels), val=(grey[:10], labels[:10]), test=(grey[:10], labels[:10]))
@@ -102,7 +104,7 @@ def test_each_process_binarises_only_its_shard(monkeypatch):
     monkeypatch.setattr(binarized, "binarize", counting)
     seen = []
     for rank in (0, 1):
-        dm = GreyImages()
+        dm = GreyImages().ready()  # set up first: val and test are binarised there
         dm.trainer = fake_trainer(rank, world=2, epoch=1)
         binarised_rows.clear()
         batches = transferred(dm)

@@ -32,7 +32,8 @@ def interleave_rows(real: torch.Tensor, reconstructed: torch.Tensor, per_row: in
 
 class ImageGrids(L.Callback):
     """samples.png (n_samples from the prior), reconstructions.png (n_reconstructions real/recon
-    row pairs, reconstructions as the decoder's pixel probabilities) and pseudo_inputs.png.
+    row pairs, reconstructions as the decoder's pixel probabilities at the posterior means) and
+    pseudo_inputs.png.
 
     seed: the pictures' own random draws (the global generators, CPU and GPU, are left as they were).
     """
@@ -61,9 +62,14 @@ class ImageGrids(L.Callback):
         model.eval()
         try:
             with seeded_draws(self.seed, pl_module.device), torch.no_grad():
+                # both grids from one decoder pass (the PixelHVAE draws its images pixel by
+                # pixel: one 784-step chain instead of two): the means of p(x|z) at z ~ p(z),
+                # then at the posterior means of the test images
+                z = torch.cat([model.prior.sample(self.n_samples), model.encoder(x).mean])
+                means = model.decoder(z).mean
                 pictures = {
-                    "samples": model.sample(self.n_samples, mean=True),
-                    "reconstructions": interleave_rows(x, model.reconstruct(x, sample=False), self.per_row),
+                    "samples": means[: self.n_samples],
+                    "reconstructions": interleave_rows(x, means[self.n_samples :], self.per_row),
                 }
                 vamp = [m for m in model.modules() if isinstance(m, VampPrior)]
                 if vamp:
