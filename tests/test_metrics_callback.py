@@ -202,9 +202,13 @@ def test_test_points_scores_the_first_points_only():
         )
 
 
-@pytest.mark.parametrize("how", ["debug=fast_dev_run", "+trainer.fast_dev_run=true"])
-def test_fast_dev_run_computes_every_metric_on_one_small_batch(train_config, monkeypatch, how):
-    # the preset sets the callback's knobs; a bare Trainer(fast_dev_run) is capped by the callback
+@pytest.mark.parametrize(
+    "how, points, pairs",
+    [("debug=fast_dev_run", 64, 16), ("+trainer.fast_dev_run=true", 256, 256)],
+)
+def test_fast_dev_run_computes_every_metric_on_one_small_batch(train_config, monkeypatch, how, points, pairs):
+    # the preset sets the callback's knobs (conf/debug/fast_dev_run.yaml: 64 points, 16 consistency
+    # pairs); a bare Trainer(fast_dev_run) is capped by the callback (256 points and pairs)
     seen = {}
 
     def spy(name, fn, size_of):
@@ -224,10 +228,10 @@ def test_fast_dev_run_computes_every_metric_on_one_small_batch(train_config, mon
         train_config("logger=none", "callbacks.lr_monitor=null", "data.n_test=1000", "data.n_train=1000", how)
     )
     assert all(name in metrics for name in METRICS)
-    assert seen["encode"] == [256, 256]  # test, then K-NN training points
-    assert seen["ksg_mutual_information"] == [256] and seen["nll_one_sample"] == [256]
-    assert seen["nll_shard"] == [(256, 10)] and seen["consistency_gap"] == [(256, 10)]
-    assert seen["knn_accuracy"] == [(256, 256)]
+    assert seen["encode"] == [points, points]  # test, then K-NN training points
+    assert seen["ksg_mutual_information"] == [points] and seen["nll_one_sample"] == [points]
+    assert seen["nll_shard"] == [(points, 10)] and seen["consistency_gap"] == [(pairs, 10)]
+    assert seen["knn_accuracy"] == [(points, points)]
 
 
 def test_nll_points_scores_the_nll_on_the_first_points_and_records_the_budget():

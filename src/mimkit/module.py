@@ -125,7 +125,8 @@ class AutoencoderModule(L.LightningModule):
             self.nonfinite.check()
 
     def _epoch_means(self, stage: str, names) -> EpochMeans:
-        """The running means of `stage` in this epoch (over the names of its first step)."""
+        """The running means of `stage` in this epoch, over the names of its first step (made
+        anew every epoch: the objective's outputs can change with β)."""
         if stage not in self._means:
             self._means[stage] = EpochMeans(list(names)).to(self.device)
         return self._means[stage]
@@ -133,7 +134,8 @@ class AutoencoderModule(L.LightningModule):
     def _log_epoch_means(self, stage: str) -> dict[str, torch.Tensor]:
         """Log the epoch means of `stage` as `stage/name`, over every DDP process's items (the
         metric sums its states over processes), and return them."""
-        means = self._means[stage].compute() if stage in self._means else {}
+        metric = self._means.get(stage)
+        means = metric.compute() if metric is not None and metric.update_called else {}
         self.log_dict({f"{stage}/{name}": value for name, value in means.items()})
         return means
 
