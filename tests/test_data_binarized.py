@@ -23,7 +23,7 @@ class GreyImages(BinarizedImages):
     """N equal images whose pixels cycle through LEVELS (each level on 1/5 of them); label = index."""
 
     def __init__(self, seed: int = 1, batch_size: int = 32):
-        super().__init__(batch_size, 50, seed, data_seed=0, x_dim=784)
+        super().__init__(batch_size, 50, seed, data_seed=0)
 
     def load(self) -> None:
         grey = LEVELS[torch.arange(784) % 5].view(1, 28, 28).repeat(N, 1, 1)
