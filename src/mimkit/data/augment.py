@@ -24,8 +24,9 @@ SHEAR = 5.0
 CLIP = 1e-3
 
 
-def affine_thetas(angle: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor,
-                  shear: torch.Tensor, side: int) -> torch.Tensor:
+def affine_thetas(
+    angle: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor, shear: torch.Tensor, side: int
+) -> torch.Tensor:
     """`affine_grid`'s theta [N, 2, 3] of the forward maps x' = R(angle) Sh(shear) s x + shift
     about the centre: angle and shear in degrees [N], shift in pixels [N, 2] (x to the right, y
     down), scale [N], for square images of `side` pixels. theta is the inverse map, output
@@ -45,8 +46,9 @@ def affine_thetas(angle: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor,
 def warp(images: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
     """float images [N, H, W] resampled (nearest, zeros outside) through `theta` [N, 2, 3]."""
     grid = F.affine_grid(theta, [len(images), 1, *images.shape[1:]], align_corners=False)
-    return F.grid_sample(images[:, None], grid, mode="nearest", padding_mode="zeros",
-                         align_corners=False)[:, 0]
+    return F.grid_sample(images[:, None], grid, mode="nearest", padding_mode="zeros", align_corners=False)[
+        :, 0
+    ]
 
 
 def random_affine(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -60,8 +62,7 @@ def random_affine(images: torch.Tensor, generator: torch.Generator) -> torch.Ten
     apply = torch.rand(n, generator=generator) < P_APPLY
     max_shift = round(TRANSLATE * side)
     shift = torch.randint(-max_shift, max_shift + 1, (n, 2), generator=generator).double()
-    theta = affine_thetas(uniform(-DEGREES, DEGREES), shift, uniform(*SCALE),
-                          uniform(-SHEAR, SHEAR), side)
+    theta = affine_thetas(uniform(-DEGREES, DEGREES), shift, uniform(*SCALE), uniform(-SHEAR, SHEAR), side)
     out = images.clone()
     if apply.any():
         out[apply] = warp(images[apply].double(), theta[apply]).to(images.dtype)
@@ -78,4 +79,3 @@ def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """uint8 images [N, S, S] -> the reference's augmented training pixels, float64 [N, S*S]."""
     pixels = random_affine(images.to(torch.float64).div_(255), generator)
     return dequantise(pixels, generator).reshape(len(images), -1)
-

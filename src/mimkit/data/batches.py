@@ -7,7 +7,8 @@ The authors' toy loader drew GMM samples one at a time through a DataLoader (0.4
 from __future__ import annotations
 
 import math
-from typing import Callable, Self
+from collections.abc import Callable
+from typing import Self
 
 import lightning as L
 import torch
@@ -29,17 +30,20 @@ class Batches(IterableDataset):
     batches add up to about `batch_size` rows (the same protocol whatever the process count).
     """
 
-    def __init__(self, source: Callable[[int], Tensors], size: int, batch_size: int,
-                 rank: int = 0, world: int = 1):
+    def __init__(
+        self, source: Callable[[int], Tensors], size: int, batch_size: int, rank: int = 0, world: int = 1
+    ):
         self.source = source
         self.size = size
         self.batch_size = batch_size
         self.rank, self.world = rank, world
         self.epoch = 0
         if world > 1 and size // world < len(self):
-            raise ValueError(f"{size} rows in batches of {batch_size} give {len(self)} steps, more "
-                             f"than the {size // world} rows each of {world} processes holds: use a "
-                             f"batch size of at least {world}")
+            raise ValueError(
+                f"{size} rows in batches of {batch_size} give {len(self)} steps, more "
+                f"than the {size // world} rows each of {world} processes holds: use a "
+                f"batch size of at least {world}"
+            )
 
     def __len__(self) -> int:
         return math.ceil(self.size / self.batch_size)
@@ -49,9 +53,9 @@ class Batches(IterableDataset):
         self.epoch += 1
         if self.world == 1:
             for start in range(0, self.size, self.batch_size):
-                yield tuple(t[start:start + self.batch_size] for t in tensors)
+                yield tuple(t[start : start + self.batch_size] for t in tensors)
             return
-        shards = [t[:self.size].tensor_split(self.world)[self.rank] for t in tensors]
+        shards = [t[: self.size].tensor_split(self.world)[self.rank] for t in tensors]
         yield from zip(*(shard.tensor_split(len(self)) for shard in shards))
 
 
@@ -137,8 +141,9 @@ class TensorDataModule(L.LightningDataModule):
         return {"rank": getattr(trainer, "global_rank", 0), "world": getattr(trainer, "world_size", 1)}
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(Batches(self._train_source, self.n_train, self.batch_size, **self._shard()),
-                          batch_size=None)
+        return DataLoader(
+            Batches(self._train_source, self.n_train, self.batch_size, **self._shard()), batch_size=None
+        )
 
     def _train_source(self, count: int) -> Tensors:
         """Training tensors of the trainer's current epoch (so a resumed run draws the data an
@@ -150,8 +155,10 @@ class TensorDataModule(L.LightningDataModule):
         return self.served_epoch(0 if trainer.overfit_batches else trainer.current_epoch)
 
     def _fixed_loader(self, tensors: Tensors) -> DataLoader:
-        return DataLoader(Batches(lambda _: tensors, len(tensors[0]), self.eval_batch_size,
-                                  **self._shard()), batch_size=None)
+        return DataLoader(
+            Batches(lambda _: tensors, len(tensors[0]), self.eval_batch_size, **self._shard()),
+            batch_size=None,
+        )
 
     def val_dataloader(self) -> DataLoader:
         return self._fixed_loader(self.val)

@@ -28,8 +28,7 @@ COMPONENTS = 5
 
 
 def gmm_means(x_dim: int, separation: float = 20.0) -> torch.Tensor:
-    angles = torch.tensor([2 * math.pi * i / COMPONENTS for i in range(COMPONENTS - 1)],
-                          dtype=torch.float64)
+    angles = torch.tensor([2 * math.pi * i / COMPONENTS for i in range(COMPONENTS - 1)], dtype=torch.float64)
     means = torch.zeros(COMPONENTS, x_dim, dtype=torch.float64)
     means[1:, 0], means[1:, 1] = torch.cos(angles), torch.sin(angles)
     # the reference's layout: all K·D coordinates on one even grid over ±separation·K/2, read
@@ -48,11 +47,20 @@ def sample_gmm(n: int, means: torch.Tensor, std: float, generator: torch.Generat
 
 
 class GMMDataModule(TensorDataModule):
-    def __init__(self, x_dim: Annotated[int, Strict(), Field(ge=2)] = 2, n_train: PositiveInt = 10000,
-                 n_val: PositiveInt = 10000, n_test: PositiveInt = 10000,
-                 std: PositiveNumber = 0.25, separation: PositiveNumber = 20.0,
-                 batch_size: PositiveInt = 128, eval_batch_size: PositiveInt = 10000,
-                 data_seed: NonNegativeInt = 0, seed: NonNegativeInt = 1, standardize: bool = False):
+    def __init__(
+        self,
+        x_dim: Annotated[int, Strict(), Field(ge=2)] = 2,
+        n_train: PositiveInt = 10000,
+        n_val: PositiveInt = 10000,
+        n_test: PositiveInt = 10000,
+        std: PositiveNumber = 0.25,
+        separation: PositiveNumber = 20.0,
+        batch_size: PositiveInt = 128,
+        eval_batch_size: PositiveInt = 10000,
+        data_seed: NonNegativeInt = 0,
+        seed: NonNegativeInt = 1,
+        standardize: bool = False,
+    ):
         super().__init__(batch_size, eval_batch_size, seed)
         self.x_shape = (x_dim,)
         self.means = gmm_means(x_dim, separation)
@@ -60,7 +68,7 @@ class GMMDataModule(TensorDataModule):
         self._n_train = n_train
         if standardize:  # the mixture's exact per-coordinate mean and std
             self.shift = self.means.mean(0)
-            self.scale = (std ** 2 + self.means.var(0, unbiased=False)).sqrt()
+            self.scale = (std**2 + self.means.var(0, unbiased=False)).sqrt()
         else:
             self.shift, self.scale = torch.zeros(x_dim), torch.ones(x_dim)
         self._n_val, self._n_test, self.data_seed = n_val, n_test, data_seed

@@ -18,7 +18,6 @@ A missing file, a bad md5 or a corrupt gzip ends the run with one ConfigError li
 
 from __future__ import annotations
 
-import gzip
 import logging
 import shutil
 import uuid
@@ -30,8 +29,8 @@ import torch
 from torchvision.datasets import MNIST, FashionMNIST
 from torchvision.datasets.utils import calculate_md5, extract_archive
 
-from mimkit.errors import ConfigError
 from mimkit.data.storage import copy_file
+from mimkit.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +55,11 @@ def _extract(gz: Path) -> None:
         try:
             extracted = Path(extract_archive(str(gz), str(scratch)))
         except (OSError, EOFError, zlib.error) as error:  # gzip.BadGzipFile is an OSError
-            raise ConfigError(f"{gz} is not a readable gzip file ({type(error).__name__}: "
-                              f"{' '.join(str(error).split())}); delete it and copy a good one "
-                              f"there") from None
+            raise ConfigError(
+                f"{gz} is not a readable gzip file ({type(error).__name__}: "
+                f"{' '.join(str(error).split())}); delete it and copy a good one "
+                f"there"
+            ) from None
         extracted.replace(gz.with_suffix(""))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -76,9 +77,11 @@ def _prepare_offline(name: str, data_dir: Path, source_dir: Path | None) -> None
             origin = source_dir / name / "raw" / gz_name if source_dir is not None else None
             if origin is None or not origin.is_file():
                 where = f" or in {origin.parent}/ (data.source_dir)" if origin is not None else ""
-                raise ConfigError(f"{DISPLAY_NAMES[name]} file {gz_name} is missing: put it in "
-                                  f"{raw}/ (data.data_dir){where}, or set data.download=true "
-                                  f"when online")
+                raise ConfigError(
+                    f"{DISPLAY_NAMES[name]} file {gz_name} is missing: put it in "
+                    f"{raw}/ (data.data_dir){where}, or set data.download=true "
+                    f"when online"
+                )
             log.info("copying %s to %s", origin, gz)
             copy_file(origin, gz)
         found = calculate_md5(gz)
@@ -86,30 +89,38 @@ def _prepare_offline(name: str, data_dir: Path, source_dir: Path | None) -> None
             if origin is not None:
                 gz.unlink()
             culprit = origin if origin is not None else gz
-            raise ConfigError(f"{culprit} is corrupt: md5 {found}, torchvision expects {md5} for "
-                              f"{DISPLAY_NAMES[name]}; replace it with a good copy")
+            raise ConfigError(
+                f"{culprit} is corrupt: md5 {found}, torchvision expects {md5} for "
+                f"{DISPLAY_NAMES[name]}; replace it with a good copy"
+            )
         _extract(gz)
 
 
 def _read(name: str, data_dir: Path, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
     dataset = DATASETS[name]
     prefix = "train" if train else "t10k"
-    files = [data_dir / name / "raw" / f"{prefix}-{kind}-idx{dim}-ubyte"
-             for kind, dim in (("images", 3), ("labels", 1))]
+    files = [
+        data_dir / name / "raw" / f"{prefix}-{kind}-idx{dim}-ubyte"
+        for kind, dim in (("images", 3), ("labels", 1))
+    ]
     try:
         data = dataset(str(data_dir), train=train, download=False)
     except (AssertionError, RuntimeError, ValueError, TypeError, KeyError) as error:
-        raise ConfigError(f"torchvision cannot read {files[0]} / {files[1].name} "
-                          f"({type(error).__name__}: {' '.join(str(error).split())[:200]}); "
-                          f"delete them to extract them again") from None
+        raise ConfigError(
+            f"torchvision cannot read {files[0]} / {files[1].name} "
+            f"({type(error).__name__}: {' '.join(str(error).split())[:200]}); "
+            f"delete them to extract them again"
+        ) from None
     if len(data.data) != len(data.targets):
-        raise ConfigError(f"{files[0]} holds {len(data.data)} images but {files[1]} holds "
-                          f"{len(data.targets)} labels")
+        raise ConfigError(
+            f"{files[0]} holds {len(data.data)} images but {files[1]} holds {len(data.targets)} labels"
+        )
     return data.data, data.targets.long()
 
 
-def prepare_mnist_files(name: str, data_dir: str | Path, source_dir: str | Path | None = None,
-                        download: bool = False) -> None:
+def prepare_mnist_files(
+    name: str, data_dir: str | Path, source_dir: str | Path | None = None, download: bool = False
+) -> None:
     """Put the four extracted files of `name` ("MNIST" or "FashionMNIST") in
     `data_dir/<name>/raw/`: offline from verified `.gz` files, online through torchvision."""
     if name not in DATASETS:
@@ -120,8 +131,10 @@ def prepare_mnist_files(name: str, data_dir: str | Path, source_dir: str | Path 
             DATASETS[name](str(data_dir), train=True, download=True)
         except (OSError, RuntimeError) as error:  # URLError is an OSError
             first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise ConfigError(f"data.download=true: torchvision could not fetch "
-                              f"{DISPLAY_NAMES[name]} into {data_dir / name / 'raw'} ({first})") from None
+            raise ConfigError(
+                f"data.download=true: torchvision could not fetch "
+                f"{DISPLAY_NAMES[name]} into {data_dir / name / 'raw'} ({first})"
+            ) from None
     else:
         _prepare_offline(name, data_dir, Path(source_dir) if source_dir is not None else None)
 
@@ -131,8 +144,9 @@ def read_mnist_files(name: str, data_dir: str | Path) -> MNISTFiles:
     return MNISTFiles(*_read(name, Path(data_dir), True), *_read(name, Path(data_dir), False))
 
 
-def load_mnist_files(name: str, data_dir: str | Path, source_dir: str | Path | None = None,
-                     download: bool = False) -> MNISTFiles:
+def load_mnist_files(
+    name: str, data_dir: str | Path, source_dir: str | Path | None = None, download: bool = False
+) -> MNISTFiles:
     """`prepare_mnist_files`, then `read_mnist_files`."""
     prepare_mnist_files(name, data_dir, source_dir, download)
     return read_mnist_files(name, data_dir)

@@ -52,9 +52,9 @@ from torchvision.datasets.utils import extract_archive, list_dir, list_files
 
 from mimkit.data.batches import seeded
 from mimkit.data.binarized import SIDE, BinarizedImages, Pixels
+from mimkit.data.storage import load_cache, save_cache
 from mimkit.errors import ConfigError
 from mimkit.fields import NonNegativeInt, PositiveInt
-from mimkit.data.storage import load_cache, save_cache
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +79,10 @@ def extract_set(name: str, data_dir: Path, source_dir: Path | None, download: bo
         try:
             Omniglot(str(data_dir), background=name == SETS[0], download=True)
         except (OSError, RuntimeError) as error:  # URLError is an OSError
-            raise ConfigError(f"data.download=true: torchvision could not fetch Omniglot "
-                              f"{name} into {root} ({_one_line(error)})") from None
+            raise ConfigError(
+                f"data.download=true: torchvision could not fetch Omniglot "
+                f"{name} into {root} ({_one_line(error)})"
+            ) from None
         if folder.is_dir():
             return folder
     candidates = [root / f"{name}.zip"]
@@ -89,9 +91,11 @@ def extract_set(name: str, data_dir: Path, source_dir: Path | None, download: bo
     archive = next((path for path in candidates if path.is_file()), None)
     if archive is None:
         where = " or ".join(f"{path.parent}/" for path in candidates)
-        raise ConfigError(f"Omniglot file {name}.zip is missing: put it in {where} "
-                          f"(data.data_dir, data.source_dir), extract it into {folder}, or set "
-                          f"data.download=true when online")
+        raise ConfigError(
+            f"Omniglot file {name}.zip is missing: put it in {where} "
+            f"(data.data_dir, data.source_dir), extract it into {folder}, or set "
+            f"data.download=true when online"
+        )
     log.info("extracting %s into %s", archive, root)
     scratch = root / f".extract-{uuid.uuid4().hex[:8]}"
     scratch.mkdir(parents=True)
@@ -99,8 +103,9 @@ def extract_set(name: str, data_dir: Path, source_dir: Path | None, download: bo
         try:
             extract_archive(str(archive), str(scratch))
         except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as error:
-            raise ConfigError(f"{archive} is not a readable zip file ({_one_line(error)}); "
-                              f"replace it with a good copy") from None
+            raise ConfigError(
+                f"{archive} is not a readable zip file ({_one_line(error)}); replace it with a good copy"
+            ) from None
         if not (scratch / name).is_dir():
             raise ConfigError(f"{archive} holds no {name}/ folder")
         try:
@@ -117,12 +122,14 @@ def downsample(path: Path) -> np.ndarray:
     """uint8 [28, 28]: the image at `path`, inverted (ink 255), box-filtered to 28 x 28."""
     try:
         with Image.open(path) as image:
-            if image.format != "PNG":   # another image format under a .png name
+            if image.format != "PNG":  # another image format under a .png name
                 raise ValueError(f"it is a {image.format} image")
             ink = ImageOps.invert(image.convert("L"))
     except (OSError, SyntaxError, ValueError) as error:  # UnidentifiedImageError is an OSError
-        raise ConfigError(f"{path} is not a readable PNG image ({_one_line(error)}); delete "
-                          f"{path.parents[2]} to extract it again") from None
+        raise ConfigError(
+            f"{path} is not a readable PNG image ({_one_line(error)}); delete "
+            f"{path.parents[2]} to extract it again"
+        ) from None
     return np.asarray(ink.resize((SIDE, SIDE), Image.Resampling.BOX))
 
 
@@ -142,9 +149,14 @@ def read_tree(folders: list[Path]) -> dict:
                 character += [len(characters) - 1] * len(files)
     if not images:
         raise ConfigError(f"no PNG images in {' or '.join(map(str, folders))}")
-    return {"format": CACHE_FORMAT, "images": torch.from_numpy(np.stack(images)),
-            "alphabet": torch.tensor(alphabet), "character": torch.tensor(character),
-            "alphabets": alphabets, "characters": characters}
+    return {
+        "format": CACHE_FORMAT,
+        "images": torch.from_numpy(np.stack(images)),
+        "alphabet": torch.tensor(alphabet),
+        "character": torch.tensor(character),
+        "alphabets": alphabets,
+        "characters": characters,
+    }
 
 
 def _valid_cache(stored: dict) -> bool:
@@ -154,43 +166,65 @@ def _valid_cache(stored: dict) -> bool:
         return False
     if not all(isinstance(t, torch.Tensor) for t in (images, alphabet, character)):
         return False
-    return (images.dtype == torch.uint8 and images.ndim == 3 and images.shape[1:] == (SIDE, SIDE)
-            and alphabet.dtype == character.dtype == torch.int64
-            and alphabet.shape == character.shape == (len(images),) and len(images) > 0
-            and 0 <= int(alphabet.min()) and int(alphabet.max()) < len(names[0])
-            and 0 <= int(character.min()) and int(character.max()) < len(names[1]))
+    return (
+        images.dtype == torch.uint8
+        and images.ndim == 3
+        and images.shape[1:] == (SIDE, SIDE)
+        and alphabet.dtype == character.dtype == torch.int64
+        and alphabet.shape == character.shape == (len(images),)
+        and len(images) > 0
+        and int(alphabet.min()) >= 0
+        and int(alphabet.max()) < len(names[0])
+        and int(character.min()) >= 0
+        and int(character.max()) < len(names[1])
+    )
 
 
-def split_by_character(character: torch.Tensor, test_per_character: int,
-                       generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def split_by_character(
+    character: torch.Tensor, test_per_character: int, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Indices (train, test), each in random order: `test_per_character` random drawings of
     every character to test, the rest to train. `character` [N] holds each image's index."""
     counts = torch.bincount(character)
     fewest = int(counts[counts > 0].min())
     if fewest <= test_per_character:
-        raise ConfigError(f"data.test_per_character = {test_per_character} leaves no training "
-                          f"drawing for a character with {fewest}")
+        raise ConfigError(
+            f"data.test_per_character = {test_per_character} leaves no training "
+            f"drawing for a character with {fewest}"
+        )
     by_character = torch.argsort(character, stable=True)
     train, test, start = [], [], 0
     for count in counts.tolist():
-        members = by_character[start:start + count][torch.randperm(count, generator=generator)]
+        members = by_character[start : start + count][torch.randperm(count, generator=generator)]
         test.append(members[:test_per_character])
         train.append(members[test_per_character:])
         start += count
     train, test = torch.cat(train), torch.cat(test)
-    return (train[torch.randperm(len(train), generator=generator)],
-            test[torch.randperm(len(test), generator=generator)])
+    return (
+        train[torch.randperm(len(train), generator=generator)],
+        test[torch.randperm(len(test), generator=generator)],
+    )
 
 
 class OmniglotDataModule(BinarizedImages):
     """Dynamically binarised 28 x 28 Omniglot, split as the module docstring says."""
 
-    def __init__(self, data_dir: str, source_dir: str | None = None, download: bool = False,
-                 n_train: PositiveInt = 23000, n_val: PositiveInt = 1345,
-                 n_test: PositiveInt = 8115, test_per_character: PositiveInt = 5,
-                 label: Label = "alphabet", batch_size: PositiveInt = 100,
-                 eval_batch_size: PositiveInt = 1000, data_seed: NonNegativeInt = 0,
-                 seed: NonNegativeInt = 1, x_dim: Pixels = SIDE * SIDE):
+    def __init__(
+        self,
+        data_dir: str,
+        source_dir: str | None = None,
+        download: bool = False,
+        n_train: PositiveInt = 23000,
+        n_val: PositiveInt = 1345,
+        n_test: PositiveInt = 8115,
+        test_per_character: PositiveInt = 5,
+        label: Label = "alphabet",
+        batch_size: PositiveInt = 100,
+        eval_batch_size: PositiveInt = 1000,
+        data_seed: NonNegativeInt = 0,
+        seed: NonNegativeInt = 1,
+        x_dim: Pixels = SIDE * SIDE,
+    ):
         super().__init__(batch_size, eval_batch_size, seed, data_seed)
         self.data_dir = Path(data_dir)
         self.source_dir = Path(source_dir) if source_dir is not None else None
@@ -215,21 +249,28 @@ class OmniglotDataModule(BinarizedImages):
             stored = read_tree(self._extract_sets())
             save_cache(stored, self.cache_path)
         self.alphabets, self.characters = stored["alphabets"], stored["characters"]
-        train, test = split_by_character(stored["character"], self.test_per_character,
-                                         seeded(SPLIT_SEED_BASE + self.data_seed))
+        train, test = split_by_character(
+            stored["character"], self.test_per_character, seeded(SPLIT_SEED_BASE + self.data_seed)
+        )
         n_train, n_val, n_test = self._sizes.values()
         if n_train + n_val > len(train):
-            raise ConfigError(f"data.n_train + data.n_val = {n_train + n_val} exceeds the "
-                              f"{len(train)} Omniglot training images")
+            raise ConfigError(
+                f"data.n_train + data.n_val = {n_train + n_val} exceeds the "
+                f"{len(train)} Omniglot training images"
+            )
         if n_test > len(test):
-            raise ConfigError(f"data.n_test = {n_test} exceeds the {len(test)} Omniglot test "
-                              f"images")
+            raise ConfigError(f"data.n_test = {n_test} exceeds the {len(test)} Omniglot test images")
         labels = stored[self.label]
         images = stored["images"]
-        parts = {"train": train[:n_train], "val": train[len(train) - n_val:], "test": test[:n_test]}
-        self._set_splits(**{name: (images[index], labels[index])
-                            for name, index in parts.items()})
+        parts = {"train": train[:n_train], "val": train[len(train) - n_val :], "test": test[:n_test]}
+        self._set_splits(**{name: (images[index], labels[index]) for name, index in parts.items()})
         self.setup_seconds = time.perf_counter() - start
-        log.info("Omniglot: %d train / %d validation / %d test images, %s labels (%s, %.1f s)",
-                 n_train, n_val, n_test, self.label, "from cache" if self.from_cache else "decoded",
-                 self.setup_seconds)
+        log.info(
+            "Omniglot: %d train / %d validation / %d test images, %s labels (%s, %.1f s)",
+            n_train,
+            n_val,
+            n_test,
+            self.label,
+            "from cache" if self.from_cache else "decoded",
+            self.setup_seconds,
+        )

@@ -35,7 +35,8 @@ reproducing the reference only: the reported test metrics are no longer held out
 Each component's sign is fixed so that its largest-magnitude entry is positive, so the
 coefficients do not depend on the LAPACK build or the scikit-learn version. The projected
 tensors are cached in `data_dir` (`pca_fmnist_k{x_dim}_train{n_train}_val{n_val}.pt`, with
-`_testfit` before `.pt` under `pca_fit=separate`; see `mimkit.data.storage`); later runs skip reading the images and the eigendecomposition.
+`_testfit` before `.pt` under `pca_fit=separate`; see `mimkit.data.storage`); later runs skip
+reading the images and the eigendecomposition.
 A cache that cannot be read or does not match is rebuilt; delete it to force a rebuild.
 """
 
@@ -81,14 +82,16 @@ def fit_pca(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     components = torch.from_numpy(pca.components_)
     largest = components.abs().argmax(1)
     signs = torch.sign(components[torch.arange(len(components)), largest])
-    return (torch.from_numpy(pca.mean_), torch.from_numpy(pca.explained_variance_),
-            components * signs[:, None])
+    return (
+        torch.from_numpy(pca.mean_),
+        torch.from_numpy(pca.explained_variance_),
+        components * signs[:, None],
+    )
 
 
 def project(images: torch.Tensor, mean: torch.Tensor, components: torch.Tensor) -> torch.Tensor:
     """float32 coefficients [N, K] of uint8 images [N, ...] on `components` [K, D]."""
-    return project_pixels(images.reshape(len(images), -1).to(torch.float64).div_(255), mean,
-                          components)
+    return project_pixels(images.reshape(len(images), -1).to(torch.float64).div_(255), mean, components)
 
 
 def project_pixels(x: torch.Tensor, mean: torch.Tensor, components: torch.Tensor) -> torch.Tensor:
@@ -100,12 +103,21 @@ class PCAFashionMNISTDataModule(TensorDataModule):
     """Fashion-MNIST projected on its top `x_dim` PCA components (x_dim is the model's input
     size, hence the name). Batches are (coefficients float32 [B, x_dim], labels int64 [B])."""
 
-    def __init__(self, data_dir: str, source_dir: str | None = None, download: bool = False,
-                 x_dim: Annotated[int, Strict(), Field(ge=1, le=784)] = 20,
-                 n_train: PositiveInt = 50000, n_val: PositiveInt = 10000,
-                 batch_size: PositiveInt = 128, eval_batch_size: PositiveInt = 10000,
-                 seed: NonNegativeInt = 1, pca_fit: PcaFit = "train", augment: bool = False,
-                 select_on: SelectOn = "val"):
+    def __init__(
+        self,
+        data_dir: str,
+        source_dir: str | None = None,
+        download: bool = False,
+        x_dim: Annotated[int, Strict(), Field(ge=1, le=784)] = 20,
+        n_train: PositiveInt = 50000,
+        n_val: PositiveInt = 10000,
+        batch_size: PositiveInt = 128,
+        eval_batch_size: PositiveInt = 10000,
+        seed: NonNegativeInt = 1,
+        pca_fit: PcaFit = "train",
+        augment: bool = False,
+        select_on: SelectOn = "val",
+    ):
         super().__init__(batch_size, eval_batch_size, seed)
         self.pca_fit = pca_fit
         self.data_dir = Path(data_dir)
@@ -143,20 +155,28 @@ class PCAFashionMNISTDataModule(TensorDataModule):
         self._test = (tensors["test_x"], tensors["test_labels"])
         self._val = self._test if self.select_on == "test" else (tensors["val_x"], tensors["val_labels"])
         # the raw training images, for the per-epoch augmentation only
-        self._train_images = (read_mnist_files(DATASET, self.data_dir).train_images[:self._n_train]
-                              if self.augment else None)
-        log.info("PCA Fashion-MNIST: %d components keep %.2f%% of the training variance "
-                 "(%s, %.1f s)%s", self.x_dim, 100 * self.explained_variance,
-                 "from cache" if self.from_cache else "computed", self.setup_seconds,
-                 "; test set projected on its own PCA (pca_fit=separate)"
-                 if self.pca_fit == "separate" else "")
+        self._train_images = (
+            read_mnist_files(DATASET, self.data_dir).train_images[: self._n_train] if self.augment else None
+        )
+        log.info(
+            "PCA Fashion-MNIST: %d components keep %.2f%% of the training variance (%s, %.1f s)%s",
+            self.x_dim,
+            100 * self.explained_variance,
+            "from cache" if self.from_cache else "computed",
+            self.setup_seconds,
+            "; test set projected on its own PCA (pca_fit=separate)" if self.pca_fit == "separate" else "",
+        )
         if self.select_on == "test":
-            log.warning("PCA Fashion-MNIST: validation (checkpoint choice, early stopping) on the "
-                        "test set, as the reference code did (data.select_on=test): the test "
-                        "metrics are not held out")
+            log.warning(
+                "PCA Fashion-MNIST: validation (checkpoint choice, early stopping) on the "
+                "test set, as the reference code did (data.select_on=test): the test "
+                "metrics are not held out"
+            )
         if self.augment:
-            log.info("PCA Fashion-MNIST: training images augmented each epoch as the reference "
-                     "code did (random affine with p = 0.5, dequantisation; data.augment=true)")
+            log.info(
+                "PCA Fashion-MNIST: training images augmented each epoch as the reference "
+                "code did (random affine with p = 0.5, dequantisation; data.augment=true)"
+            )
 
     @property
     def x_dim(self) -> int:
@@ -186,52 +206,64 @@ class PCAFashionMNISTDataModule(TensorDataModule):
     # --- building and caching -------------------------------------------------------------
 
     def _expected_meta(self) -> dict:
-        return {"format": CACHE_FORMAT, "dataset": DATASET, "x_dim": self.x_dim,
-                "n_train": self._n_train, "n_val": self._n_val, "pca_fit": self.pca_fit}
+        return {
+            "format": CACHE_FORMAT,
+            "dataset": DATASET,
+            "x_dim": self.x_dim,
+            "n_train": self._n_train,
+            "n_val": self._n_val,
+            "pca_fit": self.pca_fit,
+        }
 
     def _build(self) -> dict:
         data = load_mnist_files(DATASET, self.data_dir, self.source_dir, self.download)
         available = len(data.train_images)
         if self._n_train + self._n_val > available:
-            raise ConfigError(f"data.n_train + data.n_val = {self._n_train + self._n_val} "
-                              f"exceeds the {available} Fashion-MNIST training images")
+            raise ConfigError(
+                f"data.n_train + data.n_val = {self._n_train + self._n_val} "
+                f"exceeds the {available} Fashion-MNIST training images"
+            )
         pixels = data.train_images[0].numel()
         if self.x_dim > min(pixels, self._n_train):
-            raise ConfigError(f"data.x_dim (PCA components) must be at most the pixel count "
-                              f"{pixels} and data.n_train {self._n_train}, got {self.x_dim}")
-        train_images = data.train_images[:self._n_train]
-        val_images = data.train_images[available - self._n_val:]
+            raise ConfigError(
+                f"data.x_dim (PCA components) must be at most the pixel count "
+                f"{pixels} and data.n_train {self._n_train}, got {self.x_dim}"
+            )
+        train_images = data.train_images[: self._n_train]
+        val_images = data.train_images[available - self._n_val :]
         x_train = train_images.reshape(self._n_train, -1).to(torch.float64).div_(255)
         mean, eigenvalues, components = fit_pca(x_train)
         del x_train
-        kept = components[:self.x_dim].contiguous()
+        kept = components[: self.x_dim].contiguous()
         tensors = {
             "train_x": project(train_images, mean, kept),
-            "train_labels": data.train_labels[:self._n_train].clone(),
+            "train_labels": data.train_labels[: self._n_train].clone(),
             "val_x": project(val_images, mean, kept),
-            "val_labels": data.train_labels[available - self._n_val:].clone(),
+            "val_labels": data.train_labels[available - self._n_val :].clone(),
             "test_x": project(data.test_images, mean, kept),
             "test_labels": data.test_labels.clone(),
-            "mean": mean, "eigenvalues": eigenvalues, "components": kept,
+            "mean": mean,
+            "eigenvalues": eigenvalues,
+            "components": kept,
         }
         if self.pca_fit == "separate":
             tensors |= self._separate_test_fit(data.test_images)
-        explained = float(eigenvalues[:self.x_dim].sum() / eigenvalues.sum())
-        meta = self._expected_meta() | {"explained_variance": explained,
-                                        "n_test": len(data.test_images)}
+        explained = float(eigenvalues[: self.x_dim].sum() / eigenvalues.sum())
+        meta = self._expected_meta() | {"explained_variance": explained, "n_test": len(data.test_images)}
         return {"tensors": tensors, "meta": meta}
 
     def _separate_test_fit(self, test_images: torch.Tensor) -> dict[str, torch.Tensor]:
         """The test set on a PCA fit to the test images alone (`pca_fit=separate`)."""
         n_test = len(test_images)
         if self.x_dim > n_test:
-            raise ConfigError(f"data.pca_fit=separate fits the PCA on the {n_test} test images: "
-                              f"data.x_dim must be at most {n_test}, got {self.x_dim}")
+            raise ConfigError(
+                f"data.pca_fit=separate fits the PCA on the {n_test} test images: "
+                f"data.x_dim must be at most {n_test}, got {self.x_dim}"
+            )
         x_test = test_images.reshape(n_test, -1).to(torch.float64).div_(255)
         mean, _, components = fit_pca(x_test)
-        kept = components[:self.x_dim].contiguous()
-        return {"test_x": project(test_images, mean, kept), "test_mean": mean,
-                "test_components": kept}
+        kept = components[: self.x_dim].contiguous()
+        return {"test_x": project(test_images, mean, kept), "test_mean": mean, "test_components": kept}
 
     def _valid(self, stored: dict) -> bool:
         tensors, meta = stored.get("tensors"), stored.get("meta")
@@ -242,23 +274,34 @@ class PCAFashionMNISTDataModule(TensorDataModule):
         if found != self._expected_meta():
             return False
         if self.pca_fit == "separate" and not all(
-                isinstance(tensors.get(k), torch.Tensor) for k in ("test_mean", "test_components")):
+            isinstance(tensors.get(k), torch.Tensor) for k in ("test_mean", "test_components")
+        ):
             return False
-        if not isinstance(meta.get("explained_variance"), float) or not isinstance(
-                meta.get("n_test"), int):
+        if not isinstance(meta.get("explained_variance"), float) or not isinstance(meta.get("n_test"), int):
             return False
         sizes = {"train": self._n_train, "val": self._n_val, "test": meta["n_test"]}
         for split in SPLITS:
             x, labels = tensors.get(f"{split}_x"), tensors.get(f"{split}_labels")
-            if not (isinstance(x, torch.Tensor) and x.dtype == torch.float32
-                    and x.shape == (sizes[split], self.x_dim) and bool(x.isfinite().all())):
+            if not (
+                isinstance(x, torch.Tensor)
+                and x.dtype == torch.float32
+                and x.shape == (sizes[split], self.x_dim)
+                and bool(x.isfinite().all())
+            ):
                 return False
-            if not (isinstance(labels, torch.Tensor) and labels.dtype == torch.int64
-                    and labels.shape == (sizes[split],)):
+            if not (
+                isinstance(labels, torch.Tensor)
+                and labels.dtype == torch.int64
+                and labels.shape == (sizes[split],)
+            ):
                 return False
-        mean, eigenvalues, components = (tensors.get(k) for k in ("mean", "eigenvalues",
-                                                                  "components"))
-        return (isinstance(mean, torch.Tensor) and isinstance(eigenvalues, torch.Tensor)
-                and isinstance(components, torch.Tensor) and mean.ndim == 1
-                and eigenvalues.ndim == 1 and self.x_dim <= len(eigenvalues) <= len(mean)
-                and components.shape == (self.x_dim, mean.shape[0]))
+        mean, eigenvalues, components = (tensors.get(k) for k in ("mean", "eigenvalues", "components"))
+        return (
+            isinstance(mean, torch.Tensor)
+            and isinstance(eigenvalues, torch.Tensor)
+            and isinstance(components, torch.Tensor)
+            and mean.ndim == 1
+            and eigenvalues.ndim == 1
+            and self.x_dim <= len(eigenvalues) <= len(mean)
+            and components.shape == (self.x_dim, mean.shape[0])
+        )

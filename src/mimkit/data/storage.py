@@ -12,8 +12,8 @@ import logging
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -64,5 +64,6 @@ def save_cache(stored: dict, path: Path) -> None:
         finally:
             temporary.unlink(missing_ok=True)
     except OSError as error:
-        log.warning("could not write the cache %s (%s); the next run rebuilds it",
-                    path, error.strerror or error)
+        log.warning(
+            "could not write the cache %s (%s); the next run rebuilds it", path, error.strerror or error
+        )
