@@ -23,8 +23,14 @@ def seeded_draws(seed: int, device: torch.device):
         else []
     )
     with torch.random.fork_rng(devices=cuda):
-        torch.default_generator.manual_seed(seed)
-        for index in cuda:
-            with torch.cuda.device(index):
-                torch.cuda.manual_seed(seed)
+        seed_generators(seed, device)
         yield
+
+
+def seed_generators(seed: int, device: torch.device) -> None:
+    """Seed torch's global CPU generator and, for a CUDA `device`, that device's generator only
+    (`torch.manual_seed` would re-seed every CUDA device's)."""
+    torch.default_generator.manual_seed(seed)
+    if device.type == "cuda":
+        with torch.cuda.device(torch.cuda.current_device() if device.index is None else device.index):
+            torch.cuda.manual_seed(seed)

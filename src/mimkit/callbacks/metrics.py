@@ -53,6 +53,7 @@ from mimkit.metrics.ksg import ksg_mutual_information
 from mimkit.metrics.nll import Progress, nll_one_sample, nll_per_example
 from mimkit.metrics.pass_size import measured_rows_per_pass
 from mimkit.metrics.posterior import active_units, mean_posterior_variance
+from mimkit.seeding import seed_generators
 
 # the caps of a `fast_dev_run` (one batch of everything): points per metric, samples per estimate
 FAST_DEV_RUN_POINTS = 256
@@ -113,7 +114,7 @@ def nll_shard(
     for b in blocks:
         rows = slice(b * block_size, (b + 1) * block_size)
         if seed is not None:
-            torch.manual_seed(block_seed(seed, b))
+            seed_generators(block_seed(seed, b), x.device)
         values[rows] = nll_per_example(model, x[rows], samples, block_size, max_pairs, progress_every=None)
         progress.advance(len(x[rows]) * samples)
     progress.finish()
@@ -233,7 +234,7 @@ class RepresentationMetrics(L.Callback):
                 if rank > 0:
                     return metrics
                 if self.seed is not None:
-                    torch.manual_seed(self.seed)
+                    seed_generators(self.seed, anchor.device)
                 return {**metrics, **self._compute(model, x_test, test, train, rows, timings)}
         finally:
             model.train(was_training)
