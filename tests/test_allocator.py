@@ -68,6 +68,19 @@ def test_nothing_happens_off_linux(monkeypatch):
 
 
 def test_entry_points_configure_before_importing_torch():
-    for script in ("train.py", "eval.py"):
+    for script in ("train.py", "eval.py", "embed.py"):  # each script's first import is mimkit.entry
         text = (ROOT / "src" / script).read_text()
-        assert text.index("configure_allocator()") < text.index("import hydra"), script
+        assert text.index("from mimkit.entry import") < text.index("if __name__"), script
+        assert "import torch" not in text and "import hydra" not in text, script
+    entry = (ROOT / "src" / "mimkit" / "entry.py").read_text()
+    assert entry.index("configure_allocator()") < entry.index("import hydra")
+    # importing the package and the allocator module imports no torch
+    code = "import sys, mimkit.allocator; print('torch' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        check=True,
+    )
+    assert result.stdout.strip() == "False"
