@@ -33,3 +33,22 @@ def test_values_keep_no_graph():
     means = EpochMeans(["loss"])
     means.update({"loss": weight * 3}, 4)
     assert not means.compute()["loss"].requires_grad
+
+
+def test_add_then_flush_equals_update_bit_for_bit():
+    values = [
+        ({"loss": torch.tensor(0.1), "kl": torch.tensor(3.3)}, 7),
+        ({"loss": torch.tensor(-2.7), "kl": torch.tensor(0.2)}, 5),
+    ]
+    stepwise, batched = EpochMeans(["loss", "kl"]), EpochMeans(["loss", "kl"])
+    for value, count in values:
+        stepwise.update(value, count)
+        batched.add(value, count)
+    assert not batched.update_called
+    batched.flush()
+    assert torch.equal(batched.sums, stepwise.sums) and torch.equal(batched.count, stepwise.count)
+    # (7 * 0.1 + 5 * -2.7) / 12 and (7 * 3.3 + 5 * 0.2) / 12
+    assert batched.compute()["loss"].item() == pytest.approx(-12.8 / 12)
+    assert batched.compute()["kl"].item() == pytest.approx(24.1 / 12)
+    batched.flush()  # nothing pending: unchanged
+    assert torch.equal(batched.count, torch.tensor(12.0))

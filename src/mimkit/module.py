@@ -115,7 +115,7 @@ class AutoencoderModule(L.LightningModule):
         self.nonfinite.observe(loss, self.current_epoch + 1, self.global_step)  # no host sync
         # epoch means accumulated here and logged once per epoch: `self.log` on every step
         # cost as much as the step itself for the toy models (benchmarks/training_speed.py)
-        self._epoch_means("train", out).update(out, len(x))
+        self._epoch_means("train", out).add(out, len(x))
         return loss
 
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
@@ -135,6 +135,8 @@ class AutoencoderModule(L.LightningModule):
         """Log the epoch means of `stage` as `stage/name`, over every DDP process's items (the
         metric sums its states over processes), and return them."""
         metric = self._means.get(stage)
+        if metric is not None:
+            metric.flush()
         means = metric.compute() if metric is not None and metric.update_called else {}
         self.log_dict({f"{stage}/{name}": value for name, value in means.items()})
         return means
@@ -168,7 +170,7 @@ class AutoencoderModule(L.LightningModule):
         if when is True or (when == "test" and stage == "test"):
             metrics["recon"] = reconstruction_error(self.model, x, sample=True)
             metrics["recon_mean"] = reconstruction_error(self.model, x, sample=False)
-        self._epoch_means(stage, metrics).update(metrics, len(x))
+        self._epoch_means(stage, metrics).add(metrics, len(x))
 
     def validation_step(self, batch, batch_idx: int) -> None:
         self._evaluation_step(batch, "val")

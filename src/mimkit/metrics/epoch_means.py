@@ -26,13 +26,33 @@ class EpochMeans(Metric):
         self.names = tuple(names)
         self.add_state("sums", torch.zeros(len(self.names)), dist_reduce_fx="sum")
         self.add_state("count", torch.zeros(()), dist_reduce_fx="sum")
+        self._pending: torch.Tensor | None = None
+        self._pending_count = 0
 
-    def update(self, values: dict[str, torch.Tensor], count: int) -> None:
-        """Add one batch's scalars `values` (at least `names`), the means over its `count` items."""
+    def update(self, values: dict[str, torch.Tensor], count: int, weight: int | None = None) -> None:
+        """Add one batch's scalars `values` (at least `names`), the means over its `count` items
+        (`weight=1`: `values` are already sums over those items)."""
         # in place: a `+=` re-assigns the attribute through nn.Module's __setattr__ (as much
         # time again as the arithmetic)
-        self.sums.add_(torch.stack([values[name].detach() for name in self.names]), alpha=count)
+        stacked = torch.stack([values[name].detach() for name in self.names])
+        self.sums.add_(stacked, alpha=count if weight is None else weight)
         self.count.add_(count)
+
+    def add(self, values: dict[str, torch.Tensor], count: int) -> None:
+        """`update` for every step, without torchmetrics' per-call bookkeeping (≈ 0.3 ms a call,
+        ≈ 10 % of a toy VAE epoch): the step's sums go to a plain tensor, handed to the metric
+        once by `flush`, before `compute`. The sums are the same, bit for bit."""
+        stacked = torch.stack([values[name].detach() for name in self.names])
+        if self._pending is None:
+            self._pending = torch.zeros_like(stacked)
+        self._pending.add_(stacked, alpha=count)
+        self._pending_count += count
+
+    def flush(self) -> None:
+        """Hand the sums gathered by `add` to the metric's states."""
+        if self._pending is not None:
+            self.update(dict(zip(self.names, self._pending)), self._pending_count, weight=1)
+            self._pending, self._pending_count = None, 0
 
     def compute(self) -> dict[str, torch.Tensor]:
         return dict(zip(self.names, self.sums / self.count))
