@@ -25,7 +25,7 @@ train: $(STAMP)
 ## the fast test suite (what CI runs)
 test: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
-	$(PY) -m pytest -m "not slow" -q $(ARGS)
+	$(PY) -m pytest -m "not slow" -q --durations=15 $(ARGS)
 
 ## every test, the slow ones included
 test-all: $(STAMP)

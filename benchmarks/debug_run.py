@@ -5,13 +5,14 @@
 
 By default the headline combination `model=pixelhvae prior=vamp objective=amim` (MNIST); with
 `--matrix` every model x prior x objective x data combination whose shapes fit (the image
-models on MNIST, Fashion-MNIST and Omniglot; the flat ones on the GMMs and PCA-Fashion-MNIST),
-one run at a time. Each run is a fresh process (OMP_NUM_THREADS=1, no progress bar); its wall
-time is measured from outside, its CPU time (user + system) and peak resident memory (maximum
-RSS) are the kernel's for that process (wait4's rusage); on a machine shared with other work
-the CPU time is the steadier figure. The goal of the fast_dev_run preset: <= 60 s and < 3 GB per run on
-the 2-core CPU. Image runs read the data from paths.data_dir or paths.shared_data_dir (pass
-e.g. `-- paths.shared_data_dir=/path/to/data`).
+models on MNIST, Fashion-MNIST and Omniglot; the Gaussian MLP on the GMMs and
+PCA-Fashion-MNIST; the Bernoulli MLP on the binary GMMs), one run at a time (`--models` keeps
+only those models). Each run is a fresh process (OMP_NUM_THREADS=1, no progress bar); its
+wall time is measured from outside, its CPU time (user + system) and peak resident memory
+(maximum RSS) are the kernel's for that process (wait4's rusage); on a machine shared with
+other work the CPU time is the steadier figure. The goal of the fast_dev_run preset: <= 60 s
+and < 3 GB per run on the 2-core CPU. Image runs read the data from paths.data_dir or
+paths.shared_data_dir (pass e.g. `-- paths.shared_data_dir=/path/to/data`).
 """
 
 from __future__ import annotations
@@ -34,17 +35,26 @@ HEADLINE = ["model=pixelhvae", "prior=vamp", "objective=amim", "data=mnist"]
 LIMITS = {"wall_s": 60.0, "peak_rss_gb": 3.0}
 PRIORS = ("standard", "mog", "vamp")
 OBJECTIVES = ("mim", "amim", "vae")
-FAMILIES = {  # models and the data they take
-    ("convhvae", "pixelhvae"): ("mnist", "fmnist", "omniglot"),
-    ("mlp", "mlp_bernoulli"): ("gmm2d", "gmm20d", "pca_fmnist"),
+BINARY = ["data.binary=true"]
+FAMILIES = {  # models and the data they take (with the data's overrides)
+    ("convhvae", "pixelhvae"): {"mnist": [], "fmnist": [], "omniglot": []},
+    ("mlp",): {"gmm2d": [], "gmm20d": [], "pca_fmnist": []},
+    ("mlp_bernoulli",): {"gmm2d": BINARY, "gmm20d": BINARY},
 }
 
 
-def matrix() -> list[list[str]]:
+def matrix(models: list[str] | None = None) -> list[list[str]]:
     return [
-        [f"model={model}", f"prior={prior}", f"objective={objective}", f"data={data}"]
-        for models, datasets in FAMILIES.items()
-        for model, prior, objective, data in itertools.product(models, PRIORS, OBJECTIVES, datasets)
+        [
+            f"model={model}",
+            f"prior={prior}",
+            f"objective={objective}",
+            f"data={data}",
+            *FAMILIES[family][data],
+        ]
+        for family in FAMILIES
+        for model, prior, objective, data in itertools.product(family, PRIORS, OBJECTIVES, FAMILIES[family])
+        if models is None or model in models
     ]
 
 
@@ -89,10 +99,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--matrix", action="store_true", help="every combination, not the headline only")
+    parser.add_argument("--models", nargs="+", default=None, help="with --matrix: only these models")
     parser.add_argument("extra", nargs="*", help="overrides added to every run (after --)")
     args = parser.parse_args()
     runs = []
-    for overrides in matrix() if args.matrix else [HEADLINE]:
+    for overrides in matrix(args.models) if args.matrix else [HEADLINE]:
         result = debug_run(overrides, args.extra)
         runs.append(result)
         print(

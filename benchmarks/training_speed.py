@@ -14,6 +14,13 @@ shared and noisy, see ../shared/docs/baselines.md), as medians over `--repeats`:
    against the same loop with `torch.distributions.Independent(Normal)` in its place (swapped
    inside this benchmark only), without and with torch's argument validation; the ratio is
    torch.distributions' time over ours (README, "Design decisions").
+4. epoch means: one β = 1 Lightning epoch (MIM and VAE) of the module as it is, whose logged
+   means are a torchmetrics `Metric` (`EpochMeans`), against the same module keeping them as
+   plain per-name tensor sums (how it did before torchmetrics, commit da717b7; swapped in
+   inside this benchmark only). The two run interleaved, round by round in alternating order,
+   and the result is the median over rounds of the per-round time ratio (torchmetrics over
+   plain sums), so a drift of the shared machine's speed cancels; the bookkeeping alone (a
+   whole epoch's `add` calls, `flush` and `compute`) is timed as well.
 The authors' epoch times (baselines.md: MIM 0.89 s, VAE 0.62 s on this machine kind) are
 printed for context; they were not measured in this run.
 """
@@ -22,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import statistics
 import sys
@@ -44,6 +52,7 @@ import mimkit.nets.mlp  # noqa: E402
 from mimkit.autoencoder import build_autoencoder  # noqa: E402
 from mimkit.callbacks.beta_warmup import BetaWarmup  # noqa: E402
 from mimkit.data.gmm import GMMDataModule  # noqa: E402
+from mimkit.metrics.epoch_means import EpochMeans  # noqa: E402
 from mimkit.module import AutoencoderModule  # noqa: E402
 
 MODEL = {
@@ -147,8 +156,41 @@ class EpochTimer(L.Callback):
         self.times.append(time.perf_counter() - self._start)
 
 
-def lightning_epochs(objective: dict, datamodule, epochs: int) -> list[float]:
-    module = AutoencoderModule(MODEL, PRIOR, objective, {"lr": 1e-3, "schedule": "constant", "warmup": 0})
+class PlainSums:
+    """The epoch means as they were before torchmetrics (da717b7): one running tensor sum per
+    name, with the interface of `EpochMeans` that the module uses."""
+
+    def __init__(self, names):
+        self.sums: dict[str, torch.Tensor] = {}
+        self.count = 0
+        self.update_called = False
+
+    def add(self, values: dict[str, torch.Tensor], count: int) -> None:
+        for name, value in values.items():
+            self.sums[name] = self.sums.get(name, 0.0) + value.detach() * count
+        self.count += count
+        self.update_called = True
+
+    def flush(self) -> None:
+        pass
+
+    def compute(self) -> dict[str, torch.Tensor]:
+        return {name: total / self.count for name, total in self.sums.items()}
+
+
+class PlainSumsModule(AutoencoderModule):
+    """The module with its epoch means kept as `PlainSums` (the baseline of section 4)."""
+
+    def _epoch_means(self, stage: str, names):
+        if stage not in self._means:
+            self._means[stage] = PlainSums(list(names))
+        return self._means[stage]
+
+
+def lightning_epochs(
+    objective: dict, datamodule, epochs: int, module_class: type = AutoencoderModule
+) -> list[float]:
+    module = module_class(MODEL, PRIOR, objective, {"lr": 1e-3, "schedule": "constant", "warmup": 0})
     timer = EpochTimer()
     trainer = L.Trainer(
         max_epochs=epochs,
@@ -164,11 +206,59 @@ def lightning_epochs(objective: dict, datamodule, epochs: int) -> list[float]:
     return timer.times
 
 
+def bookkeeping_s(means_class, names: list[str], steps: int, repeats: int) -> float:
+    """Median time of one epoch's epoch-mean bookkeeping alone: `steps` adds, flush, compute."""
+    values = {name: torch.tensor(float(i)) for i, name in enumerate(names)}
+
+    def epoch():
+        means = means_class(names)
+        for _ in range(steps):
+            means.add(values, 128)
+        means.flush()
+        means.compute()
+
+    return statistics.median(seconds(epoch) for _ in range(repeats))
+
+
+def epoch_means_ab(datamodule, rounds: int) -> dict:
+    """Section 4: Lightning epochs with torchmetrics' epoch means against plain sums, interleaved."""
+    variants = {"plain_sums": PlainSumsModule, "torchmetrics": AutoencoderModule}
+    steps = len(datamodule.train_dataloader())
+    result = {"rounds": rounds, "epochs_per_round": 2}
+    for name, objective_cfg in OBJECTIVES.items():
+        times: dict[str, list[float]] = {variant: [] for variant in variants}
+        ratios = []
+        for round_ in range(rounds + 1):  # the first round warms up
+            order = list(variants) if round_ % 2 else list(variants)[::-1]
+            per_round = {}
+            for variant in order:
+                # the first epoch of a fit carries its start-up; the next two are timed
+                per_round[variant] = statistics.median(
+                    lightning_epochs(objective_cfg, datamodule, 3, variants[variant])[1:]
+                )
+            if round_:
+                for variant, value in per_round.items():
+                    times[variant].append(value)
+                ratios.append(per_round["torchmetrics"] / per_round["plain_sums"])
+        x = datamodule.train_fixed()[0][:8]
+        names = list(instantiate(objective_cfg)(build_autoencoder(MODEL, PRIOR), x, 1.0))  # logged names
+        result[name] = {
+            "plain_sums_s": statistics.median(times["plain_sums"]),
+            "torchmetrics_s": statistics.median(times["torchmetrics"]),
+            "ratio_median": statistics.median(ratios),
+            "ratio_quartiles": statistics.quantiles(ratios, n=4),
+            "bookkeeping_plain_sums_s": bookkeeping_s(PlainSums, names, steps, 50),
+            "bookkeeping_torchmetrics_s": bookkeeping_s(EpochMeans, names, steps, 50),
+        }
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # no start-up lines per fit
     torch.manual_seed(0)
     datamodule = GMMDataModule(seed=1)
     results: dict = {
@@ -225,6 +315,26 @@ def main() -> None:
         f"  Independent(Normal), validated (torch default) {dist['torch_validated_s']:5.3f} s   "
         f"{dist['torch_validated_over_own']:.2f}x ours"
     )
+
+    ab = epoch_means_ab(datamodule, 3 * args.repeats)
+    results["epoch_means_lightning_epoch"] = ab
+    print(
+        f"one Lightning epoch at β = 1, torchmetrics epoch means over plain sums, "
+        f"interleaved, median ratio of {ab['rounds']} rounds"
+    )
+    print(
+        f"  {'objective':<9} {'plain sums':>10} {'torchmetrics':>12} {'ratio':>6} {'(quartiles)':>14} "
+        f"{'bookkeeping per epoch':>22}"
+    )
+    for name in OBJECTIVES:
+        row = ab[name]
+        q1, _, q3 = row["ratio_quartiles"]
+        print(
+            f"  {name:<9} {row['plain_sums_s']:9.3f}s {row['torchmetrics_s']:11.3f}s "
+            f"{row['ratio_median']:6.3f} ({q1:.3f}-{q3:.3f}) "
+            f"{1e3 * row['bookkeeping_plain_sums_s']:7.2f} vs "
+            f"{1e3 * row['bookkeeping_torchmetrics_s']:.2f} ms"
+        )
 
     write_results(results, args.out)
 

@@ -4,16 +4,8 @@ import json
 
 import pytest
 import torch
+from conftest import FAST as SMALL
 from conftest import run_cli
-
-SMALL = [
-    "data.n_train=1024",
-    "data.n_val=512",
-    "data.n_test=512",
-    "trainer.max_epochs=2",
-    "trainer.enable_progress_bar=false",
-    "callbacks.progress_bar=null",
-]
 
 
 def test_train_then_eval_round_trip(tmp_path):

@@ -68,6 +68,21 @@ def test_standardize_gives_zero_mean_unit_variance():
     assert torch.allclose((raw.test[0] - data.shift) / data.scale, data.test[0], atol=1e-5)
 
 
+def test_binary_data_are_the_signs_of_the_same_draws():
+    real, binary = GMMDataModule(n_train=50000), GMMDataModule(n_train=50000, binary=True)
+    for split in ("val", "test", "train_fixed"):
+        x, labels = getattr(binary, split)() if split == "train_fixed" else getattr(binary, split)
+        x_real, labels_real = getattr(real, split)() if split == "train_fixed" else getattr(real, split)
+        assert torch.equal(x, (x_real > 0).float()) and torch.equal(labels, labels_real)
+    x = binary.train_epoch(0)[0]
+    assert torch.equal(x, (real.train_epoch(0)[0] > 0).float())
+    # P(x_d = 1) = mean over the components of Φ(m_d / 0.25), by hand from the means
+    phi = [[0.5 * (1 + math.erf(m / (0.25 * math.sqrt(2)))) for m in mean] for mean in gmm_means(2).tolist()]
+    expected = torch.tensor(phi).mean(0)
+    assert expected[0].item() == pytest.approx(0.4786, abs=1e-4)
+    assert torch.allclose(x.mean(0), expected, atol=0.01)
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [

@@ -10,7 +10,7 @@ import lightning as L
 import pytest
 import torch
 import yaml
-from conftest import ROOT, compose_config, run_cli
+from conftest import FAST, ROOT, compose_config, run_cli
 from hydra.utils import instantiate
 from lightning.pytorch.plugins.environments import SLURMEnvironment
 from lightning.pytorch.strategies import DDPStrategy
@@ -24,15 +24,7 @@ from mimkit.errors import ConfigError
 from mimkit.module import reconstruction_error
 from mimkit.run import evaluate, train
 
-SMALL = [
-    "data.n_train=1024",
-    "data.n_val=512",
-    "data.n_test=512",
-    "trainer.max_epochs=2",
-    "trainer.enable_progress_bar=false",
-    "callbacks.progress_bar=null",
-    "threads=1",
-]
+SMALL = [*FAST, "threads=1"]
 
 
 def served(size: int, batch_size: int, rank: int, world: int) -> list[torch.Tensor]:

@@ -13,7 +13,7 @@ from mimkit.run import train
 from mimkit.schema import validate as check
 
 GMM_KEYS = (
-    "batch_size, data_seed, eval_batch_size, n_test, n_train, n_val, seed, separation, "
+    "batch_size, binary, data_seed, eval_batch_size, n_test, n_train, n_val, seed, separation, "
     "standardize, std, x_dim"
 )
 
@@ -42,7 +42,7 @@ SHIPPED = [[f"{group}={path.stem}"] for group in GROUPS for path in sorted((CONF
     ["model=convhvae", "data=omniglot", "prior=vamp", "objective=amim", "debug=cpu_subset"],
     ["model=pixelhvae", "data=fmnist", "prior=mog", "objective=vae", "logger=many"],
     ["experiment=table1_pixelhvae", "debug=grid_smoke", "data=omniglot"],
-    ["model=mlp_bernoulli", "data._target_=helpers.BinaryGMMDataModule"],  # a subclass target
+    ["model=mlp_bernoulli", "data._target_=helpers.OwnGMMDataModule", "data.binary=true"],  # a subclass
     # additions that the classes take
     [
         "+trainer.gradient_clip_val=1.0",
@@ -127,7 +127,7 @@ BAD = [
     # data: the toys and the images
     (["+data.n_trian=5"], f"data: unknown key 'n_trian' (known: {GMM_KEYS}); did you mean 'n_train'?"),
     (
-        ["data._target_=helpers.BinaryGMMDataModule", "+data.n_trian=5"],
+        ["data._target_=helpers.OwnGMMDataModule", "+data.n_trian=5"],
         f"data: unknown key 'n_trian' (known: {GMM_KEYS}); did you mean 'n_train'?",
     ),
     (["data.standardize=maybe"], "data.standardize must be true or false, got 'maybe'"),

@@ -159,7 +159,7 @@ def test_bernoulli_decoder_trains_with_reinforce(train_config, tmp_path):
     # binary data (the 2-D GMM thresholded at 0); MIM, so decoder pairs take the REINFORCE path
     cfg = train_config(
         "model=mlp_bernoulli",
-        "data._target_=helpers.BinaryGMMDataModule",
+        "data.binary=true",
         "data.n_train=2048",
         "trainer.max_epochs=3",
         "warmup=1",

@@ -90,7 +90,7 @@ def check_binary(x: torch.Tensor, what: str) -> None:
         raise ValueError(
             f"{what} holds values other than 0 and 1 (in [{x.min().item():.4g}, {x.max().item():.4g}]), "
             "but the model's Bernoulli decoder p(x|z) needs binary data (model=mlp_bernoulli is for "
-            "binary data; the image models for the binarised image sets)"
+            "binary data, e.g. data=gmm2d data.binary=true; the image models for the binarised image sets)"
         )
 
 
