@@ -22,10 +22,11 @@ install: $(STAMP)
 train: $(STAMP)
 	$(PY) src/train.py $(ARGS)
 
-## the fast test suite (what CI runs)
+## the fast test suite (what CI runs), in JOBS processes (pytest-xdist; JOBS=0: in this one)
+JOBS ?= 2
 test: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
-	$(PY) -m pytest -m "not slow" -q --durations=15 $(ARGS)
+	$(PY) -m pytest -m "not slow" -q -n $(JOBS) --durations=15 $(ARGS)
 
 ## every test, the slow ones included
 test-all: $(STAMP)
