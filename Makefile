@@ -28,9 +28,9 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -m "not slow" -q -n $(JOBS) --durations=15 $(ARGS)
 
-## every test, the slow ones included
+## every test, the slow ones included (in JOBS processes too)
 test-all: $(STAMP)
-	$(PY) -m pytest -q $(ARGS)
+	$(PY) -m pytest -q -n $(JOBS) $(ARGS)
 
 ## speed benchmarks, each against a baseline measured in the same run (results in outputs/bench/);
 ## REF=/tmp/vp adds the VampPrior reference's training step and IS-NLL (see benchmarks/image_training.py)
