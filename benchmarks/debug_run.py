@@ -3,14 +3,14 @@
     .venv/bin/python benchmarks/debug_run.py --out outputs/bench/debug_run.json [-- OVERRIDES]
     .venv/bin/python benchmarks/debug_run.py --matrix --out outputs/bench/debug_matrix.json
 
-By default the headline combination `model=pixelhvae prior=vamp objective=amim` (MNIST); with
-`--matrix` every model x prior x objective x data combination whose shapes fit (the image
-models on MNIST, Fashion-MNIST and Omniglot; the Gaussian MLP on the GMMs and
-PCA-Fashion-MNIST; the Bernoulli MLP on the binary GMMs), one run at a time (`--models` keeps
-only those models). Each run is a fresh process (OMP_NUM_THREADS=1, no progress bar); its
-wall time is measured from outside, its CPU time (user + system) and peak resident memory
-(maximum RSS) are the kernel's for that process (wait4's rusage); on a machine shared with
-other work the CPU time is the steadier figure. The goal of the fast_dev_run preset: <= 60 s
+By default the headline combination `model=pixelhvae prior=vamp objective=amim` (MNIST), or
+the one `--combination` names; with `--matrix` every model x prior x objective x data
+combination whose shapes fit (the image models on MNIST, Fashion-MNIST and Omniglot; the
+Gaussian MLP on the GMMs and PCA-Fashion-MNIST; the Bernoulli MLP on the binary GMMs), one run
+at a time (`--models` keeps only those models). Each run is a fresh process (OMP_NUM_THREADS=1,
+no progress bar); its wall time is measured from outside, its CPU time (user + system) and peak
+resident memory (maximum RSS) are the kernel's for that process (wait4's rusage); on a machine
+shared with other work the CPU time is the steadier figure. The goal of the fast_dev_run preset: <= 60 s
 and < 3 GB per run on the 2-core CPU. Image runs read the data from paths.data_dir or
 paths.shared_data_dir (pass e.g. `-- paths.shared_data_dir=/path/to/data`).
 """
@@ -100,10 +100,17 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--matrix", action="store_true", help="every combination, not the headline only")
     parser.add_argument("--models", nargs="+", default=None, help="with --matrix: only these models")
+    parser.add_argument(
+        "--combination",
+        nargs="+",
+        default=HEADLINE,
+        metavar="OVERRIDE",
+        help=f"the one combination run without --matrix (default: {' '.join(HEADLINE)})",
+    )
     parser.add_argument("extra", nargs="*", help="overrides added to every run (after --)")
     args = parser.parse_args()
     runs = []
-    for overrides in matrix(args.models) if args.matrix else [HEADLINE]:
+    for overrides in matrix(args.models) if args.matrix else [args.combination]:
         result = debug_run(overrides, args.extra)
         runs.append(result)
         print(

@@ -19,7 +19,7 @@ On the CPU, KSG and t-SNE are timed on `--metric-fraction` (0.3) of their sizes 
 quadratically (the device's brute force is exactly quadratic; the CPU's trees at most), t-SNE
 linearly, and the consistency metric on `--consistency-pairs` (20) pairs, scaled linearly.
 
-From them, per data set (spec §4 sizes), each job's epoch, training for `--epochs` epochs and test
+From them, per data set (docs/maths.md §4 sizes), each job's epoch, training for `--epochs` epochs and test
 time, and each grid (10 seeds × 2 priors × 3 data sets × 2 objectives per architecture) in device
 time and in wall time with `--jobs-per-device` N jobs side by side: with N > 1 the measurements
 run in N concurrent copies of this script, so the rates are those of one job among N (the
@@ -42,6 +42,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import image_models
 from image_models import PRIOR, X_SHAPE, model_config
 from image_training import BATCH, OBJECTIVES, app_steps, synchronize
 from results import write_results
@@ -329,6 +330,11 @@ def main() -> None:
     parser.add_argument("--consistency-pairs", type=int, default=None, help="timed (GPU 1000, CPU 20)")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--models", default=",".join(GRID), help="of the grid's architectures")
+    parser.add_argument(
+        "--tiny",
+        action="store_true",
+        help="4x4 images and tiny networks: a smoke test (its rates and plan mean nothing)",
+    )
     parser.add_argument("--rates-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.jobs_per_device < 1:
@@ -337,6 +343,8 @@ def main() -> None:
     if unknown:
         parser.error(f"--models: unknown {', '.join(sorted(unknown))} (known: {', '.join(GRID)})")
     configure_allocator()
+    if args.tiny:
+        image_models.shrink()
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")

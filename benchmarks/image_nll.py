@@ -18,8 +18,9 @@ its peak resident memory (ru_maxrss) is its own:
 
 Reports seconds per image, the ratio, peak RSS, and the matmul/conv FLOPs per image (counted with
 torch.utils.flop_counter.FlopCounterMode) over the time, also as a fraction of the machine kind's
-conv ceiling (≈390 GFLOP/s fp32 forward on 2 threads, ../shared/docs/baselines.md) and of the same
-conv kernel timed on this machine in this run (machines of one kind differ by 1.4× and more).
+conv ceiling (≈390 GFLOP/s fp32 forward on 2 threads, docs/performance.md, "Reference measurements")
+and of the same conv kernel timed on this machine in this run (machines of one kind differ by 1.4×
+and more).
 `--pairs` times our path at several rows per pass (the measurement behind
 `mimkit.metrics.pass_size.CPU_IMAGE_ROWS`).
 `--ref /tmp/vp` also times the public reference code itself (../shared/tools/ref_vampprior_bench.py,
@@ -51,6 +52,7 @@ from torch.utils.flop_counter import FlopCounterMode
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+import image_models  # noqa: E402
 from image_models import PRIOR, REF_NAMES, REF_TOOL, X_SHAPE, model_config  # noqa: E402
 from results import write_results  # noqa: E402
 
@@ -60,7 +62,7 @@ from mimkit.distributions import Bernoulli  # noqa: E402
 from mimkit.metrics.nll import nll_per_example  # noqa: E402
 from mimkit.nets.pixel_decoder import PixelDecoder  # noqa: E402
 
-CONV_CEILING = 390e9  # FLOP/s, fp32 conv forward, 2 threads (baselines.md)
+CONV_CEILING = 390e9  # FLOP/s, fp32 conv forward, 2 threads (docs/performance.md)
 REFERENCE_COPIES = 100  # the reference's MB: copies of the image per chunk
 NLL_BATCH = 32  # the metrics callback's nll_batch
 
@@ -73,7 +75,7 @@ def build(name: str):
 def test_images(n: int) -> tuple[torch.Tensor, str]:
     """The first n binarised MNIST test images (data seed 0's binarisation), else random ones."""
     raw = ROOT / "data" / "MNIST" / "raw" / "t10k-images-idx3-ubyte"
-    if raw.exists():
+    if raw.exists() and X_SHAPE == [1, 28, 28]:  # (not --tiny)
         from mimkit.data.binarized import binarize, intensities
         from mimkit.data.mnist_files import load_mnist_files
 
@@ -208,8 +210,8 @@ def reference_code(ref: Path, name: str, images: int, samples: int, threads: int
 
 
 def conv_rate(repeats: int = 10) -> float:
-    """FLOP/s of the baselines.md ceiling kernel on this machine now: conv2d 64→64, 3×3, on
-    100×64×28×28, fp32 forward, the faster of NCHW and channels-last, median of `repeats`."""
+    """FLOP/s of the ceiling kernel (docs/performance.md) on this machine now: conv2d 64→64, 3×3,
+    on 100×64×28×28, fp32 forward, the faster of NCHW and channels-last, median of `repeats`."""
     x, w = torch.randn(100, 64, 28, 28), torch.randn(64, 64, 3, 3)
     best = math.inf
     for layout in (torch.contiguous_format, torch.channels_last):
@@ -255,10 +257,17 @@ def main() -> None:
         help="also time our path with the networks under bf16 autocast (an experiment)",
     )
     parser.add_argument(
+        "--tiny",
+        action="store_true",
+        help="4x4 random images, tiny networks, one conv timing: a smoke test (figures mean nothing)",
+    )
+    parser.add_argument(
         "--one", nargs=5, metavar=("MODEL", "KIND", "IMAGES", "S", "PAIRS"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
     configure_allocator()
+    if args.tiny:
+        image_models.shrink()
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.one:
@@ -266,7 +275,7 @@ def main() -> None:
         if kind == "flops":
             result = flops_per_image(name, int(samples))
         elif kind == "ceiling":
-            result = {"flops_per_s": conv_rate()}
+            result = {"flops_per_s": conv_rate(1 if args.tiny else 10)}
         else:
             result = measure(name, kind, Path(images), int(samples), int(pairs) or None, args.repeats)
         print(json.dumps(result))
@@ -275,6 +284,7 @@ def main() -> None:
         parser.error(f"--samples must be a multiple of {REFERENCE_COPIES} (the reference's chunks)")
     options = ["--repeats", str(args.repeats)]
     options += ["--threads", str(args.threads)] if args.threads else []
+    options += ["--tiny"] if args.tiny else []
     x, source = test_images(args.images)
     results: dict = {
         "samples": args.samples,
@@ -300,7 +310,7 @@ def main() -> None:
         results["conv_measured_gflops"] = measured / 1e9
         print(
             f"  conv 64→64 3×3, batch 100, fp32 forward on this machine now: {measured / 1e9:.0f} GFLOP/s "
-            f"(baselines.md: {CONV_CEILING / 1e9:.0f})"
+            f"(docs/performance.md: {CONV_CEILING / 1e9:.0f})"
         )
         for name in args.models.split(","):
             flops = run(name, "flops")

@@ -1,4 +1,4 @@
-"""Time the test-time metrics pass (RepresentationMetrics, spec §3) on the 2-D GMM.
+"""Time the test-time metrics pass (RepresentationMetrics, docs/maths.md §3) on the 2-D GMM.
 
     .venv/bin/python benchmarks/metrics_pass.py --out outputs/bench/metrics_pass.json
 
@@ -9,8 +9,9 @@ points. Reports seconds per metric and in total (target: < 10 s on the 2-core CP
 then the KSG estimator alone at N = 2,500 ... 40,000 with the fitted exponent of t ∝ N^a
 (O(N log N) shows as a ≈ 1–1.1), for informative codes (z keeps x, as a trained encoder's)
 and for the fresh model's nearly independent codes (the counting worst case, ≈ N^1.5).
-Last, the same metrics pass with the toy VampPrior (prior=vamp, K = 500 pseudo-inputs) in a
-child process, for its peak resident memory (ru_maxrss) and its time. That peak varies from run
+Last, the same metrics pass with the toy VampPrior (prior=vamp, K = 500 pseudo-inputs; the
+overrides given, less any prior=) in a child process, for its peak resident memory (ru_maxrss) and
+its time. That peak varies from run
 to run (glibc heap fragmentation under the no-mmap, no-trim settings): compare several runs.
 """
 
@@ -65,10 +66,11 @@ def max_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def vamp_pass() -> None:
-    """(child) The metrics pass of a toy VampPrior model; prints its memory and time as JSON."""
+def vamp_pass(overrides: list[str]) -> None:
+    """(child) The metrics pass of a toy VampPrior model (`overrides` then prior=vamp); prints its
+    memory and time as JSON."""
     torch.manual_seed(0)
-    model, datamodule, callback = default_setup(["prior=vamp"])
+    model, datamodule, callback = default_setup([*overrides, "prior=vamp"])
     test, train = datamodule.test, datamodule.train_fixed()
     before = max_rss_mib()
     timings: dict[str, float] = {}
@@ -88,10 +90,12 @@ def vamp_pass() -> None:
     )
 
 
-def measure_vamp_pass() -> dict:
-    """Run `vamp_pass` in a fresh process (its own peak RSS) and return what it measured."""
+def measure_vamp_pass(overrides: list[str]) -> dict:
+    """Run `vamp_pass` in a fresh process (its own peak RSS), with this run's `overrides` but its
+    prior, and return what it measured."""
+    kept = [override for override in overrides if not override.startswith("prior=")]
     child = subprocess.run(
-        [sys.executable, __file__, "--vamp-child"], capture_output=True, text=True, check=True
+        [sys.executable, __file__, "--vamp-child", *kept], capture_output=True, text=True, check=True
     )
     return json.loads(child.stdout.strip().splitlines()[-1])
 
@@ -106,12 +110,18 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     parser.add_argument("--repeats", type=int, default=3, help="KSG timings: best of this many")
     parser.add_argument("--skip-vamp", action="store_true", help="skip the VampPrior memory run")
+    parser.add_argument(
+        "--ksg-sizes",
+        default=",".join(map(str, KSG_SIZES)),
+        help="the KSG timings' N (a smoke test: a few hundred)",
+    )
     parser.add_argument("--vamp-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("overrides", nargs="*", help="Hydra overrides of conf/train.yaml")
     args = parser.parse_args()
     if args.vamp_child:
-        vamp_pass()
+        vamp_pass(args.overrides)
         return
+    sizes = [int(n) for n in args.ksg_sizes.split(",")]
 
     torch.manual_seed(0)
     model, datamodule, callback = default_setup(args.overrides)
@@ -136,7 +146,7 @@ def main() -> None:
     print(f"  {'total':<12} {total:8.3f}   (target < 10 s)")
 
     generator = torch.Generator().manual_seed(1)
-    x_all, _ = sample_gmm(max(KSG_SIZES), datamodule.means, datamodule.std, generator)
+    x_all, _ = sample_gmm(max(sizes), datamodule.means, datamodule.std, generator)
     with torch.no_grad():
         z_model = model.encoder(x_all).sample()
     rotation = torch.tensor([[0.6, -0.8], [0.8, 0.6]])
@@ -146,7 +156,7 @@ def main() -> None:
     ksg = {}
     for kind, z_all in (("informative", z_informative), ("fresh_model", z_model)):
         rows = []
-        for n in KSG_SIZES:
+        for n in sizes:
             x, z = x_all[:n].numpy(), z_all[:n].numpy()
             best = math.inf
             for _ in range(args.repeats):
@@ -168,7 +178,7 @@ def main() -> None:
             )
         print(f"  {kind:<12} fitted exponent t ∝ N^a: a = {result['exponent']:.3f}")
 
-    vamp = None if args.skip_vamp else measure_vamp_pass()
+    vamp = None if args.skip_vamp else measure_vamp_pass(args.overrides)
     if vamp is not None:
         print(
             f"VampPrior metrics pass (prior=vamp, K = {vamp['pseudo_inputs']}, {vamp['n_test']} test "

@@ -121,7 +121,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--compiled", action="store_true", help="also time sampler=compiled")
+    parser.add_argument(
+        "--tiny", action="store_true", help="4x4 images (16 pixel steps): a smoke test (figures mean nothing)"
+    )
     args = parser.parse_args()
+    if args.tiny:
+        X_SHAPE[:] = [1, 4, 4]
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     decoder = decoder_on(device)

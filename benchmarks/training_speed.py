@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/training_speed.py --out outputs/bench/training_speed.json
 
 Everything is measured in this run against a baseline measured in the same run (the machine is
-shared and noisy, see ../shared/docs/baselines.md), as medians over `--repeats`:
+shared and noisy), as medians over `--repeats`:
 
 1. data: one epoch of GMM samples drawn one at a time through a DataLoader (the authors' toy
    loader: 0.40 s of their 0.89 s MIM epoch) against this package's whole-batch sampling;
@@ -13,7 +13,7 @@ shared and noisy, see ../shared/docs/baselines.md), as medians over `--repeats`:
 3. distributions: one β = 1 MIM epoch of the bare loop with the package's `DiagonalGaussian`
    against the same loop with `torch.distributions.Independent(Normal)` in its place (swapped
    inside this benchmark only), without and with torch's argument validation; the ratio is
-   torch.distributions' time over ours (README, "Design decisions").
+   torch.distributions' time over ours (docs/design.md).
 4. epoch means: one β = 1 Lightning epoch (MIM and VAE) of the module as it is, whose logged
    means are a torchmetrics `Metric` (`EpochMeans`), against the same module keeping them as
    plain per-name tensor sums (how it did before torchmetrics, commit da717b7; swapped in
@@ -21,8 +21,8 @@ shared and noisy, see ../shared/docs/baselines.md), as medians over `--repeats`:
    and the result is the median over rounds of the per-round time ratio (torchmetrics over
    plain sums), so a drift of the shared machine's speed cancels; the bookkeeping alone (a
    whole epoch's `add` calls, `flush` and `compute`) is timed as well.
-The authors' epoch times (baselines.md: MIM 0.89 s, VAE 0.62 s on this machine kind) are
-printed for context; they were not measured in this run.
+The authors' epoch times (MIM 0.89 s, VAE 0.62 s on this machine kind; docs/performance.md,
+"Reference measurements") are printed for context; they were not measured in this run.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import math
 import os
 import statistics
 import sys
@@ -257,17 +258,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--samples", type=int, default=10000, help="GMM samples per epoch (a few hundred: a smoke test)"
+    )
     args = parser.parse_args()
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # no start-up lines per fit
     torch.manual_seed(0)
-    datamodule = GMMDataModule(seed=1)
+    datamodule = GMMDataModule(seed=1, n_train=args.samples)
     results: dict = {
         "torch_threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
         "repeats": args.repeats,
     }
 
-    per_item = DataLoader(PerItemGMM(datamodule.means.numpy(), 0.25, 10000), batch_size=128)
+    per_item = DataLoader(PerItemGMM(datamodule.means.numpy(), 0.25, args.samples), batch_size=128)
     ours = datamodule.train_dataloader()
     data = {
         "per_item_s": statistics.median(seconds(lambda: drain(per_item)) for _ in range(args.repeats)),
@@ -275,14 +279,12 @@ def main() -> None:
     }
     data["speedup"] = data["per_item_s"] / data["batched_s"]
     results["data_epoch"] = data
-    print("one epoch of GMM data (10,000 samples, batch 128), median of", args.repeats)
+    print(f"one epoch of GMM data ({args.samples:,} samples, batch 128), median of", args.repeats)
     print(f"  per-item DataLoader (baseline) {data['per_item_s']:8.4f} s")
     print(f"  whole-batch tensors (ours)     {data['batched_s']:8.4f} s   {data['speedup']:.0f}x faster")
 
-    print("one training epoch at β = 1 (79 steps), median of", args.repeats)
-    print(
-        f"  {'objective':<9} {'bare loop':>10} {'Lightning':>10} {'ratio':>6} {'authors (baselines.md)':>24}"
-    )
+    print(f"one training epoch at β = 1 ({math.ceil(args.samples / 128)} steps), median of", args.repeats)
+    print(f"  {'objective':<9} {'bare loop':>10} {'Lightning':>10} {'ratio':>6} {'authors (reference)':>24}")
     for name, objective_cfg in OBJECTIVES.items():
         model = build_autoencoder(MODEL, PRIOR)
         objective = instantiate(objective_cfg)

@@ -1,4 +1,4 @@
-"""β warm-up, early stopping and model selection inside real training runs (spec §2).
+"""β warm-up, early stopping and model selection inside real training runs (docs/maths.md §2).
 
 Each run is the real pipeline (composed config, `train`, the callbacks of conf/callbacks/default)
 with the validation loss replaced during fitting by a scripted sequence, so that the epoch at

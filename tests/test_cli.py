@@ -6,6 +6,12 @@ import pytest
 import torch
 from conftest import FAST as SMALL
 from conftest import run_cli
+from hydra.errors import InstantiationException
+from omegaconf import OmegaConf
+
+from mimkit.cli import run_task
+from mimkit.errors import ConfigError
+from mimkit.nonfinite import NonFiniteLossError
 
 
 def test_train_then_eval_round_trip(tmp_path):
@@ -71,3 +77,45 @@ def test_eval_rejects_a_missing_or_corrupt_checkpoint(tmp_path):
     for path, message in ((tmp_path / "none.ckpt", "is not a file"), (bad, "is not a readable checkpoint")):
         result = run_cli("eval.py", f"ckpt_path={path}", f"hydra.run.dir={tmp_path / 'e'}", timeout=120)
         assert result.returncode == 1 and message in result.stderr, result.stderr[-2000:]
+
+
+def _raising(error: BaseException):
+    def task(cfg):
+        raise error
+
+    return task
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ConfigError("data.n_train must be > 0, got -1"),
+        NonFiniteLossError("train/loss is nan at step 3"),
+        PermissionError("outputs/x is not writable"),
+        InstantiationException("Error in call to target"),
+    ],
+)
+def test_a_users_mistake_ends_in_one_line(error, capsys):
+    if isinstance(error, InstantiationException):
+        error.__cause__ = ConfigError("model.hidden must be > 0, got -5")
+    with pytest.raises(SystemExit) as stop:
+        run_task(_raising(error), OmegaConf.create({}))
+    err = capsys.readouterr().err
+    assert stop.value.code == 1 and err.count("\n") == 1 and err.startswith("error: ")
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "error", [TypeError("unsupported operand"), ValueError("too many values to unpack"), KeyError("z")]
+)
+def test_a_bug_keeps_its_traceback(error):
+    with pytest.raises(type(error)) as raised:
+        run_task(_raising(error), OmegaConf.create({}))
+    assert raised.value is error  # propagated as raised: Python prints the whole traceback
+
+
+def test_a_bug_inside_a_constructor_keeps_its_traceback():
+    error = InstantiationException("Error in call to target 'mimkit.nets.mlp.GaussianMLP'")
+    error.__cause__ = TypeError("unsupported operand type(s)")
+    with pytest.raises(InstantiationException):
+        run_task(_raising(error), OmegaConf.create({}))

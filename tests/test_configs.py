@@ -68,7 +68,7 @@ def test_table1_grids_sweep_the_papers_cells_at_the_image_protocol(experiment, m
         "objective": objectives,
     }
     assert cfg.hydra.runtime.choices.model == model
-    # the references' budget (spec §6) and the full test protocol (spec §3)
+    # the references' budget (docs/maths.md §6) and the full test protocol (docs/maths.md §3)
     assert (cfg.trainer.max_epochs, cfg.warmup, cfg.patience) == (2000, 100, 50)
     metrics = cfg.callbacks.representation_metrics
     assert (metrics.nll_samples, metrics.nll_points, metrics.mi_pairs) == (5000, None, 3000)

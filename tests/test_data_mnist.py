@@ -1,4 +1,4 @@
-"""Dynamically binarised MNIST / Fashion-MNIST (spec §4) on small synthetic IDX files.
+"""Dynamically binarised MNIST / Fashion-MNIST (docs/maths.md §4) on small synthetic IDX files.
 
 Each synthetic image encodes where it came from in pixels that are fully on (255) or off (0),
 which binarise the same way every time: its label (row `label`, columns 0-9), its index in its

@@ -1,4 +1,4 @@
-"""Dynamically binarised 28 x 28 Omniglot (spec §4) on a small synthetic PNG tree in zips.
+"""Dynamically binarised 28 x 28 Omniglot (docs/maths.md §4) on a small synthetic PNG tree in zips.
 
 The `omniglot_zips` fixture writes Lake-style one-bit 105 x 105 PNGs whose fully inked or
 empty 15 x 15 cells (exactly 4 x 4 pixels at 28 x 28) encode the image's character, alphabet

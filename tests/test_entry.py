@@ -1,5 +1,6 @@
 """The shared entry points (mimkit.entry): `python src/<task>.py` and the console scripts
-`mimkit-train`, `mimkit-eval`, `mimkit-embed` (pyproject's [project.scripts]) compose conf/."""
+`mimkit-train`, `mimkit-eval`, `mimkit-embed`, `mimkit-latent` (pyproject's [project.scripts])
+compose conf/."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ def test_the_console_scripts_name_the_entry_functions():
         "mimkit-train": "mimkit.entry:train",
         "mimkit-eval": "mimkit.entry:evaluate",
         "mimkit-embed": "mimkit.entry:embed",
+        "mimkit-latent": "mimkit.entry:latent",
         "mimkit-report": "mimkit.report:main",
     }
 
@@ -36,6 +38,7 @@ def test_the_console_scripts_name_the_entry_functions():
         (entry.train, ["optim=sgd"], "train"),
         (entry.evaluate, ["ckpt_path=x.ckpt"], "eval"),
         (entry.embed, ["ckpt_path=x.ckpt"], "embed"),
+        (entry.latent, ["ckpt_path=x.ckpt", "tool=traverse"], "latent"),
     ],
 )
 def test_each_entry_function_composes_its_config_from_the_checkout(capsys, monkeypatch, main, args, task):

@@ -3,6 +3,8 @@ the NLL, the consistency gap and the mixture priors inside them; results do not 
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 import torch
 from device_checks import tiny_config, tiny_module
@@ -77,7 +79,46 @@ def test_gpu_rows_from_free_memory_and_the_cost_per_row():
     assert rows_from_memory(24e9, 0.77e6) == 15584  # convHVAE (0.77 MB per row) on a 24 GB card
     assert rows_from_memory(3e6, 1e6) == 1  # never less than one row
     assert rows_from_memory(1e12, 1.0) == MAX_GPU_ROWS  # capped
-    assert rows_from_memory(1e9, 0.0) == MAX_GPU_ROWS  # nothing measured per row
+
+
+GIB = 2**30
+
+
+def M(mebibytes: float) -> float:
+    return mebibytes * 2**20
+
+
+@pytest.mark.parametrize(
+    "peaks, rows",
+    [
+        # bytes at the peak of probes of 64, 128, 256 (then 512, 1024) rows, and the R they give
+        ({64: M(64), 128: M(128), 256: M(256)}, 5 * 2**10),  # 1 MiB per row: half of 10 GiB free
+        ({64: M(50), 128: M(50), 256: M(50), 512: M(50), 1024: M(562)}, 5 * 2**10),  # 0, then 1 MiB
+        ({64: M(60), 128: M(40), 256: M(40), 512: M(40), 1024: M(552)}, 5 * 2**10),  # < 0, then 1 MiB
+        ({64: M(40), 128: M(40) + 64, 256: M(168)}, 5 * 2**10),  # 1 byte per row: noise
+        ({64: M(7), 128: M(7), 256: M(7), 512: M(7), 1024: M(7)}, CPU_IMAGE_ROWS),  # never: default
+        ({64: M(9), 128: M(5), 256: M(4), 512: M(2), 1024: M(1)}, CPU_IMAGE_ROWS),
+    ],
+)
+def test_measured_pass_size_from_a_mocked_memory_probe(monkeypatch, peaks, rows):
+    """A slope <= 0 is noise, never a licence for the largest pass: larger probes, the largest
+    slope measured, or the CPU default; never more rows than free memory / the largest cost."""
+    from mimkit.metrics import pass_size
+
+    asked = []
+
+    def probe(model, x, n):
+        asked.append(n)
+        return peaks[n] if len(asked) > 1 else 0  # the first pass is the warm-up
+
+    monkeypatch.setattr(pass_size, "_probe_peak", probe)
+    monkeypatch.setattr(pass_size.torch.random, "fork_rng", lambda devices: contextlib.nullcontext())
+    monkeypatch.setattr(pass_size.torch.cuda, "mem_get_info", lambda device: (10 * GIB - 2**20, 16 * GIB))
+    monkeypatch.setattr(pass_size.torch.cuda, "memory_reserved", lambda device: 3 * 2**20)
+    monkeypatch.setattr(pass_size.torch.cuda, "memory_allocated", lambda device: 2 * 2**20)
+    model = torch.nn.Linear(1, 1)
+    assert pass_size.measured_rows_per_pass(model, torch.zeros(2, 1, 28, 28)) == rows
+    assert asked[1:] == sorted(peaks)  # larger probes only when the first three measured nothing
 
 
 def test_an_explicit_pass_size_must_be_positive():

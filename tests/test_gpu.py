@@ -1,14 +1,16 @@
 """Checks that need a CUDA GPU (marker `gpu`; they skip without one): `-m gpu` selects them
 (scripts/gpu_check.sh). What a CPU can prove is proved without one: tests/test_meta_device.py
-(device placement), tests/test_syncs.py (host syncs), tests/test_eval_pass_size.py (pass sizes)."""
+(device placement), tests/test_syncs.py (host syncs), tests/test_eval_pass_size.py (pass sizes);
+here a training step and an IS-NLL pass also run under CUDA's own sync check."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import pytest
 import torch
-from device_checks import tiny_config, tiny_module
+from device_checks import MODELS, optimizer_of, tiny_batch, tiny_config, tiny_module, training_step
 from test_training_images import SMALL, check_run, image_config, image_source  # noqa: F401 (fixture)
 
 from mimkit.distributions import DiagonalGaussian
@@ -45,6 +47,43 @@ def replayed_proposals(monkeypatch, seed: int) -> None:
         return self.mean + self.std * eps
 
     monkeypatch.setattr(DiagonalGaussian, "rsample", rsample)
+
+
+@contextlib.contextmanager
+def no_host_syncs():
+    """CUDA's own check inside the block: any call that makes the host wait for the GPU (a value
+    read, a blocking copy either way, a data-sized output) raises (`set_sync_debug_mode("error")`)."""
+    torch.cuda.synchronize()
+    previous = torch.cuda.get_sync_debug_mode()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        yield
+    finally:
+        torch.cuda.set_sync_debug_mode(previous)
+
+
+def step_and_pass(cfg: dict, x: torch.Tensor, check) -> tuple[torch.Tensor, torch.Tensor]:
+    """A fresh module's first training step and then an IS-NLL pass of its model on x's device,
+    both inside `check()`: (the loss, the NLLs)."""
+    module = tiny_module(cfg).to(x.device)
+    optimizer = optimizer_of(module)
+    with check():
+        loss = training_step(module, optimizer, x)
+        nll = nll_per_example(module.model, x, samples=4, batch_size=2, max_pairs=4)
+    return loss, nll
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_a_training_step_and_an_is_nll_pass_make_no_host_sync_on_the_gpu(tmp_path, model):
+    # tests/test_syncs.py counts syncs on the meta device; here CUDA raises at any. A throwaway
+    # module runs first, so the one-off work of the first CUDA calls (library handles, kernels) is
+    # not charged to the checked one; that one is fresh (its first step, its first pass).
+    cfg = tiny_config(tmp_path, model, "vamp", "mim", "warmup=0")  # β = 1: MIM's decoder pairs too
+    x = tiny_batch(cfg, 4, "cuda")  # the batch transfer, before the step
+    step_and_pass(cfg, x, contextlib.nullcontext)
+    loss, nll = step_and_pass(cfg, x, no_host_syncs)
+    assert loss.device.type == "cuda" and torch.isfinite(loss).item()
+    assert nll.shape == (4,) and torch.isfinite(nll).all().item()
 
 
 @pytest.mark.parametrize("model", ["convhvae", "pixelhvae"])

@@ -1,4 +1,4 @@
-"""The image models (spec §5): sizes against the VampPrior reference, masks, the PixelCNN's
+"""The image models (docs/maths.md §5): sizes against the VampPrior reference, masks, the PixelCNN's
 causality, its sampler against its likelihood, two-level densities against closed forms."""
 
 import math
@@ -42,7 +42,7 @@ def two_level_model(decoder_cls, pseudo_inputs=500):
 
 @pytest.mark.parametrize("decoder_cls, reference", [(ConvDecoder, 2_602_861), (PixelDecoder, 1_777_821)])
 def test_parameter_counts_equal_the_vampprior_references(decoder_cls, reference):
-    # ../shared/docs/baselines.md: convHVAE and PixelHVAE with K = 500 pseudo-inputs
+    # docs/performance.md, "Reference measurements": convHVAE and PixelHVAE with K = 500 pseudo-inputs
     model = two_level_model(decoder_cls)
     assert sum(p.numel() for p in model.parameters()) == reference
 

@@ -48,8 +48,9 @@ def test_one_training_step_on_the_meta_device_without_host_syncs(tmp_path, model
     module = tiny_module(cfg).to("meta")
     optimizer = optimizer_of(module)
     before = {name: p for name, p in module.named_parameters()}
+    x = tiny_batch(cfg, 4, "meta")  # the batch transfer, before the step
     with DeviceSyncs() as counter:
-        loss = training_step(module, optimizer, tiny_batch(cfg, 4, "meta"))
+        loss = training_step(module, optimizer, x)
     assert counter.syncs == []
     assert loss.device.type == "meta" and loss.shape == ()
     for name, p in module.named_parameters():

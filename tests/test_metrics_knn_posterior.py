@@ -1,4 +1,4 @@
-"""K-NN accuracy and posterior-collapse diagnostics (spec §3) on hand-checkable examples."""
+"""K-NN accuracy and posterior-collapse diagnostics (docs/maths.md §3) on hand-checkable examples."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""KSG estimator (spec §3) against closed forms and a hand-worked example."""
+"""KSG estimator (docs/maths.md §3) against closed forms and a hand-worked example."""
 
 from __future__ import annotations
 

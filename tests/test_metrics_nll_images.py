@@ -1,4 +1,4 @@
-"""The batched, chunked IS-NLL of the two-level image models (spec §3) against a naive estimate.
+"""The batched, chunked IS-NLL of the two-level image models (docs/maths.md §3) against a naive estimate.
 
 Small convHVAE / PixelHVAE-shaped models on 8×8 binary images in float64. The proposals z ~ q(z|x)
 that `nll_per_example` draws are recorded per test point (or replayed from a recording), so the

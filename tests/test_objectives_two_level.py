@@ -1,5 +1,6 @@
-"""The objectives over two-level latents z = [z1, z2] (spec §1, "Hierarchical latents"), and MIM's
-decoder pairs drawn from the model prior (spec §2 (a)), against hand-computed values."""
+"""The objectives over two-level latents z = [z1, z2] (docs/maths.md §1, "Hierarchical latents"), and
+MIM's decoder pairs drawn from the model prior (docs/maths.md §2, "The authors' image code" (a)),
+against hand-computed values."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""PixelHVAE's sampler (spec §5): the folded, windowed sampler against an explicit reference (the
+"""PixelHVAE's sampler (docs/maths.md §5): the folded, windowed sampler against an explicit reference (the
 unfused module run on the whole image at every pixel step, BatchNorm with running statistics),
 BatchNorm folded once per draw, and the compiled path's fallback."""
 

@@ -65,15 +65,65 @@ def test_vamp_hardtanh_pseudo_inputs_in_unit_interval():
 def test_vamp_caches_components_only_in_eval_without_grad():
     encoder = AffineGaussian(scale=1.0, std=1.0)
     prior = VampPrior(latent_dim=1, encoder=encoder, pseudo_inputs=3)
+    calls = []
+    encoder.register_forward_hook(lambda *_: calls.append(1))
     z = torch.zeros(4, 1)
     prior.eval()
     with torch.no_grad():
         first = prior.log_prob(z)
-        with torch.no_grad():
-            encoder.scale.fill_(3.0)  # a stale cache would ignore this change
-        assert torch.equal(prior.log_prob(z), first)
+        assert torch.equal(prior.log_prob(z), first) and len(calls) == 1  # cached
+    prior.log_prob(z)  # with gradients: computed afresh
     prior.train()
-    assert not torch.equal(prior.log_prob(z), first)
+    with torch.no_grad():
+        prior.log_prob(z)
+    assert len(calls) == 3
+
+
+def _vamp_in_eval(dim: int = 2) -> VampPrior:
+    torch.manual_seed(0)
+    prior = VampPrior(dim, encoder=AffineGaussian(1.5, 0.7, dim=dim), pseudo_inputs=4, x_shape=[dim])
+    return prior.eval()
+
+
+def _vamp_log_prob_by_hand(prior: VampPrior, z: torch.Tensor) -> torch.Tensor:
+    """log (1/K) Σ_k N(z; a u_k + b, s²) for the affine encoder, each a product over dims."""
+    enc = prior.encoder
+    u = prior.pseudo_weights.detach().to(z)
+    mean, std = enc.scale.detach().to(z) * u + enc.shift.detach().to(z), enc.std * torch.ones_like(u)
+    per_k = torch.distributions.Normal(mean, std).log_prob(z.unsqueeze(-2)).sum(-1)
+    return torch.logsumexp(per_k, -1) - math.log(len(u))
+
+
+@torch.no_grad()
+def test_vamp_cache_follows_dtype_moves():
+    prior = _vamp_in_eval()
+    z = torch.randn(5, 2)
+    prior.log_prob(z)  # builds the float32 cache
+    prior.encoder.double(), prior.double()
+    out = prior.log_prob(z.double())
+    assert out.dtype == torch.float64 and prior.sample(3).dtype == torch.float64
+    torch.testing.assert_close(out, _vamp_log_prob_by_hand(prior, z.double()))
+
+
+@torch.no_grad()
+def test_vamp_cache_follows_device_moves():
+    prior = _vamp_in_eval()
+    prior.log_prob(torch.randn(5, 2))  # builds the CPU cache
+    prior.encoder.to("meta"), prior.to("meta")  # what .cuda() does to a model, on any machine
+    assert prior.log_prob(torch.randn(5, 2, device="meta")).device.type == "meta"
+
+
+@torch.no_grad()
+def test_vamp_cache_follows_a_state_dict_load():
+    prior, other = _vamp_in_eval(), _vamp_in_eval()
+    with torch.no_grad():
+        other.pseudo_weights.add_(1.0)
+        other.encoder.scale.fill_(-2.0)
+    z = torch.randn(5, 2)
+    prior.log_prob(z)  # builds the cache with the old weights
+    prior.load_state_dict(other.state_dict())
+    prior.encoder.load_state_dict(other.encoder.state_dict())
+    torch.testing.assert_close(prior.log_prob(z), _vamp_log_prob_by_hand(other, z))
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""The paper's Figs. 4–5 values (spec §7) beside the report's own (mimkit.report.paper_values), on
+"""The paper's Figs. 4–5 values (docs/maths.md §7) beside the report's own (mimkit.report.paper_values), on
 fake job dirs (tests/fake_runs.py)."""
 
 import json

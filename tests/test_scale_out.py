@@ -49,7 +49,7 @@ def test_ddp_processes_split_every_epoch(size, batch_size, world):
 
 
 def test_a_batch_too_small_for_the_processes_is_named():
-    with pytest.raises(ValueError, match="use a batch size of at least 4"):
+    with pytest.raises(ValueError, match="use a data.batch_size of at least 4"):
         served(10, 2, 0, 4)
 
 

@@ -75,6 +75,23 @@ def test_embed_config_passes_and_is_checked(tmp_path):
         validate("embed", ["ckpt_path=x.ckpt", "data=mnist", "+data.n_trian=3"], tmp_path)
 
 
+def test_latent_config_passes_and_is_checked(tmp_path):
+    validate(
+        "latent",
+        ["ckpt_path=/some/run/last.ckpt", "tool=traverse", "dims=[0,3]", "values=[-1,1.5]", "data=mnist"],
+        tmp_path,
+    )
+    validate("latent", ["ckpt_path=x.ckpt", "tool=consistency", "points=null", "indices=[4,2]"], tmp_path)
+    with pytest.raises(ConfigError, match=r"^path must be one of linear\|slerp, got 'arc'$"):
+        validate("latent", ["ckpt_path=x.ckpt", "path=arc"], tmp_path)
+    with pytest.raises(ConfigError, match=r"^steps must be .*2.*, got 1$"):
+        validate("latent", ["ckpt_path=x.ckpt", "steps=1"], tmp_path)
+    with pytest.raises(ConfigError, match=r"^scale must be .*, got -0\.5$"):
+        validate("latent", ["ckpt_path=x.ckpt", "scale=-0.5"], tmp_path)
+    with pytest.raises(ConfigError, match=r"^unknown top-level key 'stpes' .*did you mean 'steps'\?$"):
+        validate("latent", ["ckpt_path=x.ckpt", "+stpes=3"], tmp_path)
+
+
 def test_eval_config_passes_and_is_checked(tmp_path):
     validate("eval", ["ckpt_path=/some/run/last.ckpt", "+data_overrides.n_test=2000"], tmp_path)
     with pytest.raises(
@@ -93,7 +110,8 @@ CALLBACK_TARGETS = (
 )
 DATA_TARGETS = (
     "mimkit.data.gmm.GMMDataModule, mimkit.data.mnist.MNISTDataModule, "
-    "mimkit.data.omniglot.OmniglotDataModule, mimkit.data.pca_fmnist.PCAFashionMNISTDataModule"
+    "mimkit.data.omniglot.OmniglotDataModule, mimkit.data.pca_fmnist.PCAFashionMNISTDataModule, "
+    "mimkit.data.images.ImageFolderDataModule, mimkit.data.tensors.TensorsDataModule"
 )
 PRECISIONS = (
     "64|32|16|transformer-engine|transformer-engine-float16|16-true|16-mixed|bf16-true|"

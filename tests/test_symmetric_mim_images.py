@@ -1,7 +1,8 @@
-"""Symmetric MIM on images as the paper and the references define it (spec §2, §5, §6), against
-hand-computed values on tiny models: decoder pairs scored with the statistics the sampler drew
-them with, one q(x) (the marginal under p(z)) for encoder and decoder pairs under any prior, the
-reparameterised prior draw, and per-tensor gradient normalisation of fused layers."""
+"""Symmetric MIM on images as the paper and the references define it (docs/maths.md §2, §5, §6),
+against hand-computed values on tiny models: decoder pairs scored with the statistics the sampler
+drew them with, one q(x) (the marginal under the density decoder pairs draw z from) for encoder
+and decoder pairs under any prior, the biases of its estimates, the reparameterised prior draw,
+and per-tensor gradient normalisation of fused layers."""
 
 import copy
 import math
@@ -12,9 +13,8 @@ from helpers import AffineGaussian, noiseless
 from torch import nn
 
 from mimkit.autoencoder import Autoencoder
-from mimkit.distributions import DiagonalGaussian
+from mimkit.distributions import DiagonalGaussian, standard_normal_log_prob
 from mimkit.gradients import gradient_tensors, normalize_per_tensor
-from mimkit.marginal import anchor_log_marginal
 from mimkit.nets.gated import GatedConv2d, GatedDense
 from mimkit.nets.heads import GaussianHeads
 from mimkit.nets.pixel_decoder import PixelDecoder
@@ -102,38 +102,111 @@ def mixture_log_prob(z):
     return math.log(sum(w * math.exp(normal_log_prob(z, m, s)) for m, s, w in zip(MEANS, STDS, WEIGHTS)))
 
 
-def test_anchor_draws_estimate_the_marginal_under_the_model_prior():
-    # q(x) = Σ_k π_k N(x; A μ_k + B, A² σ_k² + S²); z ~ N(0, 1) weighted by p(z) / N(z; 0, 1)
-    x = 1.8
-    closed_form = math.log(
-        sum(
-            w * math.exp(normal_log_prob(x, A * m + B, math.sqrt(A**2 * s**2 + S**2)))
-            for m, s, w in zip(MEANS, STDS, WEIGHTS)
-        )
+def linear_gaussian(prior: nn.Module, encoder: nn.Module | None = None) -> Autoencoder:
+    """p(x|z) = N(A z + B, S²) under `prior`; q(z|x) = N(x/2, 0.5²) unless given; float64."""
+    encoder = AffineGaussian(0.5, 0.5) if encoder is None else encoder
+    return Autoencoder(encoder, AffineGaussian(A, S, shift=B), prior).double()
+
+
+def one_gaussian_prior(mean: float, std: float) -> MixtureOfGaussiansPrior:
+    prior = MixtureOfGaussiansPrior(1, components=1)
+    with torch.no_grad():
+        prior.means.fill_(mean)
+        prior.log_stds.fill_(math.log(std))
+    return prior
+
+
+def decoder_pair_estimates(objective: MIM, model: Autoencoder, n: int):
+    """The decoder pairs' x and their log q(x) estimates, read back from the per-pair loss at β = 1:
+    ℓ = -½ [log p(x|z) + log p(z) + log q(z|x) + log q(x)]; x is what the encoder was given."""
+    seen = []
+    model.encoder.register_forward_hook(lambda module, args, out: seen.append(args[0]))
+    with torch.no_grad():
+        f, terms = objective.decoder_pair_terms(model, n, torch.zeros(n, 1, dtype=torch.float64), 1.0)
+    log_qx = -2 * f - terms["log_px_z"] - terms["log_pz"] - terms["log_qz_x"]
+    return seen[0].squeeze(1), log_qx, terms
+
+
+# the marginal's latent density N(m, s²): the anchor N(0, 1), or a one-Gaussian model prior
+MARGINALS = [("anchor", 0.0, 1.0), ("prior", 0.4, 0.5), ("prior_rsample", 0.4, 0.5)]
+
+
+def marginal_log_prob(x: torch.Tensor, m: float, s: float) -> torch.Tensor:
+    """log q(x) = log N(x; A m + B, A² s² + S²), the decoder marginal in closed form."""
+    return normal_log_prob(x, A * m + B, math.sqrt(A**2 * s**2 + S**2))
+
+
+@pytest.mark.parametrize("decoder_z, m, s", MARGINALS)
+def test_one_sample_decoder_estimate_is_biased_by_the_mutual_information(decoder_z, m, s):
+    # the pair's own z generated x: E[log p(x|z) - log q(x)] = I(x; z) = ½ log(1 + A² s² / S²)
+    model = linear_gaussian(StandardNormalPrior(1) if decoder_z == "anchor" else one_gaussian_prior(m, s))
+    torch.manual_seed(0)
+    x, log_qx, terms = decoder_pair_estimates(MIM(decoder_z=decoder_z), model, 400_000)
+    torch.testing.assert_close(log_qx, terms["log_px_z"])  # the one-sample estimate: log p(x|z)
+    bias = (log_qx - marginal_log_prob(x, m, s)).mean().item()
+    assert bias == pytest.approx(0.5 * math.log(1 + A**2 * s**2 / S**2), abs=0.01)
+
+
+@pytest.mark.parametrize("decoder_z, m, s", MARGINALS[:2])
+def test_reencode_bias_falls_towards_zero_as_proposals_are_added(decoder_z, m, s):
+    # proposals from an encoder unlike the true posterior; importance sampling's bias is < 0 and
+    # shrinks as O(1/S)
+    prior = StandardNormalPrior(1) if decoder_z == "anchor" else one_gaussian_prior(m, s)
+    biases = []
+    for samples in (1, 4, 32):
+        model = linear_gaussian(prior, encoder=AffineGaussian(0.3, 0.9, shift=0.2))
+        torch.manual_seed(0)
+        objective = MIM(decoder_z=decoder_z, decoder_qx="reencode", qx_samples=samples)
+        x, log_qx, _ = decoder_pair_estimates(objective, model, 200_000)
+        biases.append((log_qx - marginal_log_prob(x, m, s)).mean().item())
+    assert biases[0] < biases[1] < biases[2] <= 0.005
+    assert abs(biases[2]) < abs(biases[0]) / 10
+
+
+PRIORS = {
+    "standard": lambda: StandardNormalPrior(1),
+    "mixture": mixture_prior,
+}
+
+
+@pytest.mark.parametrize("prior", PRIORS)
+@pytest.mark.parametrize("decoder_z", ["anchor", "prior", "prior_rsample"])
+def test_encoder_and_decoder_pairs_use_one_latent_density_inside_log_qx(monkeypatch, prior, decoder_z):
+    """The density inside log q(x), named: N(0, I) for anchor draws, the model prior p(z) for prior
+    draws; the encoder pairs' importance weight and the decoder pairs' draws use the same one."""
+    model = linear_gaussian(PRIORS[prior]())
+    named = standard_normal_log_prob if decoder_z == "anchor" else model.prior.log_prob
+    objective = MIM(decoder_z=decoder_z)
+    assert objective.qx_log_prior(model) == named
+    x = torch.randn(64, 1, dtype=torch.float64)
+    # encoder pairs (the pair's own z as the proposal): log p(x|z) + log P(z) - log q(z|x)
+    torch.manual_seed(1)
+    _, terms = objective.encoder_pairs(model, x, beta=1.0)
+    torch.manual_seed(1)
+    z = model.encoder(x).rsample()
+    by_hand = terms["log_px_z"] + named(z) - terms["log_qz_x"]
+    torch.testing.assert_close(terms["log_qx"], by_hand)
+    # with fresh proposals, and for re-encoded decoder pairs: the same density is handed on
+    handed = []
+    monkeypatch.setattr(
+        "mimkit.objectives.mim.sample_log_marginal",
+        lambda model, x, samples, posterior, log_prior: handed.append(log_prior) or x.sum(1) * 0,
     )
-    torch.manual_seed(0)
-    z = torch.randn(400_000, 1, dtype=torch.float64)
-    log_px_z = DiagonalGaussian(A * z + B, torch.full_like(z, S)).log_prob(torch.full_like(z, x))
-    log_pz = mixture_prior().double().log_prob(z)
-    estimates = anchor_log_marginal(log_px_z, log_pz, z)
-    log_mean = (torch.logsumexp(estimates, 0) - math.log(len(z))).item()
-    assert log_mean == pytest.approx(closed_form, abs=0.01)
-    # without the weight: the marginal under N(0, 1), N(x; B, A² + S²), another number
-    unweighted = (torch.logsumexp(log_px_z, 0) - math.log(len(z))).item()
-    assert unweighted == pytest.approx(normal_log_prob(x, B, math.sqrt(A**2 + S**2)), abs=0.01)
-    assert abs(unweighted - closed_form) > 0.3
-
-
-def test_standard_prior_anchor_estimate_is_log_px_z_to_the_last_bit():
-    torch.manual_seed(0)
-    z, log_px_z = torch.randn(1000, 6), torch.randn(1000) * 50
-    log_pz = StandardNormalPrior(6).log_prob(z)
-    assert torch.equal(anchor_log_marginal(log_px_z, log_pz, z), log_px_z)
+    MIM(decoder_z=decoder_z, qx_fresh=True).encoder_pairs(model, x, beta=1.0)
+    MIM(decoder_z=decoder_z, decoder_qx="reencode").decoder_pairs(model, 8, x, beta=1.0)
+    assert handed == [named, named]
+    # decoder pairs (prior_sample) draw z from that density: the anchor's or the prior's sampler
+    drawn = []
+    monkeypatch.setattr(MIM, "sample_anchor", staticmethod(lambda *a: drawn.append("anchor") or x[:4]))
+    monkeypatch.setattr(model.prior, "sample", lambda n: drawn.append("prior") or x[:4])
+    objective.decoder_pairs(model, 4, x, beta=1.0)
+    assert drawn == ["anchor" if decoder_z == "anchor" else "prior"]
 
 
 @pytest.mark.parametrize("decoder_z", ["anchor", "prior"])
 def test_decoder_pair_loss_under_a_mixture_prior_by_hand(monkeypatch, decoder_z):
-    # q(z|x) = N(x/2, 0.5²), p(x|z) = N(A z + B, S²), p(z) the mixture; x = A z + B (noiseless)
+    # q(z|x) = N(x/2, 0.5²), p(x|z) = N(A z + B, S²), p(z) the mixture; x = A z + B (noiseless);
+    # log q(x) ≈ log p(x|z) at the pair's z, whichever density drew it; log p(z) is the model's
     noiseless(monkeypatch)
     model = Autoencoder(AffineGaussian(0.5, 0.5), AffineGaussian(A, S, shift=B), mixture_prior())
     z = 0.7
@@ -142,10 +215,9 @@ def test_decoder_pair_loss_under_a_mixture_prior_by_hand(monkeypatch, decoder_z)
     monkeypatch.setattr(model.prior, "sample", lambda n: fixed)
     x = A * z + B
     log_px_z, log_pz, log_qz_x = -math.log(S) - C, mixture_log_prob(z), normal_log_prob(z, x / 2, 0.5)
-    log_qx = log_px_z + log_pz - normal_log_prob(z, 0.0, 1.0) if decoder_z == "anchor" else log_px_z
     beta = 0.7
     f = MIM(decoder_z=decoder_z).decoder_pairs(model, 1, torch.zeros(1, 1), beta)
-    assert f.item() == pytest.approx(-0.5 * (log_px_z + log_pz + beta * (log_qz_x + log_qx)), rel=1e-5)
+    assert f.item() == pytest.approx(-0.5 * (log_px_z + log_pz + beta * (log_qz_x + log_px_z)), rel=1e-5)
 
 
 def decoder_pair_loss_at(mean: float, decoder_z: str) -> torch.Tensor:

@@ -62,7 +62,7 @@ def check_run(metrics, run_dir):
     assert json.loads((run_dir / "metrics.json").read_text())["test/loss"] == pytest.approx(
         metrics["test/loss"]
     )
-    for picture in ("samples.png", "reconstructions.png"):
+    for picture in ("samples.png", "reconstructions.png", "interpolations.png", "samples_around.png"):
         assert (run_dir / picture).stat().st_size > 0, picture
 
 

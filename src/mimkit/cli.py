@@ -21,7 +21,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from mimkit.errors import one_line
+from mimkit.errors import ConfigError, one_line
 from mimkit.hydra_callbacks import JOB_FAILURE, record_failure
 from mimkit.nonfinite import NonFiniteLossError
 
@@ -36,14 +36,33 @@ QUIET = (
     ".*smaller than the logging interval.*",
 )
 
-USER_ERRORS = (
-    ValueError,
-    TypeError,
-    OSError,
-    NonFiniteLossError,
-    InstantiationException,
-    OmegaConfBaseException,
-)
+# the user's mistakes, answered in one line: a bad config value or file it names (ConfigError:
+# data and checkpoints included), a config that does not compose, a non-finite loss, a path that
+# cannot be read or written. Anything else is a bug and keeps its traceback.
+USER_ERRORS = (ConfigError, OmegaConfBaseException, NonFiniteLossError, OSError)
+
+
+def _user_error(error: BaseException) -> BaseException | None:
+    """The user's mistake behind `error` (a constructor's, unwrapped from Hydra's), or None."""
+    if isinstance(error, InstantiationException):
+        cause = error.__cause__
+        return error if cause is None else _user_error(cause)  # None: `_target_` not found
+    if isinstance(error, OmegaConfBaseException):  # a resolver's ConfigError (e.g. a data file's)
+        inner = _resolver_error(error)
+        if inner is not None:
+            return inner
+    return error if isinstance(error, USER_ERRORS) else None
+
+
+def _resolver_error(error: BaseException) -> ConfigError | None:
+    """The ConfigError raised inside a resolver that OmegaConf re-raised as its own error (kept
+    only as the context of the re-raise), or None."""
+    seen = 0
+    while error is not None and seen < 10:
+        if isinstance(error, ConfigError):
+            return error
+        error, seen = error.__context__, seen + 1
+    return None
 
 
 def _sweep_job() -> bool:
@@ -72,19 +91,19 @@ def run_task(task: Callable[[DictConfig], dict], cfg: DictConfig) -> float | Non
         (Path(HydraConfig.get().runtime.output_dir) / JOB_FAILURE).unlink(missing_ok=True)
     try:
         metrics = task(cfg)
-    except USER_ERRORS as error:
-        cause = error.__cause__ if isinstance(error, InstantiationException) and error.__cause__ else error
+    except Exception as error:
+        cause = _user_error(error)
+        if cause is None:  # a bug: its traceback; in a sweep, the other jobs go on
+            if not sweep_job:
+                raise
+            log.exception("job failed")
+            return _fail_job(cfg, one_line(error))
         message = one_line(cause)
         if sweep_job:
             return _fail_job(cfg, message)
         log.error("error: %s", message)
         print(f"error: {message}", file=sys.stderr)
         sys.exit(1)
-    except Exception as error:  # not a user error: a bug; in a sweep, the other jobs go on
-        if not sweep_job:
-            raise
-        log.exception("job failed")
-        return _fail_job(cfg, one_line(error))
     if rank_zero_only.rank == 0:  # DDP: the other processes ran the same run
         shown = {k: v for k, v in metrics.items() if k.startswith(("val/", "test/"))}
         width = max(map(len, shown), default=0)

@@ -1,4 +1,4 @@
-"""Small, fast distribution objects returned by encoders, decoders and priors (spec §1).
+"""Small, fast distribution objects returned by encoders, decoders and priors (docs/maths.md §1).
 
 They follow the `torch.distributions` vocabulary (`log_prob`, `rsample`, `sample`, `mean`)
 but sum the log-density over all event dimensions, so `log_prob` of a batch `[B, ...]`
@@ -95,5 +95,5 @@ def check_binary(x: torch.Tensor, what: str) -> None:
 
 
 def standard_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
-    """log N(z; 0, I), summed over the last dimension: the latent anchor P(z) (spec §1)."""
+    """log N(z; 0, I), summed over the last dimension: the latent anchor P(z) (docs/maths.md §1)."""
     return -0.5 * (z.pow(2).sum(-1) + z.shape[-1] * LOG_2PI)

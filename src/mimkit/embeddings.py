@@ -8,7 +8,7 @@ datamodule's order):
 | mean | float32 [N, D] | the posterior mean E[z \\| x] (`Autoencoder.embed(x)`) |
 | sample | float32 [N, D] | one draw z ~ q(z \\| x) (from `seed`) |
 | std | float32 [N, D] | the posterior std (two-level models: of q(z1 \\| x, z2 = mean), q(z2 \\| x)) |
-| labels | int64 [N] | the datamodule's labels |
+| labels | int64 [N] | the datamodule's labels (absent for data without labels) |
 | split | str | train, val or test |
 
 `train` is the datamodule's fixed training set (`train_fixed()`: one draw of the toy data, or
@@ -29,6 +29,7 @@ from omegaconf import DictConfig
 
 from mimkit.checkpoint_io import load_module
 from mimkit.config import to_plain, unwritable_reason
+from mimkit.data.batches import labels_of
 from mimkit.errors import ConfigError
 from mimkit.run import check_input_shape
 from mimkit.schema import check_node, validate
@@ -36,10 +37,10 @@ from mimkit.schema import check_node, validate
 log = logging.getLogger(__name__)
 
 
-def split_tensors(datamodule, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """(x, labels) of `split` (train, val or test) of a TensorDataModule."""
-    x, labels = datamodule.train_fixed() if split == "train" else getattr(datamodule, split)
-    return x, labels
+def split_tensors(datamodule, split: str) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(x, labels) of `split` (train, val or test) of a TensorDataModule (labels None: no labels)."""
+    tensors = datamodule.train_fixed() if split == "train" else getattr(datamodule, split)
+    return tensors[0], labels_of(tensors)
 
 
 @torch.no_grad()
@@ -87,7 +88,8 @@ def embed(cfg: DictConfig) -> dict[str, float]:
         torch.manual_seed(cfg.seed)
         arrays = encode_split(model, x, cfg.batch_size, device)
     path = Path(cfg.paths.output_dir) / "embeddings.npz"
-    np.savez(path, **arrays, labels=labels.numpy(), split=np.array(cfg.split))
+    labelled = {} if labels is None else {"labels": labels.numpy()}  # data without labels: none
+    np.savez(path, **arrays, **labelled, split=np.array(cfg.split))
     log.info(
         "%s embeddings of %d %s points written to %s",
         "x".join(map(str, arrays["mean"].shape[1:])),

@@ -1,12 +1,12 @@
 """The Hydra entry points, shared by `python src/train.py` and the console scripts.
 
 `python src/train.py ARGS` and `mimkit-train ARGS` (pyproject's [project.scripts]) run the same
-`train()` below; likewise eval/`mimkit-eval` and embed/`mimkit-embed` (`mimkit-report` is
-`mimkit.report.main`, not a Hydra app). Importing this module first applies the entry points'
-glibc allocator settings (`mimkit.allocator`: before torch allocates anything, so this module
-is imported before torch) and sets PROJECT_ROOT, the checkout whose `conf/` is composed and
-whose folders `paths.*` default to: the environment's value if set, else the checkout this
-package lives in (an editable install or `src/` on the path).
+`train()` below; likewise eval/`mimkit-eval`, embed/`mimkit-embed` and latent/`mimkit-latent`
+(`mimkit-report` is `mimkit.report.main`, not a Hydra app). Importing this module first applies
+the entry points' glibc allocator settings (`mimkit.allocator`: before torch allocates anything,
+so this module is imported before torch) and sets PROJECT_ROOT, the checkout whose `conf/` is
+composed and whose folders `paths.*` default to: the environment's value if set, else the
+checkout this package lives in (an editable install or `src/` on the path).
 """
 
 import os
@@ -23,6 +23,7 @@ from omegaconf import DictConfig  # noqa: E402
 
 from mimkit.cli import run_task  # noqa: E402
 from mimkit.embeddings import embed as embed_task  # noqa: E402
+from mimkit.latent import latent as latent_task  # noqa: E402
 from mimkit.run import evaluate as evaluate_task  # noqa: E402
 from mimkit.run import train as train_task  # noqa: E402
 
@@ -51,3 +52,4 @@ def hydra_entry(config_name: str, task: Callable[[DictConfig], dict]) -> Callabl
 train = hydra_entry("train", train_task)
 evaluate = hydra_entry("eval", evaluate_task)
 embed = hydra_entry("embed", embed_task)
+latent = hydra_entry("latent", latent_task)

@@ -2,13 +2,14 @@
 
 Every job that `mimkit.run.train` completes writes `metrics.json` and then `finished.json`, the
 Hydra overrides it ran with. With `skip_finished=true`, `train` first looks in its run dir: a
-complete metrics.json (a non-empty JSON object of numbers holding the optimized metric) beside a
-finished.json of the same overrides (in any order, `skip_finished` itself aside) is a finished
-job, and its metrics are returned instead of training again (one log line says so). Anything
-else (no or partial metrics.json, other overrides, a job killed between the two files) trains
-again. Re-running a multirun with the same `hydra.sweep.dir` thus completes it: Hydra gives every
-job the same sub-directory again (docs/sweeps.md). The overrides, not the config files, identify
-a job: after editing a config or the code, use a new sweep dir.
+complete metrics.json (a non-empty JSON object of numbers holding the optimized metric, plus
+maybe the `skipped` record) beside a finished.json of the same overrides (in any order,
+`skip_finished` itself aside) is a finished job, and its metrics are returned instead of training
+again (one log line says so). Anything else (no or partial metrics.json, other overrides, a job
+killed between the two files) trains again. Re-running a multirun with the same `hydra.sweep.dir`
+thus completes it: Hydra gives every job the same sub-directory again (docs/sweeps.md). The
+overrides, not the config files, identify a job: after editing a config or the code, use a new
+sweep dir.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 FINISHED_NAME = "finished.json"
 METRICS_NAME = "metrics.json"
 IGNORED_KEYS = frozenset({"skip_finished"})  # turning skipping on does not make another job
+# metrics.json's one entry that is not a number: {metric or picture: why it was skipped}
+SKIPPED = "skipped"
 
 
 def job_overrides() -> list[str] | None:
@@ -57,6 +60,8 @@ def complete_metrics(path: Path, optimized_metric: str | None) -> dict[str, floa
     """The metrics of a complete metrics.json (a non-empty JSON object of numbers that holds
     `optimized_metric` when one is named), else None."""
     data = _read_json(path)
+    if isinstance(data, dict) and isinstance(data.get(SKIPPED), dict):
+        data = {name: value for name, value in data.items() if name != SKIPPED}
     if not isinstance(data, dict) or not data:
         return None
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in data.values()):

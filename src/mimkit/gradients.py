@@ -1,4 +1,4 @@
-"""Per-tensor gradient normalisation of the image protocol (spec §6).
+"""Per-tensor gradient normalisation of the image protocol (docs/maths.md §6).
 
 The VampPrior reference divides each parameter's gradient by its L2 norm before the Adam update,
 g ← g / (‖g‖₂ + ε), which makes the step size of every tensor independent of its gradient's scale.

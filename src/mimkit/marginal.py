@@ -1,4 +1,4 @@
-"""Importance-sampling estimates of the decoder marginal q(x) = E_{p(z)}[p(x|z)] (spec §2, §3).
+"""Importance-sampling estimates of the decoder marginal q(x) = E_{p(z)}[p(x|z)] (docs/maths.md §2, §3).
 
 With S proposals z_s ~ q(z|x):
     log q(x) ~= logsumexp_s [log p(x|z_s) + log p(z_s) - log q(z_s|x)] - log S.
@@ -14,8 +14,6 @@ from collections.abc import Callable
 
 import torch
 
-from mimkit.distributions import standard_normal_log_prob
-
 
 def importance_log_marginal(
     log_px_z: torch.Tensor, log_pz: torch.Tensor, log_qz_x: torch.Tensor, dim: int = 0
@@ -25,24 +23,24 @@ def importance_log_marginal(
     return torch.logsumexp(log_w, dim=dim) - math.log(log_w.shape[dim])
 
 
-def anchor_log_marginal(log_px_z: torch.Tensor, log_pz: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    """log q(x) from one z drawn from the latent anchor N(0, I) instead of q(z|x) (MIM's decoder
-    pairs): log p(x|z) + log p(z) - log N(z; 0, I), whose exponential has expectation
-    q(x) = E_{p(z)}[p(x|z)] over z ~ N(0, I). For the standard prior the weight is exactly 0 (the
-    same log-density twice), so the estimate is log p(x|z) to the last bit."""
-    return log_px_z + (log_pz - standard_normal_log_prob(z))
-
-
-def sample_log_marginal(model, x: torch.Tensor, samples: int, posterior=None) -> torch.Tensor:
+def sample_log_marginal(
+    model,
+    x: torch.Tensor,
+    samples: int,
+    posterior=None,
+    log_prior: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> torch.Tensor:
     """log q(x) for a batch x by `samples` fresh proposals from q(z|x) (one batched pass).
 
-    `posterior` may pass an already computed q(z|x) for x. Returns a vector [B].
+    `posterior` may pass an already computed q(z|x) for x; `log_prior` is the latent density of
+    the marginal (default: the model prior). Returns a vector [B].
     """
+    log_prior = model.prior.log_prob if log_prior is None else log_prior
     posterior = model.encoder(x) if posterior is None else posterior
     z = posterior.rsample((samples,))  # [S, B, D]
     log_px_z = model.decoder(z.flatten(0, 1)).log_prob(x.repeat(samples, *[1] * (x.dim() - 1)))
     log_px_z = log_px_z.view(samples, -1)
-    return importance_log_marginal(log_px_z, model.prior.log_prob(z), posterior.log_prob(z))
+    return importance_log_marginal(log_px_z, log_prior(z), posterior.log_prob(z))
 
 
 def chunk_sizes(samples: int, chunk: int) -> list[int]:

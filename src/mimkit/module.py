@@ -13,6 +13,7 @@ from hydra.utils import instantiate
 from mimkit.autoencoder import build_autoencoder
 from mimkit.callbacks.beta_warmup import BetaWarmup
 from mimkit.distributions import check_binary
+from mimkit.errors import ConfigError
 from mimkit.gradients import normalize_per_tensor
 from mimkit.metrics.epoch_means import EpochMeans
 from mimkit.nonfinite import NonFiniteWatch
@@ -27,13 +28,14 @@ ADAM = {"_target_": "torch.optim.Adam", "_partial_": True}
 
 
 def reconstruction_error(model, x: torch.Tensor, sample: bool) -> torch.Tensor:
-    """Mean Euclidean distance ||x - x'|| over the batch (spec §3)."""
+    """Mean Euclidean distance ||x - x'|| over the batch (docs/maths.md §3)."""
     return (model.reconstruct(x, sample=sample) - x).flatten(1).norm(dim=1).mean()
 
 
 def check_binary_data(datamodule) -> None:
-    """ValueError naming the data set unless the datamodule's fixed training, validation and test
-    inputs are all 0 or 1 (a Bernoulli decoder's data; checked once, not per log_prob)."""
+    """ConfigError (a ValueError: one line) naming the data set unless the datamodule's fixed
+    training, validation and test inputs are all 0 or 1 (a Bernoulli decoder's data; checked once,
+    not per log_prob), followed by the datamodule's `binary_advice` where it has one."""
     name = type(datamodule).__name__
     sets = {
         "training set": datamodule.train_fixed(),
@@ -42,7 +44,10 @@ def check_binary_data(datamodule) -> None:
     }
     for part, tensors in sets.items():
         if tensors is not None:
-            check_binary(tensors[0], f"the data ({name}, {part})")
+            try:
+                check_binary(tensors[0], f"the data ({name}, {part})")
+            except ValueError as error:
+                raise ConfigError(f"{error}{getattr(datamodule, 'binary_advice', '')}") from None
 
 
 # the run config's groups that build the module (its other keys are stored as `run`)
@@ -71,12 +76,23 @@ class AutoencoderModule(L.LightningModule):
     run: the run config's other keys (data, trainer, seed, ...) as train.py resolved them, stored
         with the others so that a checkpoint holds its whole run config once (`run_config`); None
         for a module built in Python.
+    standardization: the data's per-feature {"shift": [...], "scale": [...]} (plain floats, from
+        the datamodule's `standardization`: `data=tensors`), applied by the model
+        (`mimkit.standardization`); None: the data are used as they are.
     """
 
-    def __init__(self, model: dict, prior: dict, objective: dict, optim: dict, run: dict | None = None):
+    def __init__(
+        self,
+        model: dict,
+        prior: dict,
+        objective: dict,
+        optim: dict,
+        run: dict | None = None,
+        standardization: dict | None = None,
+    ):
         super().__init__()
         self.save_hyperparameters(logger=False)
-        self.model = build_autoencoder(model, prior)
+        self.model = build_autoencoder(model, prior, standardization)
         self.objective = instantiate(objective)
         self.beta = 1.0
         self.nonfinite = NonFiniteWatch()
@@ -84,10 +100,13 @@ class AutoencoderModule(L.LightningModule):
         self._means: dict[str, EpochMeans] = {}
 
     @classmethod
-    def from_run_config(cls, config: dict) -> AutoencoderModule:
-        """The module of a resolved run config (plain containers), which it keeps."""
+    def from_run_config(cls, config: dict, standardization: dict | None = None) -> AutoencoderModule:
+        """The module of a resolved run config (plain containers), which it keeps; the data's
+        standardisation statistics, if any."""
         return cls(
-            **{role: config[role] for role in ROLES}, run={k: v for k, v in config.items() if k not in ROLES}
+            **{role: config[role] for role in ROLES},
+            run={k: v for k, v in config.items() if k not in ROLES},
+            standardization=standardization,
         )
 
     @property
@@ -128,7 +147,8 @@ class AutoencoderModule(L.LightningModule):
         """The running means of `stage` in this epoch, over the names of its first step (made
         anew every epoch: the objective's outputs can change with β)."""
         if stage not in self._means:
-            self._means[stage] = EpochMeans(list(names)).to(self.device)
+            with torch.device(self.device):  # its states made there: no copy from the host in a step
+                self._means[stage] = EpochMeans(list(names))
         return self._means[stage]
 
     def _log_epoch_means(self, stage: str) -> dict[str, torch.Tensor]:

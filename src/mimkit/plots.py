@@ -1,7 +1,7 @@
 """The paper's Fig. 2 for one model with 2-D data and a 2-D latent space.
 
 Top panel, observation space: black contours are level sets of the model's data density
-q(x) = exp(-NLL(x)) (importance-sampled, spec §3) on a grid over the data range; red dots are
+q(x) = exp(-NLL(x)) (importance-sampled, docs/maths.md §3) on a grid over the data range; red dots are
 reconstructions x' ~ p(x|z), z ~ q(z|x) of test points (the test points themselves lightly grey).
 Bottom panel, latent space: green one-standard-deviation ellipses of q(z|x) for test points,
 over the dashed black unit circle, one standard deviation of the prior N(0, I).

@@ -1,4 +1,4 @@
-"""The arithmetic a run computes in, stated at start-up (docs/gpu.md, Precision).
+"""The arithmetic a run computes in, stated at start-up (docs/gpu.md, "Precision").
 
 `float32_precision` (train.yaml, eval.yaml) is torch's precision of fp32 matrix products and
 convolutions, set before any model is built: `highest` is IEEE fp32 everywhere (cuBLAS, cuDNN,

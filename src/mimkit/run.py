@@ -23,7 +23,7 @@ from mimkit.checkpoint_io import load_module
 from mimkit.config import to_plain, unwritable_reason
 from mimkit.distributed import check_launch, check_sync_batchnorm
 from mimkit.errors import ConfigError
-from mimkit.finished import forget_finished, mark_finished, skip_if_finished
+from mimkit.finished import SKIPPED, forget_finished, mark_finished, skip_if_finished
 from mimkit.loggers import finish_wandb, log_run_config
 from mimkit.module import AutoencoderModule
 from mimkit.precision import DEFAULT_FLOAT32_PRECISION, check_bf16, mantissa_bits, set_float32_precision
@@ -57,6 +57,19 @@ def check_input_shape(model: dict, datamodule) -> None:
         )
 
 
+def advise_decoder(module: AutoencoderModule, datamodule) -> None:
+    """A warning where binary data (`datamodule.binary`: set, or detected by data=tensors) meet a
+    Gaussian decoder, whose density on 0/1 values grows without bound as its std shrinks; the
+    model is not switched (the model group is the command line's choice)."""
+    bernoulli = getattr(module.model.decoder, "binary_data", False)
+    if getattr(datamodule, "binary", False) is True and not bernoulli:
+        log.warning(
+            "the data are binary (every value 0 or 1) but the decoder p(x|z) is Gaussian: use "
+            "model=mlp_bernoulli for the Bernoulli decoder (or data.binary=false to keep a Gaussian "
+            "on purpose)"
+        )
+
+
 def _build(cfg: DictConfig, module: AutoencoderModule | None = None):
     """Datamodule, module, trainer for the validated `cfg`; raises ConfigError before any work is
     done."""
@@ -73,7 +86,8 @@ def _build(cfg: DictConfig, module: AutoencoderModule | None = None):
     datamodule.setup("fit")
     check_input_shape(plain["model"], datamodule)
     if module is None:
-        module = AutoencoderModule.from_run_config(plain)
+        module = AutoencoderModule.from_run_config(plain, getattr(datamodule, "standardization", None))
+    advise_decoder(module, datamodule)
     callbacks = _instantiate_all(cfg.get("callbacks"))
     if not cfg.trainer.get("enable_progress_bar", True):  # the bar is off: drop its callback too
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
@@ -102,12 +116,31 @@ def _final_metrics(
     return metrics
 
 
-def write_metrics(metrics: dict[str, float], output_dir: Path) -> Path:
+def skipped_metrics(trainer: L.Trainer) -> dict[str, str]:
+    """{metric or picture: why it was skipped} from the callbacks that skipped something (their
+    `skipped` dicts, e.g. the label metrics of data without labels), logged in one line."""
+    skipped: dict[str, str] = {}
+    for callback in trainer.callbacks:
+        skipped.update(getattr(callback, "skipped", None) or {})
+    if skipped:
+        reasons: dict[str, list[str]] = {}
+        for name, why in sorted(skipped.items()):
+            reasons.setdefault(why, []).append(name)
+        log.info("skipped: %s", "; ".join(f"{', '.join(names)} ({why})" for why, names in reasons.items()))
+    return skipped
+
+
+def write_metrics(metrics: dict[str, float], output_dir: Path, skipped: dict[str, str] | None = None) -> Path:
+    """metrics.json: the metrics, a flat {"stage/name": number} map, and where something was
+    skipped, {"skipped": {name: why}} (the one entry that is not a number)."""
     bad = [name for name, value in metrics.items() if not math.isfinite(value)]
     if bad:
         log.warning("non-finite final metrics: %s", ", ".join(bad))
     path = output_dir / "metrics.json"
-    path.write_text(json.dumps(dict(sorted(metrics.items())), indent=2) + "\n")
+    content: dict = dict(sorted(metrics.items()))
+    if skipped:
+        content[SKIPPED] = dict(sorted(skipped.items()))
+    path.write_text(json.dumps(content, indent=2) + "\n")
     return path
 
 
@@ -152,7 +185,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     )
     if trainer.is_global_zero:  # DDP: every process holds these metrics; process 0 writes them
         log.info("best checkpoint: %s", best or "(none)")
-        log.info("metrics written to %s", write_metrics(metrics, output_dir))
+        log.info("metrics written to %s", write_metrics(metrics, output_dir, skipped_metrics(trainer)))
         mark_finished(output_dir)
     _close_loggers(trainer, metrics)
     return metrics
@@ -174,6 +207,6 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     datamodule, module, trainer, output_dir = _build(run_cfg, module=module)
     metrics = _final_metrics(trainer, datamodule, module, None, run_cfg.seed)
     if trainer.is_global_zero:
-        log.info("metrics written to %s", write_metrics(metrics, output_dir))
+        log.info("metrics written to %s", write_metrics(metrics, output_dir, skipped_metrics(trainer)))
     _close_loggers(trainer, metrics)
     return metrics

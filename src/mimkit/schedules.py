@@ -1,4 +1,4 @@
-"""Per-epoch schedules of the reference protocol (spec §2, §6). Epochs count from 1."""
+"""Per-epoch schedules of the reference protocol (docs/maths.md §2, §6). Epochs count from 1."""
 
 from __future__ import annotations
 

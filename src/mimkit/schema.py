@@ -1,6 +1,6 @@
 """The schema of the run config, checked with pydantic v2 (docs/decisions/config-schema.md).
 
-`validate(config, "train")` (or "eval", "embed") runs once per run on the resolved config, before
+`validate(config, "train")` (or "eval", "embed", "latent") runs once per run on the resolved config, before
 any data is read, any model built or any file written. The first problem ends the run with one line
 that names the key and what it allows, e.g.
 
@@ -38,6 +38,7 @@ from typing_extensions import TypedDict, is_typeddict
 from mimkit.errors import ConfigError
 from mimkit.fields import NonNegativeInt, NonNegativeNumber, Number, PositiveInt, PositiveNumber, Shape
 from mimkit.gradients import GradNorm
+from mimkit.latent_paths import PathKind, Steps
 from mimkit.objectives.mim import DecoderZ
 from mimkit.precision import Float32Precision
 from mimkit.priors.vamp import Activation
@@ -90,6 +91,8 @@ DATA = (
     "mimkit.data.mnist.MNISTDataModule",
     "mimkit.data.omniglot.OmniglotDataModule",
     "mimkit.data.pca_fmnist.PCAFashionMNISTDataModule",
+    "mimkit.data.images.ImageFolderDataModule",
+    "mimkit.data.tensors.TensorsDataModule",
 )
 PRIOR = Target(
     (
@@ -224,7 +227,24 @@ class EmbedConfig(TypedDict):
     data_overrides: NotRequired[dict]
 
 
-SCHEMAS = {"train": TrainConfig, "eval": EvalConfig, "embed": EmbedConfig}
+@with_config(STRICT)
+class LatentConfig(EmbedConfig):
+    """conf/latent.yaml: embed.yaml's keys and the latent tools' (mimkit.latent)."""
+
+    tool: NotRequired[Literal["interpolate", "traverse", "sample_around", "consistency"]]
+    points: NotRequired[PositiveInt | None]
+    indices: NotRequired[Annotated[list[NonNegativeInt], Field(min_length=1)] | None]
+    mean: NotRequired[bool | None]
+    steps: NotRequired[Steps]
+    path: NotRequired[PathKind]
+    dims: NotRequired[list[NonNegativeInt] | None]
+    values: NotRequired[list[Number]]
+    absolute: NotRequired[bool]
+    scale: NotRequired[NonNegativeNumber]
+    n: NotRequired[PositiveInt]
+
+
+SCHEMAS = {"train": TrainConfig, "eval": EvalConfig, "embed": EmbedConfig, "latent": LatentConfig}
 
 # --- Lightning's classes: stricter types than their annotations for some keys --------------
 
@@ -266,7 +286,7 @@ FOREIGN: dict[type, dict[str, Any]] = {
 
 def validate(config: dict, kind: str = "train") -> None:
     """Raise a ConfigError (one line, naming the key) for the first problem of `config`, a resolved
-    config as plain containers; `kind`: train, eval or embed."""
+    config as plain containers; `kind`: train, eval, embed or latent."""
     _check("", config, SCHEMAS[kind])
 
 

@@ -27,19 +27,21 @@ def tsne_2d(z: np.ndarray, perplexity: float = 30.0, seed: int = 0) -> np.ndarra
 
 def plot_tsne(
     coords: np.ndarray,
-    labels: np.ndarray,
+    labels: np.ndarray | None,
     path: str | Path,
     title: str | None = None,
     class_names: list[str] | None = None,
 ) -> Path:
-    """Scatter of `coords` [N, 2] coloured by integer `labels` [N]; written to `path` (PNG)."""
-    labels = np.asarray(labels)
+    """Scatter of `coords` [N, 2] coloured by integer `labels` [N] (None: one colour, no legend);
+    written to `path` (PNG)."""
+    unlabelled = labels is None
+    labels = np.zeros(len(coords), dtype=np.int64) if unlabelled else np.asarray(labels)
     classes = np.unique(labels)
     cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "nipy_spectral")
     fig, ax = plt.subplots(figsize=(6, 6))
     for index, label in enumerate(classes):
         chosen = labels == label
-        name = class_names[int(label)] if class_names else str(label)
+        name = None if unlabelled else class_names[int(label)] if class_names else str(label)
         ax.scatter(
             coords[chosen, 0],
             coords[chosen, 1],
@@ -49,7 +51,7 @@ def plot_tsne(
             label=name,
             rasterized=True,
         )
-    if len(classes) <= LEGEND_CLASSES:
+    if len(classes) <= LEGEND_CLASSES and not unlabelled:
         ax.legend(markerscale=4, fontsize=8, loc="best", frameon=False)
     ax.set_xticks([])
     ax.set_yticks([])

@@ -1,4 +1,4 @@
-"""Two-level latents z = [z1, z2] (spec §1, "Hierarchical latents").
+"""Two-level latents z = [z1, z2] (docs/maths.md §1, "Hierarchical latents").
 
 The objectives see one latent vector: every distribution over z below samples and scores the
 concatenation [z1, z2] along the last dimension, so MIM, A-MIM and the VAE run unchanged over flat

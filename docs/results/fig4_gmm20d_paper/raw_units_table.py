@@ -1,5 +1,5 @@
 """The table of docs/results/README.md for the standardised 10-seed Fig. 4: this sweep's means
-(results.json) beside the paper's plotted values (spec §7), with the 1-sample NLL also put back
+(results.json) beside the paper's plotted values (docs/maths.md §7), with the 1-sample NLL also put back
 in the raw data units the paper's plot uses. Standardising is the affine map x -> (x - m) / s,
 so a model's density on raw data is its density on standardised data times prod(1 / s_d):
 NLL_raw = NLL_standardised + sum_d log s_d (59.50 nats for the 20-D layout). Reconstruction

@@ -1,4 +1,4 @@
-"""Sets the module's β at the start of every training epoch (spec §2: β = min(1, e / warmup)).
+"""Sets the module's β at the start of every training epoch (docs/maths.md §2: β = min(1, e / warmup)).
 
 `warmup = 0` gives β = 1 from the first epoch. Model selection and early stopping consider only
 epochs trained at β = 1 (`at_full_beta`), so both agree on which epochs count.

@@ -1,4 +1,4 @@
-"""Model selection that agrees with early stopping: only β = 1 epochs can be best (spec §2)."""
+"""Model selection that agrees with early stopping: only β = 1 epochs can be best (docs/maths.md §2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Early stopping that counts only epochs trained at β = 1 (spec §2, model selection)."""
+"""Early stopping that counts only epochs trained at β = 1
+(docs/maths.md §2, "β warm-up and model selection")."""
 
 from __future__ import annotations
 

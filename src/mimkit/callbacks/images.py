@@ -1,4 +1,4 @@
-"""Pictures of an image model at the end of testing (spec §3, "Images also"): a grid of samples
+"""Pictures of an image model at the end of testing (docs/maths.md §3, pictures): a grid of samples
 x ~ p(x|z), z ~ p(z); real test images above their reconstructions; for a VampPrior its
 pseudo-inputs. PNGs in the run dir, and W&B images when a WandbLogger is attached.
 

@@ -1,4 +1,4 @@
-"""The paper's representation metrics (spec §3), computed once at the end of every test epoch.
+"""The paper's representation metrics (docs/maths.md §3), computed once at the end of every test epoch.
 
 Logged through `pl_module.log`, so they reach `trainer.test`'s results and metrics.json:
 
@@ -10,6 +10,7 @@ Logged through `pl_module.log`, so they reach `trainer.test`'s results and metri
 | test/nll_1s | −ELBO: the one-sample estimate of −log q(x) (the reference's toy-figure number) |
 | test/points, test/mi_points | test points scored (all metrics but the NLL), pairs of the KSG estimate |
 | test/knn{k} | K-NN accuracy, fit on `knn_train` training embeddings, scored on the test set |
+| test/probe_acc | linear probe: logistic regression (cross-validated C) on the same embeddings |
 | test/active_units | latent dims with Var_x(E_q[z_d]) > `active_threshold` (Burda et al.) |
 | test/active_units/z1, /z2 | the same per latent group of the two-level image models |
 | test/posterior_var_mean, test/posterior_var/d{i} | E_x[σ_d(x)²], mean over dims and per dim |
@@ -46,6 +47,7 @@ import numpy as np
 import torch
 from lightning.pytorch.utilities import rank_zero_warn
 
+from mimkit.data.batches import labels_of
 from mimkit.fields import NonNegativeInt, NonNegativeNumber, PositiveInt
 from mimkit.metrics.consistency import consistency_gap
 from mimkit.metrics.knn import knn_accuracy
@@ -53,6 +55,7 @@ from mimkit.metrics.ksg import ksg_mutual_information
 from mimkit.metrics.nll import Progress, nll_one_sample, nll_per_example
 from mimkit.metrics.pass_size import measured_rows_per_pass
 from mimkit.metrics.posterior import active_units, mean_posterior_variance
+from mimkit.metrics.probe import probe_accuracy
 from mimkit.seeding import seed_generators
 
 # the caps of a `fast_dev_run` (one batch of everything): points per metric, samples per estimate
@@ -103,7 +106,7 @@ def nll_shard(
     world: int = 1,
     max_pairs: int | None = None,
 ) -> torch.Tensor:
-    """−log q(x) (importance sampling, S = `samples`, spec §3) of the rows of x in the blocks of
+    """−log q(x) (importance sampling, S = `samples`, docs/maths.md §3) of the rows of x in the blocks of
     `block_size` rows that fall to process `rank` of `world` (block b to rank b mod world), 0 for
     the other rows. Block b draws from the stream `block_seed(seed, b)` (seed None: the global RNG
     as it is), so the sum over the `world` processes' results is the same for any world. Passes of
@@ -124,12 +127,12 @@ def nll_shard(
 class RepresentationMetrics(L.Callback):
     """Computes MI, NLL, K-NN accuracy, collapse diagnostics and consistency at test time.
 
-    mi_pairs: test points for the KSG estimate (spec: 10,000; 3,000 for images).
-    ksg_k: KSG neighbour order (spec: 5).
-    nll_samples: S of the importance-sampling NLL (spec: 5000 for images).
+    mi_pairs: test points for the KSG estimate (docs/maths.md §3: 10,000; 3,000 for images).
+    ksg_k: KSG neighbour order (docs/maths.md §3: 5).
+    nll_samples: S of the importance-sampling NLL (docs/maths.md §3: 5000 for images).
     nll_batch: test points scored per pass of the NLL; the S samples are drawn in chunks so a
         pass holds at most `rows_per_pass` (x, z) rows.
-    knn_ks: the k of the K-NN accuracies (spec: 1, 3, 5, 10).
+    knn_ks: the k of the K-NN accuracies (docs/maths.md §3: 1, 3, 5, 10).
     knn_train: training points (from `train_fixed()`) the K-NN classifier is fit on.
     embed_sample: embed with a draw z ~ q(z|x) (the reference) rather than the posterior mean.
     consistency_samples: S of the log q(x) estimate inside the consistency gap.
@@ -142,11 +145,17 @@ class RepresentationMetrics(L.Callback):
         image NLL costs seconds per image on a CPU, the other metrics milliseconds.
     nll_precision: "32" (default) or "bf16": the networks of the NLL passes under bf16 autocast,
         densities and logsumexp still fp32 (`mimkit.distributions.full_precision`): ≈1.9× faster on
-        this CPU, NLL shifts of up to 0.07 nats per image measured (README, Performance). Recorded
+        this CPU, NLL shifts of up to 0.07 nats per image measured (docs/performance.md). Recorded
         as `test/nll_bf16` = 1.
     rows_per_pass: the most (x, z) rows in one pass of the NLL and the consistency gap, the mixture
         priors included, and in one encoder pass (None: the device's default,
         `mimkit.metrics.pass_size`; docs/gpu.md).
+    probe: also report `test/probe_acc`, the linear probe (`mimkit.metrics.probe`) on the K-NN's
+        training and test embeddings; it draws nothing, so the other metrics are the same without it.
+
+    The label metrics (K-NN, the probe) need labels on both sets: data without labels (a split
+    (x, None), `mimkit.data.batches.labels_of`) skip them, and `skipped` ({name: why}, read into
+    metrics.json by `mimkit.run`) says so.
     """
 
     def __init__(
@@ -167,6 +176,7 @@ class RepresentationMetrics(L.Callback):
         nll_points: PositiveInt | None = None,
         nll_precision: NllPrecision = "32",
         rows_per_pass: PositiveInt | None = None,
+        probe: bool = True,
     ):
         self.mi_pairs = mi_pairs
         self.ksg_k = ksg_k
@@ -184,6 +194,8 @@ class RepresentationMetrics(L.Callback):
         self.nll_points = nll_points
         self.nll_precision = str(nll_precision)
         self.rows_per_pass = rows_per_pass
+        self.probe = probe
+        self.skipped: dict[str, str] = {}  # the metrics the last `compute` skipped, and why
 
     def capped(self, points: int, samples: int) -> RepresentationMetrics:
         """A copy that uses at most `points` test, K-NN training, MI and consistency points and
@@ -216,6 +228,7 @@ class RepresentationMetrics(L.Callback):
         the IS-NLL is shared between them, the other metrics are rank 0's (the other ranks return
         the NLL's entries only).
         """
+        self.skipped = {}
         if self.test_points is not None:
             test = tuple(None if part is None else part[: self.test_points] for part in test)
         anchor = next(model.parameters())
@@ -265,18 +278,35 @@ class RepresentationMetrics(L.Callback):
         with _timed(timings, "mi"):
             n = min(self.mi_pairs, len(x_test))
             if n > self.ksg_k:
-                metrics["test/mi"] = ksg_mutual_information(x_test[:n], codes["sample"][:n], k=self.ksg_k)
+                # in the model's input units: standardised where the model standardises its data
+                scaled = getattr(model, "standardization", None)
+                x_mi = x_test[:n] if scaled is None else scaled(x_test[:n])
+                metrics["test/mi"] = ksg_mutual_information(x_mi, codes["sample"][:n], k=self.ksg_k)
                 metrics["test/mi_points"] = float(n)
         with _timed(timings, "nll_1s"):
             metrics["test/nll_1s"] = nll_one_sample(model, x_test, batch)
-        if train is not None and len(train) > 1 and len(test) > 1:
+        train_labels, test_labels = None if train is None else labels_of(train), labels_of(test)
+        if train_labels is None or test_labels is None:
+            why = "no training set (train_fixed())" if train is None else "the data have no labels"
+            names = ["test/knn", "test/probe_acc"] if self.probe else ["test/knn"]
+            self.skipped.update(dict.fromkeys(names, why))
+        else:
             with _timed(timings, "knn"):
                 x_train = train[0][: self.knn_train].to(x_test.device)
                 train_codes = encode(model, x_train, batch)
                 key = "sample" if self.embed_sample else "mean"
                 ks = [k for k in self.knn_ks if k <= len(x_train)]
-                scores = knn_accuracy(train_codes[key], train[1][: self.knn_train], codes[key], test[1], ks)
+                train_labels = train_labels[: self.knn_train]
+                scores = knn_accuracy(train_codes[key], train_labels, codes[key], test_labels, ks)
                 metrics.update({f"test/knn{k}": value for k, value in scores.items()})
+            if self.probe:  # draws nothing: the metrics after it are unchanged
+                with _timed(timings, "probe"):
+                    try:
+                        metrics["test/probe_acc"] = probe_accuracy(
+                            train_codes[key], train_labels, codes[key], test_labels
+                        )
+                    except ValueError as error:  # e.g. one class among the training points
+                        self.skipped["test/probe_acc"] = str(error)
         with _timed(timings, "posterior"):
             metrics["test/active_units"] = float(active_units(codes["mean"], self.active_threshold))
             if "z1_dim" in codes:  # two-level latents z = [z1, z2]
@@ -316,6 +346,7 @@ class RepresentationMetrics(L.Callback):
             world=trainer.world_size,
             sum_over_ranks=lambda tensor: strategy.reduce(tensor, reduce_op="sum"),
         )
+        self.skipped = metrics.skipped  # a capped copy's record too
         # rank 0's numbers to every process, which logs them (sync_dist: the mean of equal values)
         for name, value in strategy.broadcast(values, src=0).items():
             pl_module.log(name, value, sync_dist=True)

@@ -1,7 +1,9 @@
 """tsne.png at the end of testing: a t-SNE of the first `points` test latents, coloured by class
-(spec §3, "Images also"; the paper's Figs. 7–10). Also sent to W&B when a WandbLogger is attached.
+(docs/maths.md §3, pictures; the paper's Figs. 7–10). Also sent to W&B when a WandbLogger is attached.
 
-Skipped for unlabelled test sets and, unless `images_only` is false, for non-image data.
+Skipped, unless `images_only` is false, for non-image data. Test sets without labels get the
+picture in one colour, and `skipped` ({"tsne.png colours": why}, read into metrics.json by
+`mimkit.run`) says so.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pydantic import Field, Strict
 from mimkit.callbacks.metrics import encode
 from mimkit.callbacks.plots import describe
 from mimkit.callbacks.wandb_images import log_images
+from mimkit.data.batches import labels_of
 from mimkit.fields import NonNegativeInt, PositiveInt, PositiveNumber
 from mimkit.seeding import seeded_draws
 
@@ -46,16 +49,20 @@ class TSNEPlot(L.Callback):
         self.images_only = images_only
         self.encode_batch = encode_batch
         self.written: Path | None = None
+        self.skipped: dict[str, str] = {}
 
     def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         test = getattr(getattr(trainer, "datamodule", None), "test", None)
-        if not trainer.is_global_zero or test is None or len(test) < 2 or test[1] is None:
+        self.skipped = {}
+        if not trainer.is_global_zero or test is None:
             return
-        x, labels = test[0], test[1]
+        x, labels = test[0], labels_of(test)
         if self.images_only and x.dim() != 4:
             return
+        if labels is None:
+            self.skipped["tsne.png colours"] = "the data have no labels"
         points = min(self.points, 256) if trainer.fast_dev_run else self.points
-        x, labels = x[:points].to(pl_module.device), labels[:points]
+        x, labels = x[:points].to(pl_module.device), None if labels is None else labels[:points].cpu().numpy()
         from mimkit.tsne import plot_tsne, tsne_2d  # scikit-learn and matplotlib only when due
 
         start = time.perf_counter()
@@ -72,7 +79,8 @@ class TSNEPlot(L.Callback):
         path = Path(trainer.default_root_dir) / "tsne.png"
         title = f"{describe(pl_module) or 'model'}: t-SNE of {len(z)} test latents"
         class_names = getattr(trainer.datamodule, "class_names", None)
-        self.written = plot_tsne(coords, labels.cpu().numpy(), path, title, class_names)
-        np.savez_compressed(path.with_suffix(".npz"), coords=coords, labels=labels.cpu().numpy())
+        self.written = plot_tsne(coords, labels, path, title, class_names)
+        labelled = {} if labels is None else {"labels": labels}
+        np.savez_compressed(path.with_suffix(".npz"), coords=coords, **labelled)
         log.info("t-SNE of %d test latents written to %s (%.1f s)", len(z), path, time.perf_counter() - start)
         log_images(trainer, {"test/tsne": self.written})

@@ -1,8 +1,8 @@
 """The reference code's training-image augmentation for PCA-Fashion-MNIST (`data.augment=true`).
 
 `seraphlabs-ca/MIM` (`src/datasets.py`, `PCAFashionMNIST`) transforms every training image,
-each epoch anew, before projecting it on the PCA; the paper does not mention it (spec §7 note in
-docs/results). With probability 0.5 a random affine map about the image centre (rotation angle
+each epoch anew, before projecting it on the PCA; the paper does not mention it
+(docs/results/README.md). With probability 0.5 a random affine map about the image centre (rotation angle
 uniform in ±10°, translation uniform in ±10% of the side on each axis, whole pixels; scale
 uniform in 0.8–1.2; shear along x uniform in ±5°), nearest-neighbour resampling and zeros
 outside; then every image (transformed or not) is dequantised to (255 x + u) / 256, u ~ U(0, 1),

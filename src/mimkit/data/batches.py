@@ -1,7 +1,7 @@
 """Minibatches sliced from whole tensors, with no per-item Python work.
 
 The authors' toy loader drew GMM samples one at a time through a DataLoader (0.40 s of a
-0.89 s epoch, see baselines.md); here each epoch's data is one tensor operation.
+0.89 s epoch: docs/performance.md, "Reference measurements"); here each epoch's data is one tensor operation.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, IterableDataset
 
+from mimkit.errors import ConfigError
 from mimkit.fields import NonNegativeInt, PositiveInt
 
 Tensors = tuple[torch.Tensor, ...]
@@ -39,10 +40,10 @@ class Batches(IterableDataset):
         self.rank, self.world = rank, world
         self.epoch = 0
         if world > 1 and size // world < len(self):
-            raise ValueError(
+            raise ConfigError(
                 f"{size} rows in batches of {batch_size} give {len(self)} steps, more "
                 f"than the {size // world} rows each of {world} processes holds: use a "
-                f"batch size of at least {world}"
+                f"data.batch_size of at least {world}"
             )
 
     def __len__(self) -> int:
@@ -63,6 +64,11 @@ def seeded(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def labels_of(split: Tensors | None) -> torch.Tensor | None:
+    """The labels of a split (x, labels), or None for data without labels: (x, None) or (x,)."""
+    return split[1] if split is not None and len(split) > 1 else None
+
+
 def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     """The generator of training epoch `epoch` of a run seeded `seed` (data are a function of
     (seed, epoch), so a resumed run draws what an uninterrupted one would)."""
@@ -80,9 +86,14 @@ class TensorDataModule(L.LightningDataModule):
     fresh samples or a shuffle) and `train_fixed()` (one fixed training set, for K-NN fitting
     and PCA) read. Used without a trainer, the first `val`, `test`, `train_fixed()`, `n_train`
     or `train_epoch()` prepares and sets the module up itself (`ready`).
+
+    Data without labels: `val`, `test` and `train_fixed()` are (x, None), the training batches
+    (x,), and `has_labels` is False (`labels_of` reads either form); the label metrics and
+    pictures are then skipped.
     """
 
     x_shape: tuple[int, ...]
+    has_labels: bool = True  # every shipped data set but data=tensors / data=images without labels
 
     def __init__(self, batch_size: PositiveInt, eval_batch_size: PositiveInt, seed: NonNegativeInt):
         super().__init__()
@@ -155,6 +166,7 @@ class TensorDataModule(L.LightningDataModule):
         return self.served_epoch(0 if trainer.overfit_batches else trainer.current_epoch)
 
     def _fixed_loader(self, tensors: Tensors) -> DataLoader:
+        tensors = tuple(t for t in tensors if t is not None)  # (x, None): data without labels
         return DataLoader(
             Batches(lambda _: tensors, len(tensors[0]), self.eval_batch_size, **self._shard()),
             batch_size=None,

@@ -1,7 +1,9 @@
-"""28 x 28 grey-level image sets served binarised, the "dynamic" protocol of spec §4.
+"""Image sets served binarised, the "dynamic" protocol of docs/maths.md §4: MNIST, Fashion-MNIST
+and Omniglot (grey, 28 x 28), and image folders (`mimkit.data.images`: grey or RGB, any size).
 
-Images are held as pixel intensities p = grey / 255 in [0, 1], float32 [N, 1, 28, 28], and
-served as binary images x ~ Bernoulli(p) (x = 1 where a uniform draw u < p), float32 in {0, 1}:
+Images are held as uint8 levels, pixel intensities p = level / 255 in [0, 1], float32
+[N, C, H, W], and served as binary images x ~ Bernoulli(p) (x = 1 where a uniform draw u < p),
+float32 in {0, 1}:
 
 - training: every epoch is a fresh shuffle, drawn from the generator of (run seed, epoch), and a
   fresh binarisation, drawn batch by batch on the training device (`transfer_batch_to_device`)
@@ -15,7 +17,10 @@ served as binary images x ~ Bernoulli(p) (x = 1 where a uniform draw u < p), flo
   sweep is scored on the same binary images; `train_fixed()` is the training set binarised
   once the same way (for K-NN fitting).
 
-Labels are int64 [N]. Subclasses read the grey images in `load` (`setup`) and call `_set_splits`.
+Labels are int64 [N], or None for unlabelled data (then `val`, `test` and `train_fixed()` are
+(x, None) and the loaders' batches hold no labels). Subclasses read the images in `load`
+(`setup`) and call `_set_splits`; `pixels` is the binarisation (an image folder may keep the
+intensities instead).
 """
 
 from __future__ import annotations
@@ -39,8 +44,9 @@ Pixels = Literal[784]  # data.x_dim: the pixel count SIDE * SIDE, fixed
 
 
 def intensities(grey: torch.Tensor) -> torch.Tensor:
-    """uint8 images [N, H, W] or [N, 1, H, W] -> float32 pixel intensities [N, 1, H, W] in [0, 1]."""
-    return grey.reshape(len(grey), 1, *grey.shape[-2:]).float().div_(255)
+    """uint8 images [N, H, W] or [N, C, H, W] -> float32 pixel intensities [N, C, H, W] in [0, 1]
+    (C = 1 for [N, H, W])."""
+    return (grey.unsqueeze(1) if grey.dim() == 3 else grey).float().div_(255)
 
 
 def binarize(p: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -55,10 +61,14 @@ def batch_generator(seed: int, epoch: int, position: int, device: torch.device) 
     return torch.Generator(device).manual_seed(int(key))
 
 
+def _long(labels: torch.Tensor | None) -> torch.Tensor | None:
+    return None if labels is None else labels.long()
+
+
 class BinarizedImages(TensorDataModule):
-    """Base of MNIST, Fashion-MNIST and Omniglot: batches are (x [B, 1, 28, 28] in {0, 1},
-    labels int64 [B]). The subclasses' `x_dim` key is the pixel count (784, fixed), for flat
-    models' sizes."""
+    """Base of MNIST, Fashion-MNIST, Omniglot (batches (x [B, 1, 28, 28] in {0, 1}, labels int64
+    [B]); their `x_dim` key is the pixel count, 784, fixed, for flat models' sizes) and of image
+    folders (x [B, C, H, W], labels or none)."""
 
     x_shape = (1, SIDE, SIDE)
 
@@ -68,12 +78,18 @@ class BinarizedImages(TensorDataModule):
         self.train_grey = self.train_labels = None
         self._fixed: Tensors | None = None
 
-    def _set_splits(self, train: Tensors, val: Tensors, test: Tensors) -> None:
-        """(uint8 grey images [N, 28, 28], int64 labels [N]) of each split."""
-        self.train_grey, self.train_labels = train[0].unsqueeze(1), train[1].long()
+    def pixels(self, p: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """The served images of intensities p: x ~ Bernoulli(p), drawn from `generator`."""
+        return binarize(p, generator)
+
+    def _set_splits(self, train: tuple, val: tuple, test: tuple) -> None:
+        """(uint8 images [N, H, W] (grey) or [N, C, H, W], int64 labels [N] or None) of each split."""
+        grey, labels = train
+        self.train_grey = grey.unsqueeze(1) if grey.dim() == 3 else grey
+        self.train_labels = _long(labels)
         base = EVAL_SEED_BASE + 3 * self.data_seed
-        self._val = (binarize(intensities(val[0]), seeded(base)), val[1].long())
-        self._test = (binarize(intensities(test[0]), seeded(base + 1)), test[1].long())
+        self._val = (self.pixels(intensities(val[0]), seeded(base)), _long(val[1]))
+        self._test = (self.pixels(intensities(test[0]), seeded(base + 1)), _long(test[1]))
         self._fixed = None
 
     @property
@@ -82,38 +98,43 @@ class BinarizedImages(TensorDataModule):
 
     @property
     def n_train(self) -> int:
-        return len(self.ready().train_labels)
+        return len(self.ready().train_grey)
 
     def served_epoch(self, epoch: int) -> Tensors:
-        """The training loader's rows of `epoch`, shuffled: grey images uint8 [N, 1, 28, 28], labels,
-        and each row's draw key (epoch, position) int64 [N, 2] for `transfer_batch_to_device`."""
+        """The training loader's rows of `epoch`, shuffled: images uint8 [N, C, H, W], labels (none
+        for unlabelled data), and each row's draw key (epoch, position) int64 [N, 2] for
+        `transfer_batch_to_device`."""
         order = torch.randperm(self.n_train, generator=epoch_generator(self.seed, epoch))
         grey = self.train_grey[order]
         trainer = getattr(self, "trainer", None)
         if trainer is not None and trainer.strategy.root_device.type == "cuda":
             grey = grey.pin_memory()  # asynchronous copies to the GPU
         draws = torch.stack([torch.full((self.n_train,), epoch), torch.arange(self.n_train)], dim=1)
-        return grey, self.train_labels[order], draws
+        labels = () if self.train_labels is None else (self.train_labels[order],)
+        return grey, *labels, draws
 
     def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
-        """Training batches (grey, labels, draw keys) arrive binarised on `device`: x ~ Bernoulli
-        of the intensities, from the batch's own generator there; evaluation batches as they are."""
-        if len(batch) != 3:  # validation and test: (x, labels), binarised once already
+        """Training batches (uint8 images, labels, draw keys) arrive binarised on `device`:
+        x ~ Bernoulli of the intensities, from the batch's own generator there; evaluation batches
+        (float images, binarised once already) as they are."""
+        if batch[0].dtype != torch.uint8:  # validation and test: (x, labels) or (x,)
             return super().transfer_batch_to_device(batch, device, dataloader_idx)
-        grey, labels, draws = batch
+        *rows, draws = batch
         epoch, position = draws[0].tolist()  # on the host: no device synchronisation
-        grey, labels = super().transfer_batch_to_device((grey, labels), device, dataloader_idx)
-        return binarize(intensities(grey), batch_generator(self.seed, epoch, position, grey.device)), labels
+        grey, *labels = super().transfer_batch_to_device(tuple(rows), device, dataloader_idx)
+        generator = batch_generator(self.seed, epoch, position, grey.device)
+        return self.pixels(intensities(grey), generator), *labels
 
-    def train_epoch(self, epoch: int) -> Tensors:
-        """(x, labels) of `epoch` as one process is served them, binarised on the CPU."""
+    def train_epoch(self, epoch: int) -> tuple:
+        """(x, labels) of `epoch` as one process is served them, binarised on the CPU (labels None
+        for unlabelled data)."""
         batches = Batches(lambda _: self.served_epoch(epoch), self.n_train, self.batch_size)
         cpu = torch.device("cpu")
-        x, labels = zip(*(self.transfer_batch_to_device(batch, cpu, 0) for batch in batches))
-        return torch.cat(x), torch.cat(labels)
+        parts = [torch.cat(p) for p in zip(*(self.transfer_batch_to_device(b, cpu, 0) for b in batches))]
+        return parts[0], parts[1] if len(parts) > 1 else None
 
-    def train_fixed(self) -> Tensors:
+    def train_fixed(self) -> tuple:
         if self.ready()._fixed is None:
             generator = seeded(EVAL_SEED_BASE + 3 * self.data_seed + 2)
-            self._fixed = (binarize(self.train_intensities, generator), self.train_labels)
+            self._fixed = (self.pixels(self.train_intensities, generator), self.train_labels)
         return self._fixed

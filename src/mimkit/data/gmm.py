@@ -1,4 +1,4 @@
-"""The toy Gaussian mixture data (spec §4, the reference's `toy4`).
+"""The toy Gaussian mixture data (docs/maths.md §4, the reference's `toy4`).
 
 Five equal-weight components with isotropic std 0.25. In 2-D the means are the origin and
 four points on the unit circle at angles 2πi/5, i = 0..3. In higher dimension the first two

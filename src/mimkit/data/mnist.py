@@ -1,4 +1,4 @@
-"""Dynamically binarised MNIST and Fashion-MNIST (spec §4).
+"""Dynamically binarised MNIST and Fashion-MNIST (docs/maths.md §4).
 
 Read by torchvision's classes (`mimkit.data.mnist_files`): the first `n_train` (50,000) training
 images are the training set, the last `n_val` (10,000) of the training file the validation set,

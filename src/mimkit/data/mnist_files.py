@@ -6,7 +6,7 @@ with `download=True` and no extracted files it fetches each `.gz` (skipping one 
 whose md5 matches its list), checks the md5 and extracts it, which needs the network unless
 every `.gz` is present and intact.
 
-`load_mnist_files(name, data_dir, source_dir, download)` (spec §4) does, offline (the default):
+`load_mnist_files(name, data_dir, source_dir, download)` (docs/maths.md §4) does, offline (the default):
 for each file without an extracted copy in `data_dir/<Name>/raw/`, take its `.gz` there or copy
 it from `source_dir/<Name>/raw/` (the source is only read), check the `.gz` against torchvision's
 md5 (`<class>.resources`), extract it with torchvision's `extract_archive`, then read with

@@ -1,4 +1,4 @@
-"""Dynamically binarised Omniglot at 28 x 28 (spec §4).
+"""Dynamically binarised Omniglot at 28 x 28 (docs/maths.md §4).
 
 Source: Lake's `images_background` (30 alphabets, 964 characters) and `images_evaluation`
 (20 alphabets, 659 characters) sets, 20 drawings per character, as 105 x 105 one-bit PNGs in

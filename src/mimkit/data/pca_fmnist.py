@@ -1,4 +1,4 @@
-"""Fashion-MNIST as its top PCA coefficients (spec §4, paper Fig. 5).
+"""Fashion-MNIST as its top PCA coefficients (docs/maths.md §4, paper Fig. 5).
 
 The files are read by torchvision's `FashionMNIST` (`mimkit.data.mnist_files`: copied from
 `source_dir` into `data_dir`, md5-checked and extracted on first use). Pixels are scaled to
@@ -11,11 +11,11 @@ kept raw, neither whitened nor rescaled, as in the paper's reference; `explained
 holds the fraction of the training variance that the kept components capture (the paper quotes
 78.5% for 20).
 
-`pca_fit` chooses the basis of the test set (spec §7):
+`pca_fit` chooses the basis of the test set (docs/maths.md §7):
 - `train` (default): the test images are projected on the training fit, like every split.
 - `separate`: the reference's protocol artifact. A second PCA is fit on the test images alone
   (same solver and sign convention) and the test set is projected on it, so its coefficients
-  live in another basis than the training ones; the spec attributes the paper's low Fig. 5
+  live in another basis than the training ones; docs/maths.md §7 attributes the paper's low Fig. 5
   K-NN accuracies to this. Validation keeps the training fit: its images are the tail of the
   training file, which the reference projected with its training PCA. Early stopping and the
   checkpoint choice are therefore the same as under `train` (the same seed trains the same

@@ -1,4 +1,4 @@
-"""Evaluation metrics of the paper (spec §3), as plain Lightning-free functions.
+"""Evaluation metrics of the paper (docs/maths.md §3), as plain Lightning-free functions.
 
 `RepresentationMetrics` (mimkit.callbacks.metrics) computes them all at test time.
 """

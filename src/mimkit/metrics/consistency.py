@@ -1,4 +1,4 @@
-"""MIM's model-consistency gap (paper Eq. 10–11; spec §1–2).
+"""MIM's model-consistency gap (paper Eq. 10–11; docs/maths.md §1–2).
 
 MIM's loss is the cross-entropy of the sample mixture M_S = ½(M_Q + M_P) under the two model
 joints, ½ [CE(M_S, P) + CE(M_S, Q)], with P(x,z) = p(x|z) p(z) and Q(x,z) = q(z|x) q(x).

@@ -1,4 +1,4 @@
-"""K-nearest-neighbour classification accuracy of the latent codes (spec §3).
+"""K-nearest-neighbour classification accuracy of the latent codes (docs/maths.md §3).
 
 scikit-learn's `KNeighborsClassifier` (uniform weights, Euclidean), fit on training
 embeddings and scored on test embeddings, for k ∈ {1, 3, 5, 10}; k = 5 is the headline number.

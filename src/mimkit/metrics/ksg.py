@@ -1,4 +1,4 @@
-"""KSG mutual-information estimator (Kraskov, Stögbauer, Grassberger 2004, algorithm 1; spec §3).
+"""KSG mutual-information estimator (Kraskov, Stögbauer, Grassberger 2004, algorithm 1; docs/maths.md §3).
 
     I(X; Z) ≈ ψ(k) + ψ(N) − ⟨ψ(n_x + 1) + ψ(n_z + 1)⟩
 
@@ -91,7 +91,7 @@ def ksg_mutual_information(
     """I(x; z) in nats from N paired samples x [N, dx], z [N, dz] (torch or numpy; extra
     dimensions are flattened).
 
-    k: the neighbour order (spec: k = 5). jitter: if > 0, Gaussian noise of std
+    k: the neighbour order (docs/maths.md §3: k = 5). jitter: if > 0, Gaussian noise of std
     `jitter` × (each column's std) is added before the search, as Kraskov et al. advise for data
     with exact ties (duplicate points make ε = 0); continuous model samples need none, so it is
     off by default. seed: the noise's seed (the estimate stays a deterministic function of x, z).

@@ -1,4 +1,4 @@
-"""Brute-force nearest-neighbour distances in torch, chunked over rows, for the metrics of spec §3
+"""Brute-force nearest-neighbour distances in torch, chunked over rows, for the metrics of docs/maths.md §3
 (KSG's max-norm counts, K-NN classification) on an accelerator.
 
 Where a neighbour search runs is decided here and nowhere else (`search_device`): on the device

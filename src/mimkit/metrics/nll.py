@@ -1,4 +1,4 @@
-"""Negative log-likelihood −log q(x) of test data under the decoder marginal (spec §3).
+"""Negative log-likelihood −log q(x) of test data under the decoder marginal (docs/maths.md §3).
 
 Importance sampling with the encoder as proposal, S samples z_s ~ q(z|x):
 
@@ -123,13 +123,13 @@ def nll_is(
     max_pairs: int | None = None,
     progress_every: float | None = PROGRESS_EVERY,
 ) -> float:
-    """Mean over x of the S-sample importance-sampling estimate of −log q(x) (spec §3)."""
+    """Mean over x of the S-sample importance-sampling estimate of −log q(x) (docs/maths.md §3)."""
     return float(nll_per_example(model, x, samples, batch_size, max_pairs, progress_every).double().mean())
 
 
 @torch.no_grad()
 def nll_one_sample(model, x: torch.Tensor, batch_size: int = 10000) -> float:
-    """Mean of −[log p(x|z) + log p(z) − log q(z|x)] with one z ~ q(z|x) per x (spec §3).
+    """Mean of −[log p(x|z) + log p(z) − log q(z|x)] with one z ~ q(z|x) per x (docs/maths.md §3).
 
     The estimate the reference reported for the toy figures; it equals `nll_is` with S = 1.
     """

@@ -1,6 +1,6 @@
 """The evaluation pass size R: the most (x, z) rows one evaluation pass holds (docs/gpu.md).
 
-The importance-sampling NLL (`mimkit.metrics.nll`, spec §3) and the consistency gap
+The importance-sampling NLL (`mimkit.metrics.nll`, docs/maths.md §3) and the consistency gap
 (`mimkit.metrics.consistency`) draw many latent samples per data point; each pass sends at most R
 (x, z) rows through the networks, and inside a pass the mixture priors (VampPrior, MoG) take its
 rows at once (`mimkit.priors.chunked.pass_rows`). Peak memory is set by R, not by the number of
@@ -11,10 +11,12 @@ R is `callbacks.representation_metrics.rows_per_pass`; null picks a default per 
 - CPU: the values measured on the 2-core CPU (`CPU_IMAGE_ROWS` for images, `CPU_ROWS` for flat
   data), the mixture priors keeping their own budget of `MAX_ELEMENTS` numbers per [rows, K, D]
   intermediate (`mimkit.priors.chunked`);
-- CUDA: measured. One probe pass of `PROBE_ROWS` and one of twice as many give the peak memory
-  per row c (the slope, so the fixed costs drop out); R = FREE_FRACTION × free / c, at most
-  `MAX_GPU_ROWS`, where free is the device's free memory plus what torch's allocator holds
-  unused. The figure is logged.
+- CUDA: measured. Probe passes of 1, 2 and 4 × `PROBE_ROWS` give the peak memory per row c
+  (the slopes between consecutive probes, so the fixed costs drop out; c is the largest, so one
+  noisy pair cannot make it small); R = FREE_FRACTION × free / c, at most `MAX_GPU_ROWS`, where
+  free is the device's free memory plus what torch's allocator holds unused. A slope ≤ 0 is
+  noise, not a free row: if no slope is positive, probes of 8 and 16 × `PROBE_ROWS` follow, and
+  if still none is, R falls back to the CPU default. The figure is logged.
 """
 
 from __future__ import annotations
@@ -53,10 +55,15 @@ def cpu_rows_per_pass(x: torch.Tensor) -> int:
 
 
 def rows_from_memory(free_bytes: float, bytes_per_row: float) -> int:
-    """R = FREE_FRACTION × free / (bytes per row), between 1 and MAX_GPU_ROWS."""
-    if bytes_per_row <= 0:  # the probe allocated nothing more for more rows
-        return MAX_GPU_ROWS
+    """R = FREE_FRACTION × free / (bytes per row > 0), between 1 and MAX_GPU_ROWS."""
     return int(min(MAX_GPU_ROWS, max(1, FREE_FRACTION * free_bytes // bytes_per_row)))
+
+
+def cost_per_row(rows: list[int], peaks: list[float]) -> float | None:
+    """The largest slope (bytes per row) between consecutive probes; None if none is positive."""
+    slopes = [(p1 - p0) / (r1 - r0) for r0, r1, p0, p1 in zip(rows, rows[1:], peaks, peaks[1:])]
+    positive = [s for s in slopes if s > 0]
+    return max(positive) if positive else None
 
 
 def _probe_peak(model, x: torch.Tensor, rows: int) -> int:
@@ -78,8 +85,24 @@ def measured_rows_per_pass(model, x: torch.Tensor) -> int:
     device = x.device
     with eval_mode(model), torch.random.fork_rng(devices=[device]):
         _probe_peak(model, x, PROBE_ROWS)  # warm-up: cached prior components, cuDNN workspaces
-        small, large = _probe_peak(model, x, PROBE_ROWS), _probe_peak(model, x, 2 * PROBE_ROWS)
-    per_row = (large - small) / PROBE_ROWS
+        probes = [PROBE_ROWS, 2 * PROBE_ROWS, 4 * PROBE_ROWS]
+        peaks = [_probe_peak(model, x, r) for r in probes]
+        per_row = cost_per_row(probes, peaks)
+        if per_row is None:  # noise: larger probes
+            probes += [8 * PROBE_ROWS, 16 * PROBE_ROWS]
+            peaks += [_probe_peak(model, x, r) for r in probes[3:]]
+            per_row = cost_per_row(probes, peaks)
+    if per_row is None:
+        rows = cpu_rows_per_pass(x)
+        log.warning(
+            "evaluation passes: no memory per row measured on %s (probe peaks %s bytes at %s rows); "
+            "using %d rows (callbacks.representation_metrics.rows_per_pass sets it)",
+            device,
+            peaks,
+            probes,
+            rows,
+        )
+        return rows
     free, _ = torch.cuda.mem_get_info(device)
     free += torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
     rows = rows_from_memory(free, per_row)

@@ -6,7 +6,7 @@
 - Mean posterior variance per dimension, E_x[σ_d(x)²]: near 1 (the prior's) for a collapsed
   dimension, small for a dimension that encodes x precisely.
 
-Both summarise the posterior-collapse comparison of MIM and the VAE (spec §7).
+Both summarise the posterior-collapse comparison of MIM and the VAE (docs/maths.md §7).
 """
 
 from __future__ import annotations

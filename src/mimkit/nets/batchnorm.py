@@ -1,4 +1,4 @@
-"""BatchNorm layers switched to their running statistics for a block of code (spec §5, PixelHVAE)."""
+"""BatchNorm layers switched to their running statistics for a block of code (docs/maths.md §5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""convHVAE's decoder p(x | z1, z2) (spec §5), a Bernoulli over the image.
+"""convHVAE's decoder p(x | z1, z2) (docs/maths.md §5), a Bernoulli over the image.
 
 GatedDense(z1 → 300) ⊕ GatedDense(z2 → 300) → GatedDense(600 → C·H·W) → C×H×W
 → GConv(C→64,k3) → 3 × GConv(64→64,k3) → 1×1 conv → logits (the sigmoid lives in the Bernoulli).

@@ -1,4 +1,4 @@
-"""The two-level convolutional encoder of convHVAE and PixelHVAE (spec §5).
+"""The two-level convolutional encoder of convHVAE and PixelHVAE (docs/maths.md §5).
 
 q(z2|x): GConv(C→32,k7,p3) → GConv(32→32,k3,s2,p1) → GConv(32→64,k5,p2) → GConv(64→64,k3,s2,p1)
          → GConv(64→6,k3,p1) → flatten (294 for 28×28) → Gaussian heads.

@@ -1,4 +1,4 @@
-"""Gated layers of the image models (spec §5): out = h(x) · sigmoid(g(x)).
+"""Gated layers of the image models (docs/maths.md §5): out = h(x) · sigmoid(g(x)).
 
 h and g are two parallel layers of the same shape; here they are one layer of twice the width
 whose output is split in two halves (the same function and parameter count, one kernel call).

@@ -1,4 +1,4 @@
-"""Gaussian output heads of the image models (spec §5): a mean and a log-variance hard-clipped
+"""Gaussian output heads of the image models (docs/maths.md §5): a mean and a log-variance hard-clipped
 to [-6, 2], read off one linear layer."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class GaussianHeads(nn.Module):
 class GatedGaussianMLP(nn.Module):
     """v -> GatedDense(in, hidden) -> GatedDense(hidden, hidden) -> N(mean, diag(exp(logvar))).
 
-    The learned conditional prior p(z1|z2) of the two-level models (spec §5).
+    The learned conditional prior p(z1|z2) of the two-level models (docs/maths.md §5).
     """
 
     def __init__(self, in_dim: PositiveInt, out_dim: PositiveInt, hidden: PositiveInt = 300):

@@ -1,4 +1,4 @@
-"""PixelCNN's masked convolutions (spec §5; van den Oord et al. 2016).
+"""PixelCNN's masked convolutions (docs/maths.md §5; van den Oord et al. 2016).
 
 The kernel sees only pixels before the centre in raster order: the rows above, and the pixels to
 the left in the centre row; mask 'A' also hides the centre (the first layer, so no output sees its

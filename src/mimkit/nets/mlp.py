@@ -1,4 +1,4 @@
-"""The paper's toy/PCA networks (spec §5): Linear(in, H) -> tanh -> distribution heads."""
+"""The paper's toy/PCA networks (docs/maths.md §5): Linear(in, H) -> tanh -> distribution heads."""
 
 from __future__ import annotations
 

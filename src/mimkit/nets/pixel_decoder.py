@@ -1,4 +1,4 @@
-"""PixelHVAE's decoder p(x | z1, z2) = Π_i p(x_i | x_<i, z1, z2) (spec §5), pixels in raster order.
+"""PixelHVAE's decoder p(x | z1, z2) = Π_i p(x_i | x_<i, z1, z2) (docs/maths.md §5), pixels in raster order.
 
 z1 and z2 each → GatedDense(→ C·H·W) → a C×H×W map; [x, map1, map2] → masked conv 'A'
 (3C → 64, k3, no bias) + BatchNorm + ReLU → 7 × (masked conv 'B' 64 → 64 + BatchNorm + ReLU)

@@ -1,24 +1,28 @@
-"""The MIM loss (spec §2, paper Eq. 9/15) and its asymmetric variant A-MIM.
+"""The MIM loss (docs/maths.md §2, paper Eq. 9/15) and its asymmetric variant A-MIM.
 
 Per pair:  ℓ(x, z) = -½ [log p(x|z) + log p(z) + β (log q(z|x) + log q(x))],
 averaged over pairs from the sample mixture M_S = ½ (M_Q + M_P): for a batch of B data
 points, B encoder pairs (x from data, z ~ q(z|x)) and B decoder pairs (z ~ P(z) = N(0, I),
 x ~ p(x|z)). A-MIM uses the encoder pairs only.
 
-q(x) is the decoder marginal under the model prior p(z), estimated by importance sampling
-(Algorithm 2) for encoder and decoder pairs alike; see the `log_qx` options below. Decoder pairs
-are scored by the distribution they were drawn from: a decoder with BatchNorm (PixelHVAE) draws
-and scores them with its running statistics (docs/decisions/symmetric-mim-images.md).
+q(x) is the decoder marginal E[p(x|z)] under the latent density the decoder pairs draw z from
+(`decoder_z`): the anchor N(0, I) or the model prior p(z). Encoder and decoder pairs estimate that
+one q(x) (Algorithm 2): encoder pairs by importance sampling with proposals from q(z|x), decoder
+pairs by log p(x|z) at their own z, or by re-encoding x. Decoder pairs are scored by the
+distribution they were drawn from: a decoder with BatchNorm (PixelHVAE) draws and scores them
+with its running statistics (docs/decisions/symmetric-mim-images.md).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import torch
 
+from mimkit.distributions import standard_normal_log_prob
 from mimkit.fields import PositiveInt
-from mimkit.marginal import anchor_log_marginal, sample_log_marginal
+from mimkit.marginal import sample_log_marginal
 from mimkit.nets.batchnorm import running_statistics
 from mimkit.objectives.score_function import score_function_surrogate
 
@@ -40,17 +44,18 @@ class MIM:
         z' ~ q(z|x). The paper's default (1, False) reuses the pair's own z, so log q(z|x)
         cancels and the pair's loss is -(1+β)/2 [log p(x|z) + log p(z)]; `qx_fresh=True` or
         qx_samples > 1 draws fresh proposals (a tighter estimate, with logsumexp).
-    decoder_qx: for decoder pairs, "prior_sample" estimates log q(x) with the pair's own z as the
-        one importance sample (the paper's 2019 code): log p(x|z) for z drawn from p(z), and
-        log p(x|z) + log p(z) - log N(z; 0, I) for z drawn from the anchor (the weight that makes
-        it the marginal under p(z), as for encoder pairs; exactly log p(x|z) for the standard
-        prior); "reencode" re-encodes x and importance-samples with `qx_samples` proposals from
-        q(z|x) (the authors' 2020 code).
-    decoder_z: where decoder pairs draw z: "anchor", the latent anchor P(z) = N(0, I) (spec §1,
-        the toy code); "prior", the model prior p(z) (the authors' image code, spec §2 (a)) as a
-        fixed draw (no gradient into the prior through it); "prior_rsample", p(z) reparameterised
-        as in the authors' code (gradients reach the prior's parameters through z: a VampPrior's
-        pseudo-inputs and the encoder, p(z1|z2); not a mixture's component choice).
+    decoder_qx: for decoder pairs, "prior_sample" takes log q(x) ≈ log p(x|z) at the pair's own
+        z, drawn from the marginal's latent density (the paper's one-sample estimate, biased
+        upwards by I(x; z) in expectation because z generated x); "reencode" re-encodes x and
+        importance-samples with `qx_samples` proposals from q(z|x) (consistent; the authors' 2020
+        code).
+    decoder_z: where decoder pairs draw z, and with it which marginal q(x) is: "anchor", the
+        latent anchor P(z) = N(0, I), with q(x) = E_{N(0, I)}[p(x|z)] (docs/maths.md §1, the toy code);
+        "prior", the model prior p(z) as a fixed draw (no gradient into the prior through it),
+        with q(x) = E_{p(z)}[p(x|z)]; "prior_rsample", the same reparameterised as in the
+        authors' image code (gradients reach a VampPrior's pseudo-inputs and the encoder,
+        p(z1|z2); not a mixture's component choice). The loss's own log p(z) is always the
+        model prior's (docs/maths.md, "One q(x)").
     symmetric_during_warmup: if False (the reference), decoder pairs join only once β = 1.
     reinforce_baseline: leave-one-out baseline for the score-function estimator used when
         the decoder cannot be reparameterised (Bernoulli).
@@ -80,6 +85,10 @@ class MIM:
         self.reinforce_baseline = reinforce_baseline
         self.x_per_z = x_per_z
 
+    def qx_log_prior(self, model) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The latent log-density inside log q(x): the anchor's or the model prior's."""
+        return standard_normal_log_prob if self.decoder_z == "anchor" else model.prior.log_prob
+
     def encoder_pairs(self, model, x: torch.Tensor, beta: float):
         """Per-pair losses of the B encoder pairs and their terms {name: [B]}."""
         posterior = model.encoder(x)
@@ -88,9 +97,10 @@ class MIM:
         log_pz = model.prior.log_prob(z)
         log_qz_x = posterior.log_prob(z)
         if self.qx_samples == 1 and not self.qx_fresh:
-            log_qx = log_px_z + log_pz - log_qz_x
+            log_prior_z = standard_normal_log_prob(z) if self.decoder_z == "anchor" else log_pz
+            log_qx = log_px_z + log_prior_z - log_qz_x
         else:
-            log_qx = sample_log_marginal(model, x, self.qx_samples, posterior)
+            log_qx = sample_log_marginal(model, x, self.qx_samples, posterior, self.qx_log_prior(model))
         terms = {"log_px_z": log_px_z, "log_pz": log_pz, "log_qz_x": log_qz_x, "log_qx": log_qx}
         return mim_pair_loss(log_px_z, log_pz, log_qz_x, log_qx, beta), terms
 
@@ -123,9 +133,7 @@ class MIM:
         with running_statistics(model.decoder):  # the statistics x was drawn with
             log_px_z = likelihood.log_prob(x)
             if self.decoder_qx == "reencode":
-                log_qx = sample_log_marginal(model, x, self.qx_samples, posterior)
-            elif self.decoder_z == "anchor":
-                log_qx = anchor_log_marginal(log_px_z, log_pz, z)
+                log_qx = sample_log_marginal(model, x, self.qx_samples, posterior, self.qx_log_prior(model))
             else:
                 log_qx = log_px_z
         f = mim_pair_loss(log_px_z, log_pz, log_qz_x, log_qx, beta)

@@ -1,4 +1,4 @@
-"""REINFORCE for samples x ~ p(x|z) that cannot be reparameterised (spec §2, paper Sec. 5.2)."""
+"""REINFORCE for samples x ~ p(x|z) that cannot be reparameterised (docs/maths.md §2, paper Sec. 5.2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The β-VAE loss (spec §2): L = -E[log p(x|z) + β (log p(z) - log q(z|x))], z ~ q(z|x)."""
+"""The β-VAE loss (docs/maths.md §2): L = -E[log p(x|z) + β (log p(z) - log q(z|x))], z ~ q(z|x)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Row-chunked evaluation of a mixture prior's log-density, with bounded memory (spec §3, §5).
+"""Row-chunked evaluation of a mixture prior's log-density, with bounded memory (docs/maths.md §3, §5).
 
 A mixture's log p(z) = logsumexp_k [log π_k + log p_k(z)] evaluated for N points at once holds
 [N, K, D] intermediates (every point against every component, before the sum over the latent

@@ -1,4 +1,4 @@
-"""p(z) = p(z2) p(z1 | z2) over z = [z1, z2] (spec §1, "Hierarchical latents").
+"""p(z) = p(z2) p(z1 | z2) over z = [z1, z2] (docs/maths.md §1, "Hierarchical latents").
 
 `top` is the configured prior (standard, VampPrior or MoG) acting on z2; `conditional` the
 learned Gaussian network p(z1 | z2).

@@ -1,9 +1,12 @@
-"""The VampPrior (spec §5): p(z) = (1/K) sum_k q(z | u_k) over K learnable pseudo-inputs.
+"""The VampPrior (docs/maths.md §5): p(z) = (1/K) sum_k q(z | u_k) over K learnable pseudo-inputs.
 
 u_k = act(W e_k): a learnable matrix read column by column, with `hardtanh` into [0, 1] for
 image data or no activation for real-valued data. The encoder is the model's own q(z|x),
 held by reference (not as a sub-module, so its weights appear once in the state dict).
-In eval mode without gradients the K encoded components are computed once and cached.
+In eval mode without gradients the K encoded components are computed once and cached; the cache
+is keyed on the device, dtype, storage and version counter of every tensor it was computed from,
+so a device or dtype move (`.to`, `.cuda`, `.double`), a state-dict load or any in-place update
+of the pseudo-inputs or the encoder rebuilds it.
 `log_prob` takes the rows of z in chunks of bounded size (`mimkit.priors.chunked`).
 """
 
@@ -50,7 +53,7 @@ class VampPrior(nn.Module):
         self.pseudo_weights = nn.Parameter(
             init_mean + init_std * torch.randn(pseudo_inputs, math.prod(self.x_shape))
         )
-        self._cache: DiagonalGaussian | None = None
+        self._cache: tuple[tuple, DiagonalGaussian] | None = None
 
     @torch.no_grad()
     def initialise_from(self, x: torch.Tensor) -> None:
@@ -59,23 +62,24 @@ class VampPrior(nn.Module):
         k = self.pseudo_weights.shape[0]
         rows = x.reshape(len(x), -1)[torch.arange(k) % len(x)].to(self.pseudo_weights)
         self.pseudo_weights.copy_(rows + self.init_std * torch.randn_like(rows))
-        self._cache = None
 
     def pseudo_inputs(self) -> torch.Tensor:
         u = self.pseudo_weights.view(-1, *self.x_shape)
         return F.hardtanh(u, 0.0, 1.0) if self.activation == "hardtanh" else u
 
+    def _sources(self) -> tuple:
+        """What the components are computed from: every tensor's place, type and version."""
+        tensors = [self.pseudo_weights, *self.encoder.parameters(), *self.encoder.buffers()]
+        return tuple((t.device, t.dtype, t.data_ptr(), t._version) for t in tensors)
+
     def _components(self) -> DiagonalGaussian:
         if self.training or torch.is_grad_enabled():
             self._cache = None
             return self.encoder(self.pseudo_inputs())
-        if self._cache is None:
-            self._cache = self.encoder(self.pseudo_inputs())
-        return self._cache
-
-    def train(self, mode: bool = True):
-        self._cache = None
-        return super().train(mode)
+        key = self._sources()
+        if self._cache is None or self._cache[0] != key:
+            self._cache = (key, self.encoder(self.pseudo_inputs()))
+        return self._cache[1]
 
     def log_prob(self, z: torch.Tensor, max_elements: int = MAX_ELEMENTS) -> torch.Tensor:
         """log p(z) for z [..., D]; at most `max_elements` numbers per [rows, K, D] intermediate."""

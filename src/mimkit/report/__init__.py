@@ -14,7 +14,7 @@ that varies between jobs is added to the line label, so that different settings 
 averaged together. Jobs without metrics.json (failed or still running) are skipped with a warning.
 
 For the paper's Figs. 4–5 (`--paper fig4|fig5`, or by the jobs' experiment name), results.md and
-results.json also give the values spec §7 reads off the paper's plots, beside the metrics
+results.json also give the values docs/maths.md §7 reads off the paper's plots, beside the metrics
 (`paper_values`).
 
 The pieces: `runs` (reading job dirs), `sweep` (what varies), `aggregate` (mean/std over seeds),

@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         "--paper",
         default="auto",
         choices=PAPER_CHOICES,
-        help="add the paper's Fig. 4 or 5 values (spec §7) beside the metrics, per "
+        help="add the paper's Fig. 4 or 5 values (docs/maths.md §7) beside the metrics, per "
         "objective and latent size (default auto: by the jobs' experiment)",
     )
     args = parser.parse_args(argv)

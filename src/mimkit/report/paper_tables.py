@@ -1,4 +1,4 @@
-"""The paper's Tables 1 and 2 from a sweep of image models (spec §7): test NLL and 5-NN accuracy,
+"""The paper's Tables 1 and 2 from a sweep of image models (docs/maths.md §7): test NLL and 5-NN accuracy,
 mean ± std over seeds, one row per architecture and prior, one column per data set and objective,
 as the paper lays them out. Each cell's pictures (the run's samples, reconstructions, t-SNE and
 pseudo-inputs, from its lowest seed) are copied next to the tables and shown in figures.md.

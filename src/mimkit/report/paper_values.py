@@ -1,7 +1,7 @@
-"""The paper's Figs. 4 and 5 as numbers: the values spec §7 reads off the authors' plots, per
+"""The paper's Figs. 4 and 5 as numbers: the values docs/maths.md §7 reads off the authors' plots, per
 metric, objective and latent size, for the report's "(paper)" columns.
 
-Nothing is interpolated. A value is given only at the latent sizes the spec names: "X → Y" is X
+Nothing is interpolated. A value is given only at the latent sizes docs/maths.md §7 names: "X → Y" is X
 at the smallest latent size (2) and Y at the largest (20); "throughout", "z ≥ 4" or "(10–20)"
 cover the sizes of the paper's grid (2, 4, ..., 20, Figs. 4–5) in that range. A value read as a
 range ("1.7–1.9") is kept as the pair (low, high).
@@ -23,7 +23,7 @@ FIGURES: dict[str, dict] = {
     "fig4": {
         "title": "paper Fig. 4 (20-D GMM)",
         "task_prefix": "fig4_gmm20d",
-        "note": "read off the authors' plots (spec §7) at the raw data scale "
+        "note": "read off the authors' plots (docs/maths.md §7) at the raw data scale "
         "(data.standardize=false): recon and NLL of standardised runs are on another scale",
         "values": {
             # MI MIM 0.8 at z=2, 1.7–1.9 for z ≥ 4; VAE 1.4 → 0.8
@@ -39,8 +39,8 @@ FIGURES: dict[str, dict] = {
     "fig5": {
         "title": "paper Fig. 5 (PCA-Fashion-MNIST)",
         "task_prefix": "fig5_pca_fmnist",
-        "note": "read off the authors' plots (spec §7); the reference projected the test set on a "
-        "PCA of its own (data.pca_fit=separate), which the spec holds behind its low 5-NN "
+        "note": "read off the authors' plots (docs/maths.md §7); the reference projected the test set on a "
+        "PCA of its own (data.pca_fit=separate), which is behind its low 5-NN "
         "accuracies",
         "values": {
             # MI MIM 0.7 (2), 1.75 (4), 2.2 (6), 2.5 (8), ≈ 2.6–3.0 (10–20);

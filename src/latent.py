@@ -1,0 +1,8 @@
+"""The latent tools of a trained model: `python src/latent.py ckpt_path=PATH tool=interpolate`
+(interpolate | traverse | sample_around | consistency; writes <tool>.npz, and <tool>.png for
+image data, into the run dir; see mimkit.latent)."""
+
+from mimkit.entry import latent
+
+if __name__ == "__main__":
+    latent()
