@@ -1,7 +1,7 @@
 """Wall time and peak memory of `python src/train.py ... debug=fast_dev_run` runs.
 
-    .venv/bin/python benchmarks/debug_run.py --out outputs/bench/debug_run.json [-- OVERRIDES]
-    .venv/bin/python benchmarks/debug_run.py --matrix --out outputs/bench/debug_matrix.json
+    .venv/bin/python -m benchmarks.debug_run --out outputs/bench/debug_run.json [-- OVERRIDES]
+    .venv/bin/python -m benchmarks.debug_run --matrix --out outputs/bench/debug_matrix.json
 
 By default the headline combination `model=pixelhvae prior=vamp objective=amim` (MNIST), or
 the one `--combination` names; with `--matrix` every model x prior x objective x data
@@ -26,10 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from results import write_results  # noqa: E402
+from benchmarks.common import ROOT, peak_rss_mb, write_results
 
 HEADLINE = ["model=pixelhvae", "prior=vamp", "objective=amim", "data=mnist"]
 LIMITS = {"wall_s": 60.0, "peak_rss_gb": 3.0}
@@ -88,7 +85,7 @@ def debug_run(overrides: list[str], extra: list[str]) -> dict:
         "rc": os.waitstatus_to_exitcode(status),
         "wall_s": round(wall, 1),
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
-        "peak_rss_gb": round(usage.ru_maxrss / 2**20, 2),  # KiB on Linux
+        "peak_rss_gb": round(peak_rss_mb(usage) / 1024, 2),
     }
     if result["rc"] != 0:
         result["error"] = error[-1] if error else ""

@@ -1,7 +1,7 @@
 """How long the Tables 1–2 grid takes on this machine: measured rates, then the plan.
 
-    .venv/bin/python benchmarks/grid_time.py --out outputs/bench/grid_time.json [--threads 2]
-    .venv/bin/python benchmarks/grid_time.py --jobs-per-device 4   # 4 jobs side by side per GPU
+    .venv/bin/python -m benchmarks.grid_time --out outputs/bench/grid_time.json [--threads 2]
+    .venv/bin/python -m benchmarks.grid_time --jobs-per-device 4   # 4 jobs side by side per GPU
 
 Measures, on the GPU when there is one (else the CPU), at batch 100 with VampPrior K = 500, with
 `torch.cuda.synchronize()` before every clock reading on a GPU:
@@ -35,18 +35,15 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import image_models
-from image_models import PRIOR, X_SHAPE, model_config
-from image_training import BATCH, OBJECTIVES, app_steps, synchronize
-from results import write_results
-
+from benchmarks import image_models
+from benchmarks.common import ROOT, child_command, median_seconds, write_results
+from benchmarks.image_models import PRIOR, X_SHAPE, model_config
+from benchmarks.image_training import BATCH, OBJECTIVES, app_steps
 from mimkit.allocator import configure_allocator
 from mimkit.autoencoder import build_autoencoder
 from mimkit.metrics.consistency import consistency_gap
@@ -78,19 +75,6 @@ PICTURES = {"samples": 64, "reconstructions": 32}
 LATENT = 80
 
 
-def seconds(device: torch.device, work, repeats: int = 1, warmup: bool = True) -> float:
-    """Median wall time of `work()` over `repeats` runs (after a warm-up run unless `warmup` is
-    false), the device's queue drained before each clock reading."""
-    times = []
-    for _ in range(repeats + warmup):
-        synchronize(device)
-        start = time.perf_counter()
-        work()
-        synchronize(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times[warmup:])
-
-
 def heavy_warmup(device: torch.device) -> bool:
     """Warm up before timing the long calls (sampler, metrics) on a GPU only, where the first call
     pays one-off costs; on a CPU their first run is representative and minutes long."""
@@ -110,7 +94,7 @@ def objective_batch_seconds(model, objective, device: torch.device, repeats: int
     """The β = 1 objective on a batch of 100 in eval mode without gradients (every validation and
     test batch computes it, `AutoencoderModule._evaluation_step`)."""
     x = binary_images(BATCH, device)
-    return seconds(device, torch.no_grad()(lambda: objective(model, x, 1.0)), repeats)
+    return median_seconds(torch.no_grad()(lambda: objective(model, x, 1.0)), repeats, True, device)
 
 
 def reconstruction_seconds(model, device: torch.device, repeats: int, warmup: bool) -> float:
@@ -123,7 +107,7 @@ def reconstruction_seconds(model, device: torch.device, repeats: int, warmup: bo
         reconstruction_error(model, x, sample=True)
         reconstruction_error(model, x, sample=False)
 
-    return seconds(device, work, repeats, warmup)
+    return median_seconds(work, repeats, warmup, device)
 
 
 def nll_seconds_per_image(model, device: torch.device, samples: int, min_passes: int) -> tuple[float, int]:
@@ -139,7 +123,7 @@ def nll_seconds_per_image(model, device: torch.device, samples: int, min_passes:
             nll = lambda x=x: nll_per_example(model, x, samples, progress_every=None)
             nll()  # warm-up: kernels, the VampPrior's cache
             passes[0] = 0
-            elapsed = seconds(device, nll, warmup=False)
+            elapsed = median_seconds(nll, device=device)
             if passes[0] >= min_passes or images >= 1000:
                 return elapsed / images * NLL_SAMPLES / samples, passes[0]
             images = math.ceil(images * min_passes / max(passes[0], 1))
@@ -156,7 +140,7 @@ def pictures_seconds(model, device: torch.device) -> float:
         model.sample(PICTURES["samples"], mean=True)
         model.reconstruct(x, sample=False)
 
-    return seconds(device, work, warmup=heavy_warmup(device))
+    return median_seconds(work, warmup=heavy_warmup(device), device=device)
 
 
 def consistency_seconds(model, device: torch.device, pairs: int) -> float:
@@ -164,7 +148,7 @@ def consistency_seconds(model, device: torch.device, pairs: int) -> float:
     the device's default size)."""
     x = binary_images(pairs, device)
     work = lambda: consistency_gap(model, x, CONSISTENCY_SAMPLES)
-    return seconds(device, work, warmup=heavy_warmup(device)) * CONSISTENCY_PAIRS / pairs
+    return median_seconds(work, warmup=heavy_warmup(device), device=device) * CONSISTENCY_PAIRS / pairs
 
 
 def latent_metrics_seconds(device: torch.device, fraction: float) -> dict[str, float]:
@@ -175,12 +159,15 @@ def latent_metrics_seconds(device: torch.device, fraction: float) -> dict[str, f
     x = torch.from_numpy(generator.random((n, 784)) < 0.3).float().to(device)
     z = (x @ torch.randn(784, LATENT, device=device) / 10).add_(torch.randn(n, LATENT, device=device))
     warmup = heavy_warmup(device)
-    ksg = seconds(device, lambda: ksg_mutual_information(x, z), warmup=warmup) * (KSG_PAIRS / n) ** 2
+    ksg = median_seconds(lambda: ksg_mutual_information(x, z), warmup=warmup, device=device)
+    ksg *= (KSG_PAIRS / n) ** 2
     codes = torch.randn(2, KNN_POINTS, LATENT, device=device)
     labels = torch.from_numpy(generator.integers(0, 10, (2, KNN_POINTS)))
-    knn = seconds(device, lambda: knn_accuracy(codes[0], labels[0], codes[1], labels[1]), warmup=warmup)
+    knn = median_seconds(
+        lambda: knn_accuracy(codes[0], labels[0], codes[1], labels[1]), warmup=warmup, device=device
+    )
     t = max(50, round(TSNE_POINTS * fraction))
-    tsne = seconds(device, lambda: tsne_2d(codes[0, :t].cpu().numpy()), warmup=False) * TSNE_POINTS / t
+    tsne = median_seconds(lambda: tsne_2d(codes[0, :t].cpu().numpy()), device=device) * TSNE_POINTS / t
     return {"ksg_s": ksg, "knn_s": knn, "tsne_s": tsne}
 
 
@@ -288,21 +275,8 @@ def concurrent_rates(jobs: int) -> dict:
     passed = without_options(sys.argv[1:], "--jobs-per-device", "--out")
     with tempfile.TemporaryDirectory() as folder:
         outs = [Path(folder) / f"{i}.json" for i in range(jobs)]
-        copies = [
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    __file__,
-                    *passed,
-                    "--jobs-per-device",
-                    "1",
-                    "--rates-only",
-                    "--out",
-                    str(out),
-                ]
-            )
-            for out in outs
-        ]
+        one = (*passed, "--jobs-per-device", "1", "--rates-only", "--out")
+        copies = [subprocess.Popen(child_command(__spec__.name, *one, str(out)), cwd=ROOT) for out in outs]
         if any(copy.wait() for copy in copies):
             raise SystemExit("a concurrent measurement failed (see its output above)")
         return slowest([json.loads(out.read_text()) for out in outs])

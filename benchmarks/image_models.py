@@ -3,8 +3,6 @@ K = 500 pseudo-inputs, z1 = z2 = 40, 1×28×28 binary images (plain config dicts
 
 from __future__ import annotations
 
-from pathlib import Path
-
 X_SHAPE = [1, 28, 28]
 PRIOR = {
     "_target_": "mimkit.priors.vamp.VampPrior",
@@ -63,9 +61,3 @@ def model_config(name: str) -> dict:
     }
     decoder.update({"hidden": hidden} if name == "convhvae" else {"layers": SIZES["layers"]})
     return {**two_level, "eval_recon": False, "decoder": decoder}
-
-
-# the public VampPrior code, timed by ../shared/tools/ref_vampprior_bench.py (its docstring says how
-# to extract and patch a snapshot outside the repository)
-REF_TOOL = Path(__file__).resolve().parents[2] / "shared" / "tools" / "ref_vampprior_bench.py"
-REF_NAMES = {"convhvae": "convHVAE_2level", "pixelhvae": "PixelHVAE_2level"}

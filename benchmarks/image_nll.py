@@ -1,6 +1,6 @@
 """IS-NLL (S = 5000) of the image models: our path against the reference protocol, in one run.
 
-    .venv/bin/python benchmarks/image_nll.py --out outputs/bench/image_nll.json [--images 2]
+    .venv/bin/python -m benchmarks.image_nll --out outputs/bench/image_nll.json [--images 2]
         [--samples 5000] [--threads 2] [--pairs 100,250,500,1000,2000] [--bf16] [--ref /tmp/vp]
 
 For convHVAE and PixelHVAE (VampPrior K = 500, z1 = z2 = 40; random weights from seed 0: the cost
@@ -35,32 +35,31 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import re
-import resource
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-
-import image_models  # noqa: E402
-from image_models import PRIOR, REF_NAMES, REF_TOOL, X_SHAPE, model_config  # noqa: E402
-from results import write_results  # noqa: E402
-
-from mimkit.allocator import configure_allocator  # noqa: E402
-from mimkit.autoencoder import build_autoencoder  # noqa: E402
-from mimkit.distributions import Bernoulli  # noqa: E402
-from mimkit.metrics.nll import nll_per_example  # noqa: E402
-from mimkit.nets.pixel_decoder import PixelDecoder  # noqa: E402
+from benchmarks import image_models
+from benchmarks.common import (
+    ROOT,
+    child_json,
+    machine,
+    median_seconds,
+    peak_rss_mb,
+    reference,
+    timed,
+    write_results,
+)
+from benchmarks.image_models import PRIOR, X_SHAPE, model_config
+from mimkit.allocator import configure_allocator
+from mimkit.autoencoder import build_autoencoder
+from mimkit.distributions import Bernoulli
+from mimkit.metrics.nll import nll_per_example
+from mimkit.nets.pixel_decoder import PixelDecoder
 
 CONV_CEILING = 390e9  # FLOP/s, fp32 conv forward, 2 threads (docs/performance.md)
 REFERENCE_COPIES = 100  # the reference's MB: copies of the image per chunk
@@ -119,16 +118,12 @@ def ours(model, x: torch.Tensor, samples: int, max_pairs: int | None = None) -> 
     return nll_per_example(model, x, samples, NLL_BATCH, max_pairs, progress_every=None)
 
 
-def max_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def measure(name: str, kind: str, images: Path, samples: int, max_pairs: int | None, repeats: int) -> dict:
     """(child) Time one kind on the saved images (median of `repeats`) after a warm-up call
     (oneDNN primitives; our path's VampPrior cache: encoded once per evaluation, amortised over
     the test set)."""
     model, x = build(name), torch.load(images)
-    before = max_rss_mb()
+    before = peak_rss_mb()
     if kind == "reference":
 
         def run(xs, s):
@@ -143,14 +138,13 @@ def measure(name: str, kind: str, images: Path, samples: int, max_pairs: int | N
     times = []
     for repeat in range(repeats):
         torch.manual_seed(1 + repeat)
-        start = time.perf_counter()
-        nll = run(x, samples)
-        times.append((time.perf_counter() - start) / len(x))
+        elapsed, nll = timed(lambda: run(x, samples))
+        times.append(elapsed / len(x))
     return {
         "s_per_image": statistics.median(times),
         "s_per_image_repeats": times,
         "nll": nll.tolist(),
-        "peak_rss_mb": max_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),
         "rss_before_mb": before,
     }
 
@@ -180,33 +174,9 @@ def reference_code(ref: Path, name: str, images: int, samples: int, threads: int
     """The public VampPrior code's own IS-NLL (its `calculate_likelihood`, MB = 100), timed by
     ../shared/tools/ref_vampprior_bench.py in a subprocess (on its own random binary images: the
     cost does not depend on them)."""
-    env = {**os.environ, "MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "100000000000"}
-    if threads:
-        env["OMP_NUM_THREADS"] = str(threads)
-    out = subprocess.run(
-        [
-            sys.executable,
-            str(REF_TOOL),
-            "--ref",
-            str(ref),
-            "--model",
-            REF_NAMES[name],
-            "--steps",
-            "1",
-            "--nll-images",
-            str(images),
-            "--S",
-            str(samples),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    found = re.search(r"IS-NLL S=\d+ ([\d.]+) s/image", out.stdout)
-    if not found:
-        print(f"  reference code failed: {(out.stderr or out.stdout).strip().splitlines()[-1:]}")
-        return None
-    return {"s_per_image": float(found.group(1))}
+    options = ("--steps", "1", "--nll-images", str(images), "--S", str(samples))
+    seconds = reference(ref, name, r"IS-NLL S=\d+ ([\d.]+) s/image", *options, threads=threads)
+    return None if seconds is None else {"s_per_image": seconds}
 
 
 def conv_rate(repeats: int = 10) -> float:
@@ -216,23 +186,8 @@ def conv_rate(repeats: int = 10) -> float:
     best = math.inf
     for layout in (torch.contiguous_format, torch.channels_last):
         xl = x.contiguous(memory_format=layout)
-        F.conv2d(xl, w, padding=1)
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            F.conv2d(xl, w, padding=1)
-            times.append(time.perf_counter() - start)
-        best = min(best, statistics.median(times))
+        best = min(best, median_seconds(lambda xl=xl: F.conv2d(xl, w, padding=1), repeats, warmup=True))
     return 2 * 100 * 28 * 28 * 64 * 64 * 9 / best
-
-
-def child(*args: str) -> dict:
-    out = subprocess.run(
-        [sys.executable, __file__, *args[:-5], "--one", *args[-5:]], capture_output=True, text=True
-    )
-    if out.returncode:
-        raise RuntimeError(f"{' '.join(args)} failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -291,8 +246,7 @@ def main() -> None:
         "images": args.images,
         "image_source": source,
         "repeats": args.repeats,
-        "torch_threads": torch.get_num_threads(),
-        "cpu_count": os.cpu_count(),
+        **machine(),
         "conv_ceiling_gflops": CONV_CEILING / 1e9,
     }
     print(
@@ -304,7 +258,8 @@ def main() -> None:
         torch.save(x, images)
 
         def run(name, kind, pairs=0):
-            return child(*options, name, kind, str(images), str(args.samples), str(pairs))
+            one = ("--one", name, kind, str(images), str(args.samples), str(pairs))
+            return child_json(__spec__.name, *options, *one)
 
         measured = run("-", "ceiling")["flops_per_s"]
         results["conv_measured_gflops"] = measured / 1e9

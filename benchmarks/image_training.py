@@ -1,6 +1,6 @@
 """Training speed of the image models (docs/maths.md §5) at batch 100, 1×28×28 binary images, β = 1.
 
-    .venv/bin/python benchmarks/image_training.py --out outputs/bench/image_training.json \
+    .venv/bin/python -m benchmarks.image_training --out outputs/bench/image_training.json \
         [--ref /tmp/vp]   # a patched snapshot of jmtomczak/vae_vampprior, see below
 
 For each model (convHVAE, PixelHVAE; VampPrior K = 500, z1 = z2 = 40) and objective, in one run:
@@ -21,32 +21,20 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import re
-import resource
 import statistics
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import lightning as L
 import torch
 from hydra.utils import instantiate
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-
-import image_models  # noqa: E402
-from image_models import PRIOR, REF_NAMES, REF_TOOL, X_SHAPE, latent_dim, model_config  # noqa: E402
-from results import write_results  # noqa: E402
-
-from mimkit.allocator import configure_allocator  # noqa: E402
-from mimkit.autoencoder import build_autoencoder  # noqa: E402
-from mimkit.callbacks.beta_warmup import BetaWarmup  # noqa: E402
-from mimkit.data.batches import TensorDataModule  # noqa: E402
-from mimkit.gradients import normalize_per_tensor  # noqa: E402
-from mimkit.module import AutoencoderModule  # noqa: E402
+from benchmarks import image_models
+from benchmarks.common import child_json, machine, peak_rss_mb, reference, timed, timed_fit, write_results
+from benchmarks.image_models import PRIOR, X_SHAPE, latent_dim, model_config
+from mimkit.allocator import configure_allocator
+from mimkit.autoencoder import build_autoencoder
+from mimkit.data.batches import TensorDataModule
+from mimkit.gradients import normalize_per_tensor
+from mimkit.module import AutoencoderModule
 
 BATCH = 100
 OPTIM = {"lr": 5e-4, "schedule": "constant", "warmup": 0, "grad_norm": "per_tensor"}
@@ -81,41 +69,21 @@ class RandomImages(TensorDataModule):
         return self.images, self.labels
 
 
-def synchronize(device: torch.device) -> None:
-    """Wait for the GPU's queued work (before reading a clock); nothing on a CPU."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-class StepTimer(L.Callback):
-    def __init__(self):
-        self.times: list[float] = []
-
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-        synchronize(pl_module.device)
-        self._start = time.perf_counter()
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        synchronize(pl_module.device)
-        self.times.append(time.perf_counter() - self._start)
-
-
 def bare_steps(model_name: str, objective_name: str, steps: int) -> list[float]:
     torch.manual_seed(0)
     model = build_autoencoder(model_config(model_name), PRIOR)
     objective = instantiate(OBJECTIVES[objective_name])
     optimizer = torch.optim.Adam(model.parameters(), lr=5e-4)
     x = torch.bernoulli(torch.full((BATCH, *X_SHAPE), 0.3))
-    times = []
-    for _ in range(steps + 2):
-        start = time.perf_counter()
+
+    def step():
         loss = objective(model, x, 1.0)["loss"]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         normalize_per_tensor(model)
         optimizer.step()
-        times.append(time.perf_counter() - start)
-    return times[2:]
+
+    return [timed(step)[0] for _ in range(steps + 2)][2:]
 
 
 def app_steps(
@@ -123,21 +91,9 @@ def app_steps(
 ) -> list[float]:
     torch.manual_seed(0)
     module = AutoencoderModule(model_config(model_name), PRIOR, OBJECTIVES[objective_name], OPTIM)
-    timer = StepTimer()
-    trainer = L.Trainer(
-        max_steps=steps + 2,
-        callbacks=[BetaWarmup(0), timer],
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-        accelerator=accelerator,
-        devices=1,
-        precision=precision,
-    )
-    trainer.fit(module, datamodule=RandomImages(BATCH * (steps + 2)))
-    return timer.times[2:]
+    images = RandomImages(BATCH * (steps + 2))
+    options = {"max_steps": steps + 2, "accelerator": accelerator, "devices": 1, "precision": precision}
+    return timed_fit(module, images, "batch", **options)[2:]
 
 
 def measure(model_name: str, objective_name: str, kind: str, steps: int) -> dict:
@@ -151,7 +107,7 @@ def measure(model_name: str, objective_name: str, kind: str, steps: int) -> dict
     return {
         "step_s": step,
         "images_per_s": BATCH / step,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_mb(),
     }
 
 
@@ -161,43 +117,14 @@ def sampler_seconds(chains: int = BATCH) -> float:
     torch.manual_seed(0)
     model = build_autoencoder(model_config("pixelhvae"), PRIOR)
     z = torch.randn(chains, latent_dim())
-    start = time.perf_counter()
-    model.decoder(z).sample()
-    return time.perf_counter() - start
+    return timed(lambda: model.decoder(z).sample())[0]
 
 
-def in_subprocess(*args: str, options: tuple[str, ...] = ()) -> dict:
-    out = subprocess.run(
-        [sys.executable, __file__, *options, "--one", *args], capture_output=True, text=True, check=True
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def reference(ref: Path, model_name: str, steps: int) -> dict | None:
-    env = {**os.environ, "MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "100000000000"}
-    out = subprocess.run(
-        [
-            sys.executable,
-            str(REF_TOOL),
-            "--ref",
-            str(ref),
-            "--model",
-            REF_NAMES[model_name],
-            "--steps",
-            str(steps),
-            "--nll-images",
-            "0",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    found = re.search(r"train step median ([\d.]+) s", out.stdout)
-    if not found:
-        print(f"  reference failed: {(out.stderr or out.stdout).strip().splitlines()[-1:]}")
-        return None
-    step = float(found.group(1))
-    return {"step_s": step, "images_per_s": BATCH / step}
+def reference_step(ref: Path, model_name: str, steps: int) -> dict | None:
+    """The public VampPrior code's own training step (its VAE loss)."""
+    options = ("--steps", str(steps), "--nll-images", "0")
+    step = reference(ref, model_name, r"train step median ([\d.]+) s", *options)
+    return None if step is None else {"step_s": step, "images_per_s": BATCH / step}
 
 
 def main() -> None:
@@ -218,22 +145,17 @@ def main() -> None:
     if args.one:
         print(json.dumps(measure(*args.one, args.steps)))
         return
-    results: dict = {
-        "batch": BATCH,
-        "steps": args.steps,
-        "torch_threads": torch.get_num_threads(),
-        "cpu_count": os.cpu_count(),
-    }
+    results: dict = {"batch": BATCH, "steps": args.steps, **machine()}
     options = ("--steps", str(args.steps), *(["--tiny"] if args.tiny else []))
     print(f"training step at batch {BATCH}, median of {args.steps} (images/s; peak RSS)")
     for model_name in args.models.split(","):
-        ref = reference(args.ref, model_name, args.steps) if args.ref else None
+        ref = reference_step(args.ref, model_name, args.steps) if args.ref else None
         if ref:
             results[f"{model_name}/reference"] = ref
             print(f"  {model_name:<9} reference (VAE loss)     {ref['images_per_s']:6.1f} img/s")
         for objective_name in args.objectives.split(","):
             bare, app, bf16 = (
-                in_subprocess(model_name, objective_name, kind, options=options)
+                child_json(__spec__.name, *options, "--one", model_name, objective_name, kind)
                 for kind in ("bare", "app", "app-bf16")
             )
             row = {

@@ -1,6 +1,6 @@
 """Time the test-time metrics pass (RepresentationMetrics, docs/maths.md §3) on the 2-D GMM.
 
-    .venv/bin/python benchmarks/metrics_pass.py --out outputs/bench/metrics_pass.json
+    .venv/bin/python -m benchmarks.metrics_pass --out outputs/bench/metrics_pass.json
 
 A model of the default config (conf/train.yaml: MLP H = 50, z = 2, standard prior) is built
 fresh (untrained: the cost of every metric is the same for any weights) and evaluated with the
@@ -19,26 +19,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
-import resource
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+from benchmarks.common import ROOT, child_json, machine, peak_rss_mb, timed, write_results
+from mimkit.allocator import configure_allocator
+
 os.environ.setdefault("PROJECT_ROOT", str(ROOT))
 
-from results import write_results  # noqa: E402
-
-from mimkit.allocator import configure_allocator  # noqa: E402
-
-configure_allocator()  # as src/train.py: the Makefile's glibc settings, before torch allocates
+configure_allocator()  # as src/train.py: glibc's allocator settings, before torch allocates
 
 from hydra import compose, initialize_config_dir  # noqa: E402
 from hydra.utils import instantiate  # noqa: E402
@@ -61,29 +53,23 @@ def default_setup(overrides: list[str]):
     return build_autoencoder(model, prior).eval(), instantiate(data), callback
 
 
-def max_rss_mib() -> float:
-    """This process's peak resident memory so far (ru_maxrss: KiB on Linux), in MiB."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def vamp_pass(overrides: list[str]) -> None:
     """(child) The metrics pass of a toy VampPrior model (`overrides` then prior=vamp); prints its
     memory and time as JSON."""
     torch.manual_seed(0)
     model, datamodule, callback = default_setup([*overrides, "prior=vamp"])
     test, train = datamodule.test, datamodule.train_fixed()
-    before = max_rss_mib()
+    before = peak_rss_mb()
     timings: dict[str, float] = {}
-    start = time.perf_counter()
-    callback.compute(model, test, train, timings)
+    total, _ = timed(lambda: callback.compute(model, test, train, timings))
     print(
         json.dumps(
             {
                 "pseudo_inputs": model.prior.pseudo_weights.shape[0],
                 "n_test": len(test[0]),
                 "max_rss_before_mib": before,
-                "max_rss_mib": max_rss_mib(),
-                "total_s": time.perf_counter() - start,
+                "max_rss_mib": peak_rss_mb(),
+                "total_s": total,
                 "seconds": timings,
             }
         )
@@ -94,10 +80,7 @@ def measure_vamp_pass(overrides: list[str]) -> dict:
     """Run `vamp_pass` in a fresh process (its own peak RSS), with this run's `overrides` but its
     prior, and return what it measured."""
     kept = [override for override in overrides if not override.startswith("prior=")]
-    child = subprocess.run(
-        [sys.executable, __file__, "--vamp-child", *kept], capture_output=True, text=True, check=True
-    )
-    return json.loads(child.stdout.strip().splitlines()[-1])
+    return child_json(__spec__.name, "--vamp-child", *kept)
 
 
 def fitted_exponent(sizes, seconds) -> float:
@@ -127,9 +110,7 @@ def main() -> None:
     model, datamodule, callback = default_setup(args.overrides)
     test, train = datamodule.test, datamodule.train_fixed()
     timings: dict[str, float] = {}
-    start = time.perf_counter()
-    metrics = callback.compute(model, test, train, timings)
-    total = time.perf_counter() - start
+    total, metrics = timed(lambda: callback.compute(model, test, train, timings))
 
     print(
         f"metrics pass: {len(test[0])} test points, {min(len(train[0]), callback.knn_train)} "
@@ -158,12 +139,9 @@ def main() -> None:
         rows = []
         for n in sizes:
             x, z = x_all[:n].numpy(), z_all[:n].numpy()
-            best = math.inf
-            for _ in range(args.repeats):
-                t0 = time.perf_counter()
-                value = ksg_mutual_information(x, z, k=callback.ksg_k)
-                best = min(best, time.perf_counter() - t0)
-            rows.append({"n": n, "seconds": best, "mi": value})
+            estimate = lambda x=x, z=z: ksg_mutual_information(x, z, k=callback.ksg_k)
+            runs = [timed(estimate) for _ in range(args.repeats)]
+            rows.append({"n": n, "seconds": min(seconds for seconds, _ in runs), "mi": runs[-1][1]})
         ksg[kind] = {
             "rows": rows,
             "exponent": fitted_exponent([r["n"] for r in rows], [r["seconds"] for r in rows]),
@@ -198,8 +176,7 @@ def main() -> None:
             },
             "ksg": {"k": callback.ksg_k, **ksg},
             "vamp_pass": vamp,
-            "torch_threads": torch.get_num_threads(),
-            "cpu_count": os.cpu_count(),
+            **machine(),
         }
         write_results(result, args.out)
 

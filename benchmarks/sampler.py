@@ -1,6 +1,6 @@
 """PixelHVAE's sampler (784 pixel steps): today's per-pixel forward against the folded sampler.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/sampler.py --out outputs/bench/sampler.json
+    OMP_NUM_THREADS=1 .venv/bin/python -m benchmarks.sampler --out outputs/bench/sampler.json
         [--chains 100] [--repeats 1] [--threads 1] [--device cpu|cuda] [--compiled]
 
 One PixelDecoder (28×28, 8 layers, 64 channels; random weights and BatchNorm statistics from seed
@@ -27,8 +27,6 @@ import argparse
 import math
 import os
 import statistics
-import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -36,12 +34,9 @@ import torch
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-
-from results import write_results  # noqa: E402
-
-from mimkit.nets.pixel_decoder import PixelDecoder  # noqa: E402
+from benchmarks.common import timed, write_results
+from mimkit.allocator import configure_allocator
+from mimkit.nets.pixel_decoder import PixelDecoder
 
 X_SHAPE = [1, 28, 28]
 
@@ -90,19 +85,15 @@ def decoder_on(device: torch.device, sampler: str = "eager") -> PixelDecoder:
     return decoder.to(device).eval()
 
 
-def timed(draw, maps: torch.Tensor, repeats: int) -> tuple[float, tuple]:
+def timed_draws(draw, maps: torch.Tensor, repeats: int) -> tuple[float, tuple]:
     """(median seconds, last result) of `draw(maps)` from seed 1."""
-    times, out = [], None
-    for _ in range(repeats):
+
+    def from_seed():
         torch.manual_seed(1)
-        if maps.is_cuda:
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        out = draw(maps)
-        if maps.is_cuda:
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), out
+        return draw(maps)
+
+    runs = [timed(from_seed, maps.device) for _ in range(repeats)]
+    return statistics.median(seconds for seconds, _ in runs), runs[-1][1]
 
 
 def ops_per_step(draw, maps: torch.Tensor, steps: int) -> dict:
@@ -125,6 +116,7 @@ def main() -> None:
         "--tiny", action="store_true", help="4x4 images (16 pixel steps): a smoke test (figures mean nothing)"
     )
     args = parser.parse_args()
+    configure_allocator()
     if args.tiny:
         X_SHAPE[:] = [1, 4, 4]
     torch.set_num_threads(args.threads)
@@ -133,8 +125,8 @@ def main() -> None:
     with torch.no_grad():
         maps = decoder.maps(torch.randn(args.chains, 80, device=device))
     per_100 = 100 / args.chains
-    old_s, (old_x, old_p) = timed(lambda m: per_pixel_generate(decoder, m), maps, args.repeats)
-    new_s, (new_x, new_p) = timed(decoder.generate, maps, args.repeats)
+    old_s, (old_x, old_p) = timed_draws(lambda m: per_pixel_generate(decoder, m), maps, args.repeats)
+    new_s, (new_x, new_p) = timed_draws(decoder.generate, maps, args.repeats)
     steps = math.prod(decoder.x_shape[1:])
     results: dict = {
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
@@ -163,10 +155,8 @@ def main() -> None:
     )
     if args.compiled:
         compiled = decoder_on(device, sampler="compiled")
-        start = time.perf_counter()
-        compiled.generate(maps)  # compiles (or falls back) on the first call
-        first_s = time.perf_counter() - start
-        compiled_s, (compiled_x, _) = timed(compiled.generate, maps, args.repeats)
+        first_s, _ = timed(lambda: compiled.generate(maps))  # compiles (or falls back) on the first call
+        compiled_s, (compiled_x, _) = timed_draws(compiled.generate, maps, args.repeats)
         results["compile_s"] = first_s - compiled_s
         results["compiled_s_per_100"] = compiled_s * per_100
         results["compiled_same_draws"] = bool(torch.equal(old_x, compiled_x))

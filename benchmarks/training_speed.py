@@ -1,6 +1,6 @@
 """Training speed on the 2-D GMM (H = 50, z = 2, batch 128, 10,000 samples per epoch).
 
-    .venv/bin/python benchmarks/training_speed.py --out outputs/bench/training_speed.json
+    .venv/bin/python -m benchmarks.training_speed --out outputs/bench/training_speed.json
 
 Everything is measured in this run against a baseline measured in the same run (the machine is
 shared and noisy), as medians over `--repeats`:
@@ -31,30 +31,22 @@ import argparse
 import contextlib
 import logging
 import math
-import os
 import statistics
-import sys
-import time
 from functools import partial
 from pathlib import Path
 
-import lightning as L
 import numpy as np
 import torch
 from hydra.utils import instantiate
 from torch.utils.data import DataLoader, Dataset
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-
-from results import write_results  # noqa: E402
-
-import mimkit.nets.mlp  # noqa: E402
-from mimkit.autoencoder import build_autoencoder  # noqa: E402
-from mimkit.callbacks.beta_warmup import BetaWarmup  # noqa: E402
-from mimkit.data.gmm import GMMDataModule  # noqa: E402
-from mimkit.metrics.epoch_means import EpochMeans  # noqa: E402
-from mimkit.module import AutoencoderModule  # noqa: E402
+import mimkit.nets.mlp
+from benchmarks.common import machine, median_seconds, timed, timed_fit, write_results
+from mimkit.allocator import configure_allocator
+from mimkit.autoencoder import build_autoencoder
+from mimkit.data.gmm import GMMDataModule
+from mimkit.metrics.epoch_means import EpochMeans
+from mimkit.module import AutoencoderModule
 
 MODEL = {
     "latent_dim": 2,
@@ -83,12 +75,6 @@ class PerItemGMM(Dataset):
         label = self.rng.integers(len(self.means))
         x = self.means[label] + self.std * self.rng.standard_normal(self.means.shape[1])
         return torch.tensor(x, dtype=torch.float32), int(label)
-
-
-def seconds(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def drain(loader) -> None:
@@ -139,22 +125,11 @@ def distribution_classes(loader, repeats: int) -> dict:
         for name, factory in variants.items():
             model, optimizer = setups[name]
             with gaussian_class(factory) if factory else contextlib.nullcontext():
-                times[name].append(seconds(partial(bare_epoch, model, objective, optimizer, loader)))
+                times[name].append(timed(partial(bare_epoch, model, objective, optimizer, loader))[0])
     result = {name: statistics.median(values[1:]) for name, values in times.items()}
     result["torch_over_own"] = result["torch_s"] / result["own_s"]
     result["torch_validated_over_own"] = result["torch_validated_s"] / result["own_s"]
     return result
-
-
-class EpochTimer(L.Callback):
-    def __init__(self):
-        self.times: list[float] = []
-
-    def on_train_epoch_start(self, trainer, pl_module):
-        self._start = time.perf_counter()
-
-    def on_train_epoch_end(self, trainer, pl_module):
-        self.times.append(time.perf_counter() - self._start)
 
 
 class PlainSums:
@@ -192,19 +167,7 @@ def lightning_epochs(
     objective: dict, datamodule, epochs: int, module_class: type = AutoencoderModule
 ) -> list[float]:
     module = module_class(MODEL, PRIOR, objective, {"lr": 1e-3, "schedule": "constant", "warmup": 0})
-    timer = EpochTimer()
-    trainer = L.Trainer(
-        max_epochs=epochs,
-        callbacks=[BetaWarmup(0), timer],
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-        accelerator="cpu",
-    )
-    trainer.fit(module, datamodule=datamodule)
-    return timer.times
+    return timed_fit(module, datamodule, "epoch", max_epochs=epochs, accelerator="cpu")
 
 
 def bookkeeping_s(means_class, names: list[str], steps: int, repeats: int) -> float:
@@ -218,7 +181,7 @@ def bookkeeping_s(means_class, names: list[str], steps: int, repeats: int) -> fl
         means.flush()
         means.compute()
 
-    return statistics.median(seconds(epoch) for _ in range(repeats))
+    return median_seconds(epoch, repeats)
 
 
 def epoch_means_ab(datamodule, rounds: int) -> dict:
@@ -262,20 +225,17 @@ def main() -> None:
         "--samples", type=int, default=10000, help="GMM samples per epoch (a few hundred: a smoke test)"
     )
     args = parser.parse_args()
+    configure_allocator()
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # no start-up lines per fit
     torch.manual_seed(0)
     datamodule = GMMDataModule(seed=1, n_train=args.samples)
-    results: dict = {
-        "torch_threads": torch.get_num_threads(),
-        "cpu_count": os.cpu_count(),
-        "repeats": args.repeats,
-    }
+    results: dict = {**machine(), "repeats": args.repeats}
 
     per_item = DataLoader(PerItemGMM(datamodule.means.numpy(), 0.25, args.samples), batch_size=128)
     ours = datamodule.train_dataloader()
     data = {
-        "per_item_s": statistics.median(seconds(lambda: drain(per_item)) for _ in range(args.repeats)),
-        "batched_s": statistics.median(seconds(lambda: drain(ours)) for _ in range(args.repeats)),
+        "per_item_s": median_seconds(lambda: drain(per_item), args.repeats),
+        "batched_s": median_seconds(lambda: drain(ours), args.repeats),
     }
     data["speedup"] = data["per_item_s"] / data["batched_s"]
     results["data_epoch"] = data
@@ -289,9 +249,7 @@ def main() -> None:
         model = build_autoencoder(MODEL, PRIOR)
         objective = instantiate(objective_cfg)
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-        bare = statistics.median(
-            seconds(partial(bare_epoch, model, objective, optimizer, ours)) for _ in range(args.repeats)
-        )
+        bare = median_seconds(partial(bare_epoch, model, objective, optimizer, ours), args.repeats)
         lightning = statistics.median(lightning_epochs(objective_cfg, datamodule, args.repeats + 1)[1:])
         results[f"epoch_{name}"] = {
             "bare_s": bare,

@@ -5,7 +5,7 @@
 #      --system-site-packages so a torch already installed on the machine is used; WHEELS=<dir>
 #      adds a local wheel folder for an offline machine);
 #   2. the GPU-only tests (pytest -m gpu);
-#   3. benchmarks/grid_time.py on the device (the Tables 1-2 plan; GRID_JOBS jobs side by side);
+#   3. python -m benchmarks.grid_time on the device (the Tables 1-2 plan; GRID_JOBS jobs side by side);
 #   4. a comparison: convHVAE + VampPrior on MNIST, VAE vs MIM, 2 seeds each, JOBS jobs side by
 #      side on the one GPU (hydra/launcher=joblib), the full training set, as many epochs as fit in
 #      TRAIN_MINUTES (Lightning's max_time; β warm-up over 2 epochs), then the test metrics (IS-NLL
@@ -87,7 +87,7 @@ echo "MNIST from $MNIST_ROOT"
 
 if ((DRY)); then
     stage gpu_tests 120 "$PY" -m pytest -m gpu -q -p no:cacheprovider --junitxml="$OUTDIR/gpu_tests.xml"
-    stage grid_time 400 "$PY" benchmarks/grid_time.py --models convhvae --steps 1 --samples 20 \
+    stage grid_time 400 "$PY" -m benchmarks.grid_time --models convhvae --steps 1 --samples 20 \
         --nll-passes 2 --metric-fraction 0.02 --consistency-pairs 2 --threads 1 \
         --jobs-per-device "$GRID_JOBS" --out "$OUTDIR/grid_time.json"
     BUDGET=(trainer=cpu threads=1 trainer.max_epochs=1 data.n_train=100 data.n_val=50 data.n_test=50
@@ -97,7 +97,7 @@ if ((DRY)); then
     JOBS=2 SEEDS=1 LIMIT=600
 else
     stage gpu_tests 90 "$PY" -m pytest -m gpu -q -p no:cacheprovider --junitxml="$OUTDIR/gpu_tests.xml"
-    stage grid_time 120 "$PY" benchmarks/grid_time.py --jobs-per-device "$GRID_JOBS" \
+    stage grid_time 120 "$PY" -m benchmarks.grid_time --jobs-per-device "$GRID_JOBS" \
         --out "$OUTDIR/grid_time.json"
     BUDGET=(trainer=gpu trainer.max_epochs=2000 "+trainer.max_time=00:00:$(printf %02d "$TRAIN_MINUTES"):00"
             callbacks.representation_metrics.nll_points="$NLL_POINTS")

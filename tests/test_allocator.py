@@ -62,6 +62,12 @@ def test_user_settings_are_left_alone():
     assert probe(True, MALLOC_MMAP_MAX_="65536", MALLOC_MMAP_THRESHOLD_="131072")["returned_mib"] >= 60
 
 
+def test_the_settings_are_made_in_one_place():
+    # configure_allocator is the one mechanism: the Makefile exports no allocator variable
+    makefile = (ROOT / "Makefile").read_text()
+    assert not [line for line in makefile.splitlines() if "MALLOC_" in line and "export" in line]
+
+
 def test_nothing_happens_off_linux(monkeypatch):
     monkeypatch.setattr(sys, "platform", "darwin")
     assert allocator.configure_allocator() == {}

@@ -4,9 +4,11 @@ predated prepare_data/setup stopped two of them, and the GPU check's planning st
 
 Each script's `main` runs in this process with tiny arguments (`--tiny`: 4×4 images and tiny
 networks for the image benchmarks; fewer samples, sizes and repeats for the others), and so do the
-child processes the scripts start for their own peak memory (`python benchmarks/X.py --one ...`:
+child processes the scripts start for their own peak memory (`python -m benchmarks.X --one ...`:
 the same `main` with the child's arguments, its printed JSON handed back); debug_run.py's
 `src/train.py` run stays a process of its own, the thing it measures. The figures mean nothing.
+The benchmarks are modules of the `benchmarks` package, imported from the repository root (the
+working directory of `python -m pytest`).
 
 The GPU check's CPU dry run (`scripts/gpu_check.sh --dry-run`: every stage, the planning one
 included) runs in the slow suite: it takes about 3 minutes (its pytest stage alone about 20 s)."""
@@ -28,11 +30,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from benchmarks import image_models
+
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks"
-sys.path.insert(0, str(BENCH))
-
-import image_models  # noqa: E402
 
 METRICS = "callbacks.representation_metrics"
 # benchmark -> (its tiny arguments, keys its JSON must hold)
@@ -83,7 +84,7 @@ CASES = {
 def test_every_benchmark_of_make_bench_has_a_smoke_test():
     makefile = (ROOT / "Makefile").read_text()
     recipe = re.search(r"^bench:.*?\n((?:\t.*\n)+)", makefile, re.MULTILINE).group(1)
-    assert set(re.findall(r"benchmarks/(\w+)\.py", recipe)) == set(CASES)
+    assert set(re.findall(r"-m benchmarks\.(\w+)", recipe)) == set(CASES)
 
 
 @pytest.mark.parametrize("name", ["convhvae", "pixelhvae"])
@@ -111,7 +112,7 @@ def test_the_image_benchmarks_keep_their_sizes_unless_tiny(name):
 
 @pytest.fixture
 def in_process(monkeypatch):
-    """Benchmarks run in this process, their `python benchmarks/X.py ...` children too, and leave
+    """Benchmarks run in this process, their `python -m benchmarks.X ...` children too, and leave
     no trace in it: image sizes, torch threads, the global RNG, logging levels, malloc settings."""
     saved = copy.deepcopy((image_models.X_SHAPE, image_models.PRIOR, image_models.SIZES))
     threads, rng = torch.get_num_threads(), torch.random.get_rng_state()
@@ -121,8 +122,8 @@ def in_process(monkeypatch):
     real_run = subprocess.run
 
     def run_main(name: str, argv: list[str]) -> str:
-        """`python benchmarks/<name>.py argv...` in this process: what it printed."""
-        module = importlib.import_module(name)
+        """`python -m benchmarks.<name> argv...` in this process: what it printed."""
+        module = importlib.import_module(f"benchmarks.{name}")
         if hasattr(module, "configure_allocator"):
             monkeypatch.setattr(module, "configure_allocator", lambda: None)
         printed = io.StringIO()
@@ -132,14 +133,14 @@ def in_process(monkeypatch):
         return printed.getvalue()
 
     def run(command, *args, **kwargs):
-        script = Path(command[1]) if len(command) > 1 else None
-        if command[0] == sys.executable and script is not None and script.parent.resolve() == BENCH:
-            return subprocess.CompletedProcess(command, 0, run_main(script.stem, list(command[2:])), "")
+        if command[:2] == [sys.executable, "-m"] and command[2].startswith("benchmarks."):
+            printed = run_main(command[2].removeprefix("benchmarks."), list(command[3:]))
+            return subprocess.CompletedProcess(command, 0, printed, "")
         return real_run(command, *args, **kwargs)
 
     monkeypatch.setattr(subprocess, "run", run)
     yield run_main
-    # in place: the benchmarks hold these very objects (`from image_models import PRIOR`)
+    # in place: the benchmarks hold these very objects (`from benchmarks.image_models import PRIOR`)
     image_models.X_SHAPE[:] = saved[0]
     for now, before in zip((image_models.PRIOR, image_models.SIZES), saved[1:]):
         now.clear()

@@ -166,12 +166,12 @@ def test_pca_fit_caches_are_not_confused(tmp_path, source, caplog):
         separate = module(tmp_path, folder, pca_fit="separate")
     assert not separate.from_cache and "do not match" in caplog.text
     assert not torch.equal(separate.test[0], shared.test[0])
-    # a cache written before pca_fit existed (no such meta key) holds the training fit: reused
+    # a cache of the format before pca_fit (no such meta key) is not read: rebuilt, the same data
     stored = torch.load(shared.cache_path, weights_only=True)
     del stored["meta"]["pca_fit"]
     torch.save(stored, shared.cache_path)
     old = module(tmp_path, folder)
-    assert old.from_cache and torch.equal(old.test[0], shared.test[0])
+    assert not old.from_cache and torch.equal(old.test[0], shared.test[0])
 
 
 def test_bad_pca_fit_is_one_config_error(tmp_path):

@@ -502,3 +502,15 @@ def test_binary_data_with_a_gaussian_decoder_get_advice(train_config, tmp_path, 
     with caplog.at_level(logging.WARNING):
         train(cfg)
     assert "mlp_bernoulli" not in caplog.text
+    # 0/1 data kept continuous and standardised cannot go to a Bernoulli decoder
+    cfg = train_config(
+        "data=tensors",
+        f"data.path={path}",
+        "data.binary=false",
+        "model=mlp_bernoulli",
+        *TINY,
+        fast=False,
+        output_dir=tmp_path / "refused",
+    )
+    with pytest.raises(ConfigError, match="standardised .* but the decoder p\\(x\\|z\\) is Bernoulli"):
+        train(cfg)

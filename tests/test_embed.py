@@ -108,9 +108,8 @@ def test_embed_a_convhvae_on_images(train_config, tmp_path, mnist_files):
         model=plain["model"], prior=plain["prior"], objective=plain["objective"], optim=plain["optim"]
     )
     ckpt = tmp_path / "convhvae.ckpt"  # untrained weights: the round trip is what is checked
-    # in the format of checkpoints written before the run config moved into the hyperparameters
-    hyper = {role: plain[role] for role in ("model", "prior", "objective", "optim")}
-    torch.save({"hyper_parameters": hyper, "state_dict": module.state_dict(), "run_config": plain}, ckpt)
+    hyper = AutoencoderModule.from_run_config(plain).hparams  # the run config in the hyperparameters
+    torch.save({"hyper_parameters": dict(hyper), "state_dict": module.state_dict()}, ckpt)
     embed(embed_config(tmp_path, ckpt, "split=val", "batch_size=5"))
     npz = np.load(tmp_path / "embed" / "embeddings.npz")
     assert npz["mean"].shape == (16, 80)  # z = [z1, z2], 40 + 40

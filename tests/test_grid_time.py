@@ -1,13 +1,9 @@
 """The grid-time plan of benchmarks/grid_time.py from given rates, by hand, and the merge of
 concurrent measurements."""
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from grid_time import plan, slowest, without_options
+from benchmarks.grid_time import plan, slowest, without_options
 
 
 def test_plan_by_hand():

@@ -108,8 +108,8 @@ def test_latent_pictures_of_a_convhvae(train_config, tmp_path, mnist_files):
         model=plain["model"], prior=plain["prior"], objective=plain["objective"], optim=plain["optim"]
     )
     ckpt = tmp_path / "convhvae.ckpt"  # untrained weights: the files are what is checked
-    hyper = {role: plain[role] for role in ("model", "prior", "objective", "optim")}
-    torch.save({"hyper_parameters": hyper, "state_dict": module.state_dict(), "run_config": plain}, ckpt)
+    hyper = AutoencoderModule.from_run_config(plain).hparams  # the run config in the hyperparameters
+    torch.save({"hyper_parameters": dict(hyper), "state_dict": module.state_dict()}, ckpt)
     side = 28 + 1  # pixels and padding
     cases = [
         (["tool=interpolate", "points=4", "steps=3"], (2, 3, 1, 28, 28), (5, 2)),

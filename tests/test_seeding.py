@@ -11,7 +11,7 @@ import pytest
 import torch
 from test_tsne import clusters, fake_trainer, image_module
 
-from mimkit.autoencoder import Autoencoder
+from mimkit.autoencoder import Autoencoder, seeded_eval
 from mimkit.callbacks.images import ImageGrids
 from mimkit.callbacks.tsne import TSNEPlot
 from mimkit.distributions import DiagonalGaussian
@@ -59,6 +59,27 @@ def test_seeded_draws_restore_the_cpu_state_and_repeat():
     with seeded_draws(7, torch.device("cpu")):
         assert torch.equal(torch.rand(5), first)
     assert not torch.equal(first, undisturbed)
+
+
+def test_seeded_eval_restores_modes_and_generator_and_repeats():
+    model = grid_module(torch.device("cpu")).model
+    model.train()
+    model.decoder.eval()  # a mixed state: every module gets its own mode back
+    torch.default_generator.manual_seed(123)
+    undisturbed = torch.rand(5)
+    torch.default_generator.manual_seed(123)
+    with seeded_eval(model, 7) as inside:
+        assert inside is model and not any(m.training for m in model.modules())
+        assert not torch.is_grad_enabled()
+        first = model.prior.sample(3)
+    assert model.training and model.encoder.training and not model.decoder.training
+    assert torch.is_grad_enabled() and torch.equal(torch.rand(5), undisturbed)
+    with seeded_eval(model, 7):
+        assert torch.equal(model.prior.sample(3), first)
+    torch.default_generator.manual_seed(123)
+    with seeded_eval(model, None):  # no seed: the global stream, advanced
+        assert torch.equal(torch.rand(5), undisturbed)
+    assert not torch.equal(torch.rand(5), undisturbed)
 
 
 def test_callbacks_leave_the_cpu_generator_and_never_reseed_cuda(tmp_path: Path, monkeypatch):

@@ -2,11 +2,12 @@
 
 Training and evaluation allocate and free tensors of the same few sizes over and over. By
 default glibc serves each large one with a fresh mmap, unmaps it on free (zeroed pages and page
-faults at every reuse) and trims the heap top back to the OS. The Makefile turns both off with
-MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=100000000000; `configure_allocator` does the same from
-inside the process through mallopt(3), so a plain `python src/train.py` runs as fast as `make
-train`. A setting the user chose (either variable, or the matching GLIBC_TUNABLES entry) is left
-alone; on other platforms or C libraries nothing happens.
+faults at every reuse) and trims the heap top back to the OS. `configure_allocator` turns both
+off from inside the process through mallopt(3), the equivalent of MALLOC_MMAP_MAX_=0
+MALLOC_TRIM_THRESHOLD_=100000000000, so `python src/train.py` and `make train` run alike; it is
+the only place these settings are made (the Makefile exports none; the speed they buy:
+docs/performance.md, "Reference measurements"). A setting the user chose (either variable, or the
+matching GLIBC_TUNABLES entry) is left alone; on other platforms or C libraries nothing happens.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ M_TRIM_THRESHOLD = -1
 M_MMAP_MAX = -4
 
 # (environment variable, GLIBC_TUNABLES name, mallopt parameter, value); a trim threshold of -1
-# disables trimming completely (mallopt(3)), as the Makefile's 10^11 bytes does in practice
+# disables trimming completely (mallopt(3)), as a threshold of 10^11 bytes does in practice
 SETTINGS = (
     ("MALLOC_MMAP_MAX_", "glibc.malloc.mmap_max", M_MMAP_MAX, 0),
     ("MALLOC_TRIM_THRESHOLD_", "glibc.malloc.trim_threshold", M_TRIM_THRESHOLD, -1),

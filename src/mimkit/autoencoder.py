@@ -94,19 +94,11 @@ class Autoencoder(nn.Module):
     # drawn chain), or to one draw x ~ p(x|z) if False. `return_z`: also return the latent codes
     # that were decoded. A two-level latent z = [z1, z2] is one concatenated vector throughout.
 
-    @contextlib.contextmanager
-    def _seeded(self, seed: int | None):
-        if seed is None:
-            yield
-            return
-        with seeded_draws(seed, next(self.parameters()).device):
-            yield
-
     @torch.no_grad()
     def decode(self, z: torch.Tensor, mean: bool = True, seed: int | None = None) -> torch.Tensor:
         """x [..., *x_shape] for latent codes z [..., D]: the mean of p(x|z), or x ~ p(x|z) if not
         `mean` (leading dims flattened into one decoder batch and restored)."""
-        with eval_mode(self), self._seeded(seed):
+        with seeded_eval(self, seed):
             likelihood = self.decoder(z.reshape(-1, z.shape[-1]))
             x = likelihood.mean if mean else likelihood.sample()
         return x.reshape(*z.shape[:-1], *x.shape[1:])
@@ -129,7 +121,7 @@ class Autoencoder(nn.Module):
         (x, z [B, steps, D])."""
         if x_a.shape != x_b.shape:
             raise ValueError(f"x_a and x_b differ in shape: {list(x_a.shape)} and {list(x_b.shape)}")
-        with eval_mode(self), self._seeded(seed):
+        with seeded_eval(self, seed):
             z_a, z_b = self.encoder(torch.cat([x_a, x_b])).mean.chunk(2)
             z = path_points(z_a, z_b, steps, path)
             x = self.decode(z, mean)
@@ -150,7 +142,7 @@ class Autoencoder(nn.Module):
         `dims` (None: all D), the decoded codes μ(x) with that one coordinate moved to
         μ_d(x) + values[v] (`absolute`: to values[v]); every other coordinate stays μ(x)'s. With
         `return_z`: (x, z [B, K, V, D])."""
-        with eval_mode(self), self._seeded(seed):
+        with seeded_eval(self, seed):
             centre = self.encoder(x).mean
             dims = range(centre.shape[-1]) if dims is None else list(dims)
             z = traversal_points(centre, dims, torch.as_tensor(values), absolute)
@@ -170,7 +162,7 @@ class Autoencoder(nn.Module):
         """[B, n, *x_shape]: n decoded codes z = μ(x) + scale · ε, ε ~ N(0, I), around each x of
         the batch [B, *x_shape] (MolMIM's use of MIM: perturb a known point's code and decode).
         scale = 0 decodes μ(x) n times. With `return_z`: (x, z [B, n, D])."""
-        with eval_mode(self), self._seeded(seed):
+        with seeded_eval(self, seed):
             z = perturbed_points(self.encoder(x).mean, scale, n)
             decoded = self.decode(z, mean)
         return (decoded, z) if return_z else decoded
@@ -184,12 +176,27 @@ class Autoencoder(nn.Module):
         decoder not a binary image). Small where decoding a point's code and encoding the result
         returns that code. Not `test/consistency`, the population gap R of MIM's objective
         (`mimkit.metrics.consistency`). With `return_z`: (distance, μ(x), μ(x'))."""
-        with eval_mode(self), self._seeded(seed):
+        with seeded_eval(self, seed):
             z = self.encoder(x).mean
             x_prime = self.decode(z, mean).to(x.dtype)
             z_prime = self.encoder(x_prime).mean
         distance = (z - z_prime).norm(dim=-1)
         return (distance, z, z_prime) if return_z else distance
+
+
+@contextlib.contextmanager
+def seeded_eval(model: nn.Module, seed: int | None, device: torch.device | None = None):
+    """The evaluation context: inside the block `model` is in eval mode (`eval_mode`), no
+    gradients are recorded, and torch's global generators start from `seed` (`seeded_draws`: the
+    CPU's and, on a GPU, that of `device`, by default the model's); afterwards every module's mode
+    and both generators are back as they were. seed None: the draws come from the global streams
+    as they are (and advance them)."""
+    if device is None:
+        anchor = next(model.parameters(), None)
+        device = torch.device("cpu") if anchor is None else anchor.device
+    seeded = contextlib.nullcontext() if seed is None else seeded_draws(seed, device)
+    with eval_mode(model), torch.no_grad(), seeded:
+        yield model
 
 
 @contextlib.contextmanager

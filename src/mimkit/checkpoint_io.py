@@ -9,14 +9,14 @@ builds its module. A run's checkpoints hold its run config once, in the module's
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from mimkit.data.storage import atomic_file
 from mimkit.errors import ConfigError, one_line
-from mimkit.module import ROLES, AutoencoderModule, run_config
+from mimkit.module import COMPONENT_KEYS, AutoencoderModule, run_config
 
 # checkpoints already read for a resume, for the trainer to restore from (`load_checkpoint`)
 _HANDED: dict[str, dict] = {}
@@ -37,22 +37,15 @@ class SafeCheckpointIO(TorchCheckpointIO):
         if storage_options is not None or "://" in str(path):
             return super().save_checkpoint(checkpoint, path, storage_options)
         target = Path(path)
-        temporary = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with open(temporary, "xb") as file:
+            with atomic_file(target) as file:  # a full disk may only show at its fsync (e.g. NFS)
                 torch.save(checkpoint, file)
-                file.flush()
-                os.fsync(file.fileno())  # a full disk may only show here (e.g. on NFS)
-            os.replace(temporary, target)
         except OSError as error:
-            reason = error.strerror or " ".join(str(error).split()) or type(error).__name__
+            reason = error.strerror or one_line(error)
             raise CheckpointWriteError(
                 f"could not write the checkpoint {target}: {reason}; the "
                 f"checkpoints written before it are kept"
             ) from error
-        finally:
-            temporary.unlink(missing_ok=True)
 
     def load_checkpoint(self, path, *args, **kwargs) -> dict:
         """The checkpoint already read by `load_checkpoint(path, hand_off=True)`, else the file."""
@@ -84,29 +77,20 @@ def _key(path) -> str:
     return str(Path(path).resolve())
 
 
-def hyperparameters(checkpoint: dict) -> dict:
-    """The module's hyperparameters in `checkpoint`; a checkpoint written before they held the
-    run config (then checkpoint["run_config"]) gets its `run` from there."""
-    hyper, legacy = checkpoint["hyper_parameters"], checkpoint.get("run_config")
-    if hyper.get("run") is not None or legacy is None:
-        return hyper
-    return {**hyper, "run": {key: value for key, value in legacy.items() if key not in ROLES}}
-
-
 def stored_run_config(checkpoint: dict) -> dict | None:
     """The whole run config a checkpoint holds (None if it holds none)."""
-    return run_config(hyperparameters(checkpoint))
+    return run_config(checkpoint["hyper_parameters"])
 
 
 def load_module(ckpt_path: str) -> AutoencoderModule:
     """The trained AutoencoderModule of a checkpoint (eval mode), with its run config."""
     checkpoint = load_checkpoint(ckpt_path)
     try:
-        module = AutoencoderModule(**hyperparameters(checkpoint))
+        module = AutoencoderModule(**checkpoint["hyper_parameters"])
         module.load_state_dict(checkpoint["state_dict"])
     except Exception as error:  # its model cannot be built here, or its weights do not fit it
         raise ConfigError(
-            f"ckpt_path {ckpt_path!r} does not fit this code's model ({one_line(error)[:300]})"
+            f"ckpt_path {ckpt_path!r} does not fit this code's model ({one_line(error, 300)})"
         ) from None
     return module.eval()
 
@@ -123,8 +107,8 @@ def checkpoint_problem(checkpoint) -> str | None:
             f"it has no {' or '.join(repr(k) for k in missing)}{hint}; its keys: {', '.join(keys) or 'none'}"
         )
     hyper = checkpoint["hyper_parameters"]
-    if not isinstance(hyper, dict) or not all(isinstance(hyper.get(role), dict) for role in ROLES):
-        return f"its hyper_parameters are not this project's (expected {', '.join(ROLES)})"
+    if not isinstance(hyper, dict) or not all(isinstance(hyper.get(role), dict) for role in COMPONENT_KEYS):
+        return f"its hyper_parameters are not this project's (expected {', '.join(COMPONENT_KEYS)})"
     if not isinstance(checkpoint["state_dict"], dict):
         return "its state_dict is not a dict of tensors"
     return None

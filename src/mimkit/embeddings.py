@@ -27,6 +27,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from mimkit.autoencoder import seeded_eval
 from mimkit.checkpoint_io import load_module
 from mimkit.config import to_plain, unwritable_reason
 from mimkit.data.batches import labels_of
@@ -82,10 +83,8 @@ def embed(cfg: DictConfig) -> dict[str, float]:
     datamodule = instantiate(data)
     check_input_shape(run["model"], datamodule)
     x, labels = split_tensors(datamodule, cfg.split)
-    model = module.model.to(device).eval()
-    devices = [device.index or 0] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(cfg.seed)
+    model = module.model.to(device)
+    with seeded_eval(model, cfg.seed, device):
         arrays = encode_split(model, x, cfg.batch_size, device)
     path = Path(cfg.paths.output_dir) / "embeddings.npz"
     labelled = {} if labels is None else {"labels": labels.numpy()}  # data without labels: none

@@ -23,6 +23,7 @@ from lightning.pytorch.loggers import Logger, WandbLogger
 from omegaconf import DictConfig
 
 from mimkit.distributed import is_rank_zero
+from mimkit.errors import one_line
 from mimkit.fields import PositiveNumber
 
 log = logging.getLogger(__name__)
@@ -104,10 +105,9 @@ def wandb_logger(
             logger.experiment  # noqa: B018 (starts the W&B run now, to fall back if it fails)
         except Exception as error:
             log.warning(
-                "W&B is unreachable (%s: %s); logging offline, upload later with "
+                "W&B is unreachable (%s); logging offline, upload later with "
                 "`wandb sync %s/wandb/offline-run-*`",
-                type(error).__name__,
-                " ".join(str(error).split())[:200],
+                one_line(error, 200),
                 save_dir,
             )
             logger = make(True)

@@ -22,8 +22,7 @@ from mimkit.schedules import noam_factor
 
 log = logging.getLogger(__name__)
 
-# the optimiser when `optim` names none (conf/optim/adam.yaml; checkpoints written before the
-# optimiser was configurable)
+# the optimiser when `optim` names none (conf/optim/adam.yaml)
 ADAM = {"_target_": "torch.optim.Adam", "_partial_": True}
 
 
@@ -50,14 +49,14 @@ def check_binary_data(datamodule) -> None:
                 raise ConfigError(f"{error}{getattr(datamodule, 'binary_advice', '')}") from None
 
 
-# the run config's groups that build the module (its other keys are stored as `run`)
-ROLES = ("model", "prior", "objective", "optim")
+# the run config's keys that build the module's components (its other keys are stored as `run`)
+COMPONENT_KEYS = ("model", "prior", "objective", "optim")
 
 
 def run_config(hyperparameters) -> dict | None:
     """The whole run config held by a module's hyperparameters (None where there is none)."""
     run = hyperparameters.get("run")
-    return None if run is None else {**run, **{role: hyperparameters[role] for role in ROLES}}
+    return None if run is None else {**run, **{role: hyperparameters[role] for role in COMPONENT_KEYS}}
 
 
 class AutoencoderModule(L.LightningModule):
@@ -104,8 +103,8 @@ class AutoencoderModule(L.LightningModule):
         """The module of a resolved run config (plain containers), which it keeps; the data's
         standardisation statistics, if any."""
         return cls(
-            **{role: config[role] for role in ROLES},
-            run={k: v for k, v in config.items() if k not in ROLES},
+            **{role: config[role] for role in COMPONENT_KEYS},
+            run={k: v for k, v in config.items() if k not in COMPONENT_KEYS},
             standardization=standardization,
         )
 

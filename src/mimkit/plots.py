@@ -20,6 +20,8 @@ import torch
 from matplotlib.collections import EllipseCollection
 from matplotlib.patches import Circle
 
+from mimkit.autoencoder import seeded_eval
+
 
 def is_2d_model(model, x: torch.Tensor | None = None) -> bool:
     """Whether `model` has a 2-D latent space and (given data `x`) 2-D observations."""
@@ -128,26 +130,15 @@ def plot_2d_model(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     device = _model_device(model)
-    was_training = model.training
-    model.eval()
-    devices = (
-        [device.index if device.index is not None else torch.cuda.current_device()]
-        if device.type == "cuda"
-        else []
-    )
-    try:
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(seed)
-            x_all = x_test.detach().float()
-            x = x_all[:n_points].to(device)
-            recon = model.reconstruct(x, sample=True).float().cpu().numpy()
-            posterior = model.encoder(x_all[:n_ellipses].to(device))
-            means = posterior.mean.float().cpu().numpy()
-            stds = posterior.std.float().cpu().numpy()
-            xlim, ylim = _limits(x_all.cpu().numpy())
-            mesh_x, mesh_y, density = density_grid(model, xlim, ylim, grid=grid, samples=samples)
-    finally:
-        model.train(was_training)
+    with seeded_eval(model, seed, device):
+        x_all = x_test.detach().float()
+        x = x_all[:n_points].to(device)
+        recon = model.reconstruct(x, sample=True).float().cpu().numpy()
+        posterior = model.encoder(x_all[:n_ellipses].to(device))
+        means = posterior.mean.float().cpu().numpy()
+        stds = posterior.std.float().cpu().numpy()
+        xlim, ylim = _limits(x_all.cpu().numpy())
+        mesh_x, mesh_y, density = density_grid(model, xlim, ylim, grid=grid, samples=samples)
     x_np = x_all[:n_points].cpu().numpy()
 
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(4.6, 9.0))

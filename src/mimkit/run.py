@@ -60,8 +60,15 @@ def check_input_shape(model: dict, datamodule) -> None:
 def advise_decoder(module: AutoencoderModule, datamodule) -> None:
     """A warning where binary data (`datamodule.binary`: set, or detected by data=tensors) meet a
     Gaussian decoder, whose density on 0/1 values grows without bound as its std shrinks; the
-    model is not switched (the model group is the command line's choice)."""
+    model is not switched (the model group is the command line's choice). A ConfigError where the
+    model standardises its data (data=tensors) but its decoder is Bernoulli."""
     bernoulli = getattr(module.model.decoder, "binary_data", False)
+    if bernoulli and getattr(module.model, "standardization", None) is not None:
+        raise ConfigError(
+            "the data are standardised (continuous data, data.standardize=true) but the decoder "
+            "p(x|z) is Bernoulli: use model=mlp for continuous data, or data.binary=true (or "
+            "data.standardize=false) for binary data"
+        )
     if getattr(datamodule, "binary", False) is True and not bernoulli:
         log.warning(
             "the data are binary (every value 0 or 1) but the decoder p(x|z) is Gaussian: use "

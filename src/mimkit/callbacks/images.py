@@ -14,10 +14,10 @@ import lightning as L
 import torch
 from torchvision.utils import save_image
 
+from mimkit.autoencoder import seeded_eval
 from mimkit.callbacks.wandb_images import log_images
 from mimkit.fields import NonNegativeInt, PositiveInt
 from mimkit.priors.vamp import VampPrior
-from mimkit.seeding import seeded_draws
 
 log = logging.getLogger(__name__)
 
@@ -58,24 +58,19 @@ class ImageGrids(L.Callback):
         model = pl_module.model
         x = test[0][: self.n_reconstructions].to(pl_module.device)
         out = Path(trainer.default_root_dir)
-        was_training = model.training
-        model.eval()
-        try:
-            with seeded_draws(self.seed, pl_module.device), torch.no_grad():
-                # both grids from one decoder pass (the PixelHVAE draws its images pixel by
-                # pixel: one 784-step chain instead of two): the means of p(x|z) at z ~ p(z),
-                # then at the posterior means of the test images
-                z = torch.cat([model.prior.sample(self.n_samples), model.encoder(x).mean])
-                means = model.decoder(z).mean
-                pictures = {
-                    "samples": means[: self.n_samples],
-                    "reconstructions": interleave_rows(x, means[self.n_samples :], self.per_row),
-                }
-                vamp = [m for m in model.modules() if isinstance(m, VampPrior)]
-                if vamp:
-                    pictures["pseudo_inputs"] = vamp[0].pseudo_inputs()[: self.n_samples]
-        finally:
-            model.train(was_training)
+        with seeded_eval(model, self.seed, pl_module.device):
+            # both grids from one decoder pass (the PixelHVAE draws its images pixel by pixel:
+            # one 784-step chain instead of two): the means of p(x|z) at z ~ p(z), then at the
+            # posterior means of the test images
+            z = torch.cat([model.prior.sample(self.n_samples), model.encoder(x).mean])
+            means = model.decoder(z).mean
+            pictures = {
+                "samples": means[: self.n_samples],
+                "reconstructions": interleave_rows(x, means[self.n_samples :], self.per_row),
+            }
+            vamp = [m for m in model.modules() if isinstance(m, VampPrior)]
+            if vamp:
+                pictures["pseudo_inputs"] = vamp[0].pseudo_inputs()[: self.n_samples]
         self.written = []
         for name, images in pictures.items():
             path = out / f"{name}.png"

@@ -14,11 +14,10 @@ import lightning as L
 import torch
 from torchvision.utils import save_image
 
-from mimkit.autoencoder import eval_mode
+from mimkit.autoencoder import seeded_eval
 from mimkit.callbacks.wandb_images import log_images
 from mimkit.fields import NonNegativeInt, NonNegativeNumber, PositiveInt
 from mimkit.latent_paths import PathKind, Steps, path_points, perturbed_points
-from mimkit.seeding import seeded_draws
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +82,7 @@ class LatentGrids(L.Callback):
         x_a, x_b = x[:pairs].to(pl_module.device), x[pairs : 2 * pairs].to(pl_module.device)
         x_c = x[:points].to(pl_module.device)
         model = pl_module.model
-        with seeded_draws(self.seed, pl_module.device), eval_mode(model), torch.no_grad():
+        with seeded_eval(model, self.seed, pl_module.device):
             mu = model.encoder(torch.cat([x_a, x_b, x_c])).mean
             z_path = path_points(mu[:pairs], mu[pairs : 2 * pairs], self.steps, self.path)
             z_around = perturbed_points(mu[2 * pairs :], self.scale, self.n_around)

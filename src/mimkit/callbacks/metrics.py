@@ -47,6 +47,7 @@ import numpy as np
 import torch
 from lightning.pytorch.utilities import rank_zero_warn
 
+from mimkit.autoencoder import seeded_eval
 from mimkit.data.batches import labels_of
 from mimkit.fields import NonNegativeInt, NonNegativeNumber, PositiveInt
 from mimkit.metrics.consistency import consistency_gap
@@ -144,8 +145,8 @@ class RepresentationMetrics(L.Callback):
     nll_points: score `test/nll` on the first `nll_points` of those only (None: all); the S = 5000
         image NLL costs seconds per image on a CPU, the other metrics milliseconds.
     nll_precision: "32" (default) or "bf16": the networks of the NLL passes under bf16 autocast,
-        densities and logsumexp still fp32 (`mimkit.distributions.full_precision`): ≈1.9× faster on
-        this CPU, NLL shifts of up to 0.07 nats per image measured (docs/performance.md). Recorded
+        densities and logsumexp still fp32 (`mimkit.distributions.full_precision`): faster on a CPU
+        with native bf16, at the cost of small NLL shifts (how much: docs/performance.md). Recorded
         as `test/nll_bf16` = 1.
     rows_per_pass: the most (x, z) rows in one pass of the NLL and the consistency gap, the mixture
         priors included, and in one encoder pass (None: the device's default,
@@ -233,24 +234,17 @@ class RepresentationMetrics(L.Callback):
             test = tuple(None if part is None else part[: self.test_points] for part in test)
         anchor = next(model.parameters())
         x_test = test[0].to(anchor.device)
-        was_training = model.training
-        model.eval()
-        devices = [anchor.device.index or 0] if anchor.device.type == "cuda" else []
-        try:
-            with torch.no_grad(), torch.random.fork_rng(devices=devices, enabled=self.seed is not None):
-                rows = self.rows_per_pass
-                if rows is None and x_test.device.type == "cuda":  # measured once for every estimate
-                    rows = measured_rows_per_pass(model, x_test)
-                metrics = self._nll(
-                    model, x_test, rows, timings, rank, world, sum_over_ranks or (lambda t: t)
-                )
-                if rank > 0:
-                    return metrics
-                if self.seed is not None:
-                    seed_generators(self.seed, anchor.device)
-                return {**metrics, **self._compute(model, x_test, test, train, rows, timings)}
-        finally:
-            model.train(was_training)
+        # the NLL's blocks seed their own streams; the other metrics start again from `seed`
+        with seeded_eval(model, self.seed, anchor.device):
+            rows = self.rows_per_pass
+            if rows is None and x_test.device.type == "cuda":  # measured once for every estimate
+                rows = measured_rows_per_pass(model, x_test)
+            metrics = self._nll(model, x_test, rows, timings, rank, world, sum_over_ranks or (lambda t: t))
+            if rank > 0:
+                return metrics
+            if self.seed is not None:
+                seed_generators(self.seed, anchor.device)
+            return {**metrics, **self._compute(model, x_test, test, train, rows, timings)}
 
     def _nll(self, model, x_test, rows, timings, rank, world, sum_over_ranks) -> dict[str, float]:
         """test/nll over the first `nll_points` test points, this process's blocks summed with the

@@ -15,15 +15,14 @@ from typing import Annotated
 
 import lightning as L
 import numpy as np
-import torch
 from pydantic import Field, Strict
 
+from mimkit.autoencoder import seeded_eval
 from mimkit.callbacks.metrics import encode
 from mimkit.callbacks.plots import describe
 from mimkit.callbacks.wandb_images import log_images
 from mimkit.data.batches import labels_of
 from mimkit.fields import NonNegativeInt, PositiveInt, PositiveNumber
-from mimkit.seeding import seeded_draws
 
 log = logging.getLogger(__name__)
 
@@ -67,13 +66,8 @@ class TSNEPlot(L.Callback):
 
         start = time.perf_counter()
         model = pl_module.model
-        was_training = model.training
-        model.eval()
-        try:
-            with seeded_draws(self.seed, pl_module.device), torch.no_grad():
-                codes = encode(model, x, self.encode_batch)
-        finally:
-            model.train(was_training)
+        with seeded_eval(model, self.seed, pl_module.device):
+            codes = encode(model, x, self.encode_batch)
         z = codes["sample" if self.sample else "mean"].float().cpu().numpy()
         coords = tsne_2d(z, self.perplexity, self.seed)
         path = Path(trainer.default_root_dir) / "tsne.png"

@@ -134,7 +134,7 @@ class TensorDataModule(L.LightningDataModule):
     def train_epoch(self, epoch: int) -> Tensors:
         raise NotImplementedError
 
-    def served_epoch(self, epoch: int) -> Tensors:
+    def loader_rows(self, epoch: int) -> Tensors:
         """The tensors the training loader slices into batches for `epoch`: `train_epoch`'s,
         unless a subclass serves raw rows that its batch transfer completes on the device."""
         return self.train_epoch(epoch)
@@ -162,8 +162,8 @@ class TensorDataModule(L.LightningDataModule):
         `count`-th pass when used without a trainer."""
         trainer = getattr(self, "trainer", None)
         if trainer is None:
-            return self.served_epoch(count)
-        return self.served_epoch(0 if trainer.overfit_batches else trainer.current_epoch)
+            return self.loader_rows(count)
+        return self.loader_rows(0 if trainer.overfit_batches else trainer.current_epoch)
 
     def _fixed_loader(self, tensors: Tensors) -> DataLoader:
         tensors = tuple(t for t in tensors if t is not None)  # (x, None): data without labels

@@ -100,7 +100,7 @@ class BinarizedImages(TensorDataModule):
     def n_train(self) -> int:
         return len(self.ready().train_grey)
 
-    def served_epoch(self, epoch: int) -> Tensors:
+    def loader_rows(self, epoch: int) -> Tensors:
         """The training loader's rows of `epoch`, shuffled: images uint8 [N, C, H, W], labels (none
         for unlabelled data), and each row's draw key (epoch, position) int64 [N, 2] for
         `transfer_batch_to_device`."""
@@ -128,7 +128,7 @@ class BinarizedImages(TensorDataModule):
     def train_epoch(self, epoch: int) -> tuple:
         """(x, labels) of `epoch` as one process is served them, binarised on the CPU (labels None
         for unlabelled data)."""
-        batches = Batches(lambda _: self.served_epoch(epoch), self.n_train, self.batch_size)
+        batches = Batches(lambda _: self.loader_rows(epoch), self.n_train, self.batch_size)
         cpu = torch.device("cpu")
         parts = [torch.cat(p) for p in zip(*(self.transfer_batch_to_device(b, cpu, 0) for b in batches))]
         return parts[0], parts[1] if len(parts) > 1 else None

@@ -49,7 +49,7 @@ from pydantic import Field
 
 from mimkit.data.batches import seeded
 from mimkit.data.binarized import BinarizedImages, binarize
-from mimkit.errors import ConfigError
+from mimkit.errors import ConfigError, one_line
 from mimkit.fields import NonNegativeInt, PositiveInt, Shape
 
 log = logging.getLogger(__name__)
@@ -59,10 +59,6 @@ MODES = {1: "L", 3: "RGB"}  # PIL's mode for C channels
 SPLIT_SEED_BASE = 2**42  # keeps the split's seeds apart from the binarisation seeds
 Resize = Literal["scale", "crop", "none"]
 Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]  # 0 and 1: ConfigErrors in load
-
-
-def _one_line(error: BaseException) -> str:
-    return f"{type(error).__name__}: {' '.join(str(error).split())[:200]}"
 
 
 def _visible(path: Path) -> bool:
@@ -121,7 +117,7 @@ def read_image(path: Path, channels: int, invert: bool) -> Image.Image:
             image.load()
     except Exception as error:  # any failure to decode it: OSError, SyntaxError, DecompressionBombError
         raise ConfigError(
-            f"{path} is not a readable image ({_one_line(error)}): replace or remove it"
+            f"{path} is not a readable image ({one_line(error, 200)}): replace or remove it"
         ) from None
     return ImageOps.invert(image) if invert else image
 

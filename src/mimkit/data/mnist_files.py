@@ -30,7 +30,7 @@ from torchvision.datasets import MNIST, FashionMNIST
 from torchvision.datasets.utils import calculate_md5, extract_archive
 
 from mimkit.data.storage import copy_file
-from mimkit.errors import ConfigError
+from mimkit.errors import ConfigError, one_line
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +56,7 @@ def _extract(gz: Path) -> None:
             extracted = Path(extract_archive(str(gz), str(scratch)))
         except (OSError, EOFError, zlib.error) as error:  # gzip.BadGzipFile is an OSError
             raise ConfigError(
-                f"{gz} is not a readable gzip file ({type(error).__name__}: "
-                f"{' '.join(str(error).split())}); delete it and copy a good one "
-                f"there"
+                f"{gz} is not a readable gzip file ({one_line(error)}); delete it and copy a good one there"
             ) from None
         extracted.replace(gz.with_suffix(""))
     finally:
@@ -108,7 +106,7 @@ def _read(name: str, data_dir: Path, train: bool) -> tuple[torch.Tensor, torch.T
     except (AssertionError, RuntimeError, ValueError, TypeError, KeyError) as error:
         raise ConfigError(
             f"torchvision cannot read {files[0]} / {files[1].name} "
-            f"({type(error).__name__}: {' '.join(str(error).split())[:200]}); "
+            f"({one_line(error, 200)}); "
             f"delete them to extract them again"
         ) from None
     if len(data.data) != len(data.targets):
@@ -130,10 +128,9 @@ def prepare_mnist_files(
         try:
             DATASETS[name](str(data_dir), train=True, download=True)
         except (OSError, RuntimeError) as error:  # URLError is an OSError
-            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise ConfigError(
                 f"data.download=true: torchvision could not fetch "
-                f"{DISPLAY_NAMES[name]} into {data_dir / name / 'raw'} ({first})"
+                f"{DISPLAY_NAMES[name]} into {data_dir / name / 'raw'} ({one_line(error, 200)})"
             ) from None
     else:
         _prepare_offline(name, data_dir, Path(source_dir) if source_dir is not None else None)

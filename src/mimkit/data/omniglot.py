@@ -53,7 +53,7 @@ from torchvision.datasets.utils import extract_archive, list_dir, list_files
 from mimkit.data.batches import seeded
 from mimkit.data.binarized import SIDE, BinarizedImages, Pixels
 from mimkit.data.storage import load_cache, save_cache
-from mimkit.errors import ConfigError
+from mimkit.errors import ConfigError, one_line
 from mimkit.fields import NonNegativeInt, PositiveInt
 
 log = logging.getLogger(__name__)
@@ -63,10 +63,6 @@ CACHE_NAME = "omniglot28_box.pt"
 CACHE_FORMAT = 1
 SPLIT_SEED_BASE = 2**41  # keeps the split's seeds apart from the binarisation seeds
 Label = Literal["alphabet", "character"]
-
-
-def _one_line(error: BaseException) -> str:
-    return f"{type(error).__name__}: {' '.join(str(error).split())[:200]}"
 
 
 def extract_set(name: str, data_dir: Path, source_dir: Path | None, download: bool) -> Path:
@@ -81,7 +77,7 @@ def extract_set(name: str, data_dir: Path, source_dir: Path | None, download: bo
         except (OSError, RuntimeError) as error:  # URLError is an OSError
             raise ConfigError(
                 f"data.download=true: torchvision could not fetch Omniglot "
-                f"{name} into {root} ({_one_line(error)})"
+                f"{name} into {root} ({one_line(error, 200)})"
             ) from None
         if folder.is_dir():
             return folder
@@ -104,7 +100,7 @@ def extract_set(name: str, data_dir: Path, source_dir: Path | None, download: bo
             extract_archive(str(archive), str(scratch))
         except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as error:
             raise ConfigError(
-                f"{archive} is not a readable zip file ({_one_line(error)}); replace it with a good copy"
+                f"{archive} is not a readable zip file ({one_line(error, 200)}); replace it with a good copy"
             ) from None
         if not (scratch / name).is_dir():
             raise ConfigError(f"{archive} holds no {name}/ folder")
@@ -127,7 +123,7 @@ def downsample(path: Path) -> np.ndarray:
             ink = ImageOps.invert(image.convert("L"))
     except (OSError, SyntaxError, ValueError) as error:  # UnidentifiedImageError is an OSError
         raise ConfigError(
-            f"{path} is not a readable PNG image ({_one_line(error)}); delete "
+            f"{path} is not a readable PNG image ({one_line(error, 200)}); delete "
             f"{path.parents[2]} to extract it again"
         ) from None
     return np.asarray(ink.resize((SIDE, SIDE), Image.Resampling.BOX))

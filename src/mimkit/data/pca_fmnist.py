@@ -269,8 +269,7 @@ class PCAFashionMNISTDataModule(TensorDataModule):
         tensors, meta = stored.get("tensors"), stored.get("meta")
         if not (isinstance(tensors, dict) and isinstance(meta, dict)):
             return False
-        # caches written before pca_fit existed hold the training fit
-        found = {k: meta.get(k, "train" if k == "pca_fit" else None) for k in self._expected_meta()}
+        found = {k: meta.get(k) for k in self._expected_meta()}
         if found != self._expected_meta():
             return False
         if self.pca_fit == "separate" and not all(

@@ -1,4 +1,5 @@
-"""Files the data modules keep in `data_dir`: copies of the offline data and tensor caches.
+"""Files the data modules keep in `data_dir`: copies of the offline data and tensor caches; and
+`atomic_file`, the one way this package writes a file whole or not at all (checkpoints too).
 
 Every file is written under a temporary name beside its target and then renamed onto it, so a
 reader (or an interrupted run) never meets a half-written file. Caches are plain tensors and
@@ -8,6 +9,7 @@ check is ignored with a warning (and rebuilt), one that cannot be written only c
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -17,24 +19,34 @@ from pathlib import Path
 
 import torch
 
+from mimkit.errors import one_line
+
 log = logging.getLogger(__name__)
 
 
-def _temporary_beside(target: Path) -> Path:
-    """A fresh hidden name in `target`'s folder, to write to and then `os.replace` onto it."""
-    return target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+@contextlib.contextmanager
+def atomic_file(target: Path):
+    """A new binary file to write in the block, under a fresh hidden name beside `target` (its
+    folder created); when the block ends without an error it is flushed to disk and renamed onto
+    `target`, else removed. `target` is never half-written: it keeps its old contents until the
+    new ones are whole. An OSError (a full disk may only show at the flush) propagates."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(temporary, "xb") as file:
+            yield file
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def copy_file(source: Path, target: Path) -> None:
     """Copy `source` to `target` (creating its folder); `source` is only read."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = _temporary_beside(target)
-    try:
-        with open(source, "rb") as src, open(temporary, "xb") as out:
-            shutil.copyfileobj(src, out)
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
+    with open(source, "rb") as src, atomic_file(target) as out:
+        shutil.copyfileobj(src, out)
 
 
 def load_cache(path: Path, valid: Callable[[dict], bool]) -> dict | None:
@@ -48,7 +60,7 @@ def load_cache(path: Path, valid: Callable[[dict], bool]) -> dict | None:
             return stored
         reason = "its contents do not match this configuration"
     except Exception as error:  # truncated, corrupt or foreign file
-        reason = f"{type(error).__name__}: {' '.join(str(error).split())[:200]}"
+        reason = one_line(error, 200)
     log.warning("ignoring the cache %s (%s); rebuilding it", path, reason)
     return None
 
@@ -56,13 +68,8 @@ def load_cache(path: Path, valid: Callable[[dict], bool]) -> dict | None:
 def save_cache(stored: dict, path: Path) -> None:
     """Save `stored` at `path`; a failure (read-only or full disk) is only a warning."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = _temporary_beside(path)
-        try:
-            torch.save(stored, temporary)
-            os.replace(temporary, path)
-        finally:
-            temporary.unlink(missing_ok=True)
+        with atomic_file(path) as file:
+            torch.save(stored, file)
     except OSError as error:
         log.warning(
             "could not write the cache %s (%s); the next run rebuilds it", path, error.strerror or error

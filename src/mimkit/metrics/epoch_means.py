@@ -2,9 +2,9 @@
 torchmetrics `Metric`: its states are summed over data-parallel processes when computed, so the
 logged value is the mean over every process's items.
 
-One vectorised, in-place update per step: a `MeanMetric` per name (a `MetricCollection`) cost
-about 8x the plain per-name tensor sums per toy step (measured on the busy 2-core CPU: 3.3 ms
-against 0.4 ms for 9 names); this one update costs about as much as those sums.
+One vectorised, in-place update per step, about as cheap as plain per-name tensor sums; a
+`MeanMetric` per name (a `MetricCollection`) cost several times more per toy step
+(docs/performance.md, "Tuned constants").
 """
 
 from __future__ import annotations
@@ -39,9 +39,9 @@ class EpochMeans(Metric):
         self.count.add_(count)
 
     def add(self, values: dict[str, torch.Tensor], count: int) -> None:
-        """`update` for every step, without torchmetrics' per-call bookkeeping (≈ 0.3 ms a call,
-        ≈ 10 % of a toy VAE epoch): the step's sums go to a plain tensor, handed to the metric
-        once by `flush`, before `compute`. The sums are the same, bit for bit."""
+        """`update` for every step, without torchmetrics' per-call bookkeeping (its cost: docs/
+        performance.md): the step's sums go to a plain tensor, handed to the metric once by
+        `flush`, before `compute`. The sums are the same, bit for bit."""
         stacked = torch.stack([values[name].detach() for name in self.names])
         if self._pending is None:
             self._pending = torch.zeros_like(stacked)

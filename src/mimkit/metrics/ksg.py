@@ -10,10 +10,9 @@ The result is in nats.
 All neighbour searches use k-d trees (scipy's cKDTree, p = ∞): O(N) memory, no N × N distance
 matrix is ever formed. The joint k-NN query is O(N log N); the marginal counts cost
 O(log N + n_x/leafsize) per point. For informative codes (z keeps x, as a trained encoder's)
-the n's stay O(k) and the whole estimate is O(N log N) (measured exponent ≈ 1.1, see
-benchmarks/metrics_pass.py); for nearly independent x and z the counts grow as √(kN) and the
-cost towards N^1.25–1.5 (≈ 0.1 s at N = 10,000 either way on the 2-core CPU). The trees use the
-run's torch thread count (`threads`).
+the n's stay O(k) and the whole estimate is O(N log N); for nearly independent x and z the
+counts grow as √(kN) and the cost towards N^1.25–1.5 (timings: docs/performance.md,
+benchmarks/metrics_pass.py). The trees use the run's torch thread count (`threads`).
 
 Inputs on an accelerator are counted there instead (`mimkit.metrics.neighbours`): every point's
 max-norm distances to all N points in x and in z, chunked over rows, in float64, give ε (the

@@ -16,7 +16,7 @@ q(z2|x) and of q(z1|x, ·) — is computed once per batch, each pass runs only t
 part (the dense layers of q(z1|x, z2), the priors, the decoder), and the VampPrior's K
 components are encoded once (eval mode, no gradients; the model is switched to eval mode for the
 pass if it is not already). For the image models the decoder over the S samples is nearly all of
-the time (measured: ~98 %). Peak memory grows with R, not with S.
+the time (docs/performance.md). Peak memory grows with R, not with S.
 A long estimate logs its progress (images done, time left) at most every `progress_every` s.
 """
 

@@ -8,9 +8,9 @@ samples S or of data points; results do not depend on R (passes are combined exa
 
 R is `callbacks.representation_metrics.rows_per_pass`; null picks a default per device:
 
-- CPU: the values measured on the 2-core CPU (`CPU_IMAGE_ROWS` for images, `CPU_ROWS` for flat
-  data), the mixture priors keeping their own budget of `MAX_ELEMENTS` numbers per [rows, K, D]
-  intermediate (`mimkit.priors.chunked`);
+- CPU: fixed values (`CPU_IMAGE_ROWS` for images, `CPU_ROWS` for flat data; how they were
+  chosen: docs/performance.md, "Tuned constants"), the mixture priors keeping their own budget
+  of `MAX_ELEMENTS` numbers per [rows, K, D] intermediate (`mimkit.priors.chunked`);
 - CUDA: measured. Probe passes of 1, 2 and 4 × `PROBE_ROWS` give the peak memory per row c
   (the slopes between consecutive probes, so the fixed costs drop out; c is the largest, so one
   noisy pair cannot make it small); R = FREE_FRACTION × free / c, at most `MAX_GPU_ROWS`, where
@@ -32,13 +32,8 @@ from mimkit.priors.chunked import pass_rows
 
 log = logging.getLogger(__name__)
 
-# CPU rows per pass. Flat data: 8k-32k rows were fastest for the toy MLPs on the 2-core CPU
-# (activations of a few MB stay in cache; 1.3-1.8 s for 10,000 x at S = 1000 against 2.4-3.1 s at
-# 131k-1M rows). Images: a convolutional decoder holds ~1.1 MB of activations per row;
-# benchmarks/image_nll.py --pairs on the busy 2-core CPU: with 1 thread the time per sample is
-# flat from 25 to 250 rows and grows beyond (convHVAE +5 % at 500, +16 % at 1000); with 2 threads
-# 500-1000 were best (100 rows 1.5-2.7x slower: threads wait at every kernel). 500 rows peak at
-# ~1.5 GB for the benchmark process, against 3.4-4.2 GB at 2000.
+# CPU rows per pass: flat data (a pass's activations stay in cache) and images (a convolutional
+# decoder's activations per row); the timings behind both: docs/performance.md, "Tuned constants"
 CPU_ROWS = 2**15
 CPU_IMAGE_ROWS = 500
 # CUDA: the share of free memory a pass may take (the rest: the allocator's rounding and blocks,

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mimkit.distributions import Bernoulli
+from mimkit.errors import one_line
 from mimkit.fields import PositiveInt, Shape
 from mimkit.nets.gated import GatedDense
 from mimkit.nets.masked import MaskedConv2d, masked_conv2d
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 Sampler = Literal["eager", "compiled"]
 
 # below this many chains a sampling step is a few small kernels, which one thread runs faster
-# than two (measured: 4 chains, 4 ms a step on one thread, 180 ms on two of a busy 2-core CPU)
+# than two (docs/performance.md, "Tuned constants")
 ONE_THREAD_CHAINS = 16
 
 
@@ -171,9 +172,8 @@ class PixelDecoder(nn.Module):
 
         Without gradients and with BatchNorm in eval mode, the folded kernels are used, the ReLU
         runs in place and the layers run channels-last (no layout conversion inside every
-        convolution). Measured on the 2-core CPU, forward of 100 images: 1.5× faster than the plain
-        Sequential in NCHW with full 3×3 kernels. With gradients it keeps NCHW: channels-last with
-        the cropped kernels made the backward pass 1.9× slower there.
+        convolution). With gradients it keeps NCHW, where the backward pass is faster (both
+        choices timed in docs/performance.md, "Tuned constants").
         """
         h = torch.cat([x, maps], dim=1)
         if torch.is_grad_enabled() or any(norm.training for _, norm in self.blocks()):
@@ -240,9 +240,6 @@ def compiled_or_eager(step, examples: list[tuple]):
         for example in examples:
             compiled(*example)
     except Exception as error:  # any compiler or backend failure: run eagerly
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        log.warning(
-            "sampler: torch.compile unavailable (%s: %s); sampling eagerly", type(error).__name__, reason
-        )
+        log.warning("sampler: torch.compile unavailable (%s); sampling eagerly", one_line(error, 200))
         return step
     return compiled

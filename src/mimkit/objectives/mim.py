@@ -25,6 +25,7 @@ from mimkit.fields import PositiveInt
 from mimkit.marginal import sample_log_marginal
 from mimkit.nets.batchnorm import running_statistics
 from mimkit.objectives.score_function import score_function_surrogate
+from mimkit.priors.standard import StandardNormalPrior
 
 DecoderQx = Literal["prior_sample", "reencode"]
 DecoderZ = Literal["anchor", "prior", "prior_rsample"]
@@ -86,8 +87,11 @@ class MIM:
         self.x_per_z = x_per_z
 
     def qx_log_prior(self, model) -> Callable[[torch.Tensor], torch.Tensor]:
-        """The latent log-density inside log q(x): the anchor's or the model prior's."""
-        return standard_normal_log_prob if self.decoder_z == "anchor" else model.prior.log_prob
+        """The latent log-density inside log q(x): the anchor's N(0, I), or the model prior's (also
+        when the model prior is the standard normal, the anchor itself: one computation)."""
+        if self.decoder_z == "anchor" and not isinstance(model.prior, StandardNormalPrior):
+            return standard_normal_log_prob
+        return model.prior.log_prob
 
     def encoder_pairs(self, model, x: torch.Tensor, beta: float):
         """Per-pair losses of the B encoder pairs and their terms {name: [B]}."""
@@ -96,11 +100,12 @@ class MIM:
         log_px_z = model.decoder(z).log_prob(x)
         log_pz = model.prior.log_prob(z)
         log_qz_x = posterior.log_prob(z)
+        log_prior = self.qx_log_prior(model)
         if self.qx_samples == 1 and not self.qx_fresh:
-            log_prior_z = standard_normal_log_prob(z) if self.decoder_z == "anchor" else log_pz
+            log_prior_z = log_pz if log_prior == model.prior.log_prob else log_prior(z)
             log_qx = log_px_z + log_prior_z - log_qz_x
         else:
-            log_qx = sample_log_marginal(model, x, self.qx_samples, posterior, self.qx_log_prior(model))
+            log_qx = sample_log_marginal(model, x, self.qx_samples, posterior, log_prior)
         terms = {"log_px_z": log_px_z, "log_pz": log_pz, "log_qz_x": log_qz_x, "log_qx": log_qx}
         return mim_pair_loss(log_px_z, log_pz, log_qz_x, log_qx, beta), terms
 

@@ -1,6 +1,6 @@
 """How noisy is symmetric MIM's decoder gradient on binary images? (docs/decisions/mim-binary-images.md)
 
-    .venv/bin/python benchmarks/reinforce_variance.py CKPT [--repeats 12] [--x-per-z 1,2,4] \
+    .venv/bin/python -m benchmarks.studies.reinforce_variance CKPT [--repeats 12] [--x-per-z 1,2,4] \
         [--out outputs/bench/reinforce_variance.json]
 
 For a trained image model (any checkpoint written by src/train.py), draws `--repeats` independent
@@ -16,19 +16,13 @@ only through the REINFORCE term (x ~ p(x|z) is not reparameterisable). Reported 
 from __future__ import annotations
 
 import argparse
-import sys
-import time
 from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-
-from results import write_results  # noqa: E402
-
-from mimkit.checkpoint_io import load_module  # noqa: E402
-from mimkit.objectives.mim import MIM  # noqa: E402
+from benchmarks.common import timed, write_results
+from mimkit.checkpoint_io import load_module
+from mimkit.objectives.mim import MIM
 
 BATCH = 100
 
@@ -65,9 +59,8 @@ def main() -> None:
     print(f"decoder gradient of {BATCH} decoder pairs, {args.repeats} independent estimates")
     for m in (int(v) for v in args.x_per_z.split(",")):
         objective = MIM(**{**settings, "x_per_z": m})
-        start = time.perf_counter()
-        g = decoder_gradients(model, objective, args.repeats)
-        seconds = (time.perf_counter() - start) / args.repeats
+        elapsed, g = timed(lambda objective=objective: decoder_gradients(model, objective, args.repeats))
+        seconds = elapsed / args.repeats
         results[f"x_per_z={m}"] = {"mean_pairwise_cosine": mean_pairwise_cosine(g), "s_per_estimate": seconds}
         print(
             f"  x_per_z {m}: mean pairwise cosine {results[f'x_per_z={m}']['mean_pairwise_cosine']:.3f}"
