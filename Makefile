@@ -24,7 +24,9 @@ train: $(STAMP)
 JOBS ?= 2
 test: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
-	$(PY) -m pytest -m "not slow" -q -n $(JOBS) --durations=15 $(ARGS)
+	$(VENV)/bin/mypy
+	$(PY) -m pytest -m "not slow"
+ -q -n $(JOBS) --durations=15 $(ARGS)
 
 ## every test, the slow ones included (in JOBS processes too)
 test-all: $(STAMP)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 from hydra.utils import instantiate
@@ -17,6 +18,7 @@ from torch import nn
 
 from mimkit.latent_paths import path_points, perturbed_points, traversal_points
 from mimkit.marginal import chunked_log_marginal
+from mimkit.priors import Prior
 from mimkit.priors.two_level import TwoLevelPrior
 from mimkit.seeding import seeded_draws
 from mimkit.standardization import Standardization
@@ -39,7 +41,7 @@ class Autoencoder(nn.Module):
         super().__init__()
         self.encoder = encoder
         self.decoder = decoder
-        self.prior = prior
+        self.prior = cast(Prior, prior)  # an nn.Module's attributes are typed Tensor | Module
         self.standardization = standardization
         if standardization is not None:
             standardization.attach(encoder, decoder)

@@ -88,7 +88,8 @@ def embed(cfg: DictConfig) -> dict[str, float]:
         arrays = encode_split(model, x, cfg.batch_size, device)
     path = Path(cfg.paths.output_dir) / "embeddings.npz"
     labelled = {} if labels is None else {"labels": labels.numpy()}  # data without labels: none
-    np.savez(path, **arrays, **labelled, split=np.array(cfg.split))
+    # numpy's stub lets a **dict fill the keyword allow_pickle (a bool): these keys are array names
+    np.savez(path, **arrays, **labelled, split=np.array(cfg.split))  # type: ignore[arg-type]
     log.info(
         "%s embeddings of %d %s points written to %s",
         "x".join(map(str, arrays["mean"].shape[1:])),

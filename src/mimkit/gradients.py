@@ -26,10 +26,10 @@ def gradient_tensors(module: nn.Module) -> list[torch.Tensor]:
     for m in module.modules():
         for p in m.parameters():
             parts[p] = max(parts.get(p, 1), getattr(m, "FUSED_PARTS", 1))
-    tensors = []
-    for p, m in parts.items():
+    tensors: list[torch.Tensor] = []
+    for p, n in parts.items():
         if p.grad is not None:
-            tensors += p.grad.chunk(m, dim=0) if m > 1 else [p.grad]
+            tensors += p.grad.chunk(n, dim=0) if n > 1 else [p.grad]
     return tensors
 
 

@@ -152,7 +152,8 @@ def latent(cfg: DictConfig) -> dict[str, float]:
         if labels is not None:
             extra.update(labels_a=extra["labels"][0::2], labels_b=extra["labels"][1::2])
     out = Path(cfg.paths.output_dir)
-    np.savez(out / f"{cfg.tool}.npz", **arrays, **extra)
+    # numpy's stub lets a **dict fill the keyword allow_pickle (a bool): these keys are array names
+    np.savez(out / f"{cfg.tool}.npz", **arrays, **extra)  # type: ignore[arg-type]
     written = [out / f"{cfg.tool}.npz"]
     if x.dim() == 4 and cfg.tool != "consistency":
         written.append(picture(cfg.tool, x, arrays, out / f"{cfg.tool}.png"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import cast
 
 import torch
 
@@ -73,4 +74,4 @@ def chunked_log_marginal(
         log_sum = part if log_sum is None else torch.logaddexp(log_sum, part)
         if on_chunk is not None:
             on_chunk(s * len(x))
-    return log_sum - math.log(samples)
+    return cast(torch.Tensor, log_sum) - math.log(samples)  # samples ≥ 1: at least one chunk

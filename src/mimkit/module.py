@@ -119,7 +119,10 @@ class AutoencoderModule(L.LightningModule):
     def on_fit_start(self) -> None:
         if self.trainer.world_size > 1:  # DDP: each process draws its own noise and prior samples
             torch.manual_seed(torch.initial_seed() + self.trainer.global_rank)
-        if not any(isinstance(callback, BetaWarmup) for callback in self.trainer.callbacks):
+        # Lightning's Trainer sets callbacks and log_every_n_steps in connectors, out of the type
+        # checker's sight
+        callbacks = self.trainer.callbacks  # type: ignore[attr-defined]
+        if not any(isinstance(callback, BetaWarmup) for callback in callbacks):
             log.warning(
                 "no BetaWarmup among the callbacks (this callbacks preset has no β warm-up): "
                 "β stays %g for the whole run",
@@ -139,7 +142,8 @@ class AutoencoderModule(L.LightningModule):
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
         # one host read per logging interval, and at the epoch's last batch (before validation
         # and checkpoints): a non-finite loss ends the run there, naming its epoch and step
-        if (batch_idx + 1) % self.trainer.log_every_n_steps == 0 or self.trainer.is_last_batch:
+        every = self.trainer.log_every_n_steps  # type: ignore[attr-defined]  # as above
+        if (batch_idx + 1) % every == 0 or self.trainer.is_last_batch:
             self.nonfinite.check()
 
     def _epoch_means(self, stage: str, names) -> EpochMeans:
@@ -185,7 +189,7 @@ class AutoencoderModule(L.LightningModule):
         x = batch[0]
         out = self.objective(self.model, x, 1.0)  # model selection uses the β = 1 loss
         metrics = dict(out)
-        when = self.hparams.model.get("eval_recon", True)
+        when = self.hparams["model"].get("eval_recon", True)
         if when is True or (when == "test" and stage == "test"):
             metrics["recon"] = reconstruction_error(self.model, x, sample=True)
             metrics["recon_mean"] = reconstruction_error(self.model, x, sample=False)
@@ -224,11 +228,11 @@ class AutoencoderModule(L.LightningModule):
                 prior.initialise_from(datamodule.train_fixed()[0])
 
     def on_before_optimizer_step(self, optimizer) -> None:
-        if self.hparams.optim.get("grad_norm", "none") == "per_tensor":
+        if self.hparams["optim"].get("grad_norm", "none") == "per_tensor":
             normalize_per_tensor(self)
 
     def configure_optimizers(self):
-        optim = self.hparams.optim
+        optim = self.hparams["optim"]
         optimizer = instantiate(optim.get("optimizer", ADAM))(self.parameters(), lr=optim["lr"])
         if optim["schedule"] == "constant":
             return optimizer

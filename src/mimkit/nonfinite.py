@@ -29,7 +29,7 @@ class NonFiniteWatch:
     def observe(self, loss: torch.Tensor, epoch: int, step: int) -> None:
         """Record `loss` (a scalar; epoch counted from 1) if it is the first non-finite one."""
         loss = loss.detach()
-        if self._step is None:
+        if self._step is None or self._epoch is None or self._loss is None:
             self._step = torch.full((), -1, dtype=torch.long, device=loss.device)
             self._epoch = torch.zeros((), dtype=torch.long, device=loss.device)
             self._loss = torch.zeros((), dtype=loss.dtype, device=loss.device)
@@ -40,7 +40,7 @@ class NonFiniteWatch:
 
     def check(self) -> None:
         """NonFiniteLossError naming the first non-finite loss observed, if any (one host read)."""
-        if self._step is None or int(self._step) < 0:
+        if self._step is None or self._epoch is None or self._loss is None or int(self._step) < 0:
             return
         raise NonFiniteLossError(
             f"non-finite training loss ({self._loss.item()}) at epoch {int(self._epoch)}, "

@@ -28,6 +28,9 @@ from mimkit.distributions import DiagonalGaussian
 class Standardization(nn.Module):
     """x ↦ (x − shift) / scale, per feature (the last dimension)."""
 
+    shift: torch.Tensor  # buffers
+    scale: torch.Tensor
+
     def __init__(self, shift, scale):
         super().__init__()
         shift = torch.as_tensor(shift, dtype=torch.float32)

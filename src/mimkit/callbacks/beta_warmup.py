@@ -22,4 +22,5 @@ class BetaWarmup(L.Callback):
         self.warmup = warmup
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        pl_module.beta = beta_at(trainer.current_epoch + 1, self.warmup)
+        # torch types nn.Module.__setattr__'s value as Tensor | Module; any value is stored
+        pl_module.beta = beta_at(trainer.current_epoch + 1, self.warmup)  # type: ignore[assignment]

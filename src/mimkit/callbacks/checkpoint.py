@@ -42,7 +42,8 @@ class WarmupModelCheckpoint(ModelCheckpoint):
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         super().on_train_end(trainer, pl_module)
-        if self.monitor and not self.best_model_path and not trainer.fast_dev_run:
+        # Lightning's Trainer sets fast_dev_run in a connector, out of the type checker's sight
+        if self.monitor and not self.best_model_path and not trainer.fast_dev_run:  # type: ignore[attr-defined]
             log.warning(
                 "no best checkpoint: no validated epoch was trained at β = 1 "
                 "(warm-up epochs are not candidates); last.ckpt holds the final model"

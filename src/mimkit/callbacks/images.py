@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import cast
 
 import lightning as L
 import torch
 from torchvision.utils import save_image
 
-from mimkit.autoencoder import seeded_eval
+from mimkit.autoencoder import Autoencoder, seeded_eval
 from mimkit.callbacks.wandb_images import log_images
 from mimkit.fields import NonNegativeInt, PositiveInt
 from mimkit.priors.vamp import VampPrior
@@ -55,7 +56,7 @@ class ImageGrids(L.Callback):
         test = getattr(getattr(trainer, "datamodule", None), "test", None)
         if not trainer.is_global_zero or test is None or test[0].dim() != 4:
             return
-        model = pl_module.model
+        model = cast(Autoencoder, pl_module.model)  # an AutoencoderModule's
         x = test[0][: self.n_reconstructions].to(pl_module.device)
         out = Path(trainer.default_root_dir)
         with seeded_eval(model, self.seed, pl_module.device):

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import cast
 
 import lightning as L
 import torch
 from torchvision.utils import save_image
 
-from mimkit.autoencoder import seeded_eval
+from mimkit.autoencoder import Autoencoder, seeded_eval
 from mimkit.callbacks.wandb_images import log_images
 from mimkit.fields import NonNegativeInt, NonNegativeNumber, PositiveInt
 from mimkit.latent_paths import PathKind, Steps, path_points, perturbed_points
@@ -81,7 +82,7 @@ class LatentGrids(L.Callback):
         pairs, points = min(self.pairs, len(x) // 2), min(self.points, len(x))
         x_a, x_b = x[:pairs].to(pl_module.device), x[pairs : 2 * pairs].to(pl_module.device)
         x_c = x[:points].to(pl_module.device)
-        model = pl_module.model
+        model = cast(Autoencoder, pl_module.model)  # an AutoencoderModule's
         with seeded_eval(model, self.seed, pl_module.device):
             mu = model.encoder(torch.cat([x_a, x_b, x_c])).mean
             z_path = path_points(mu[:pairs], mu[pairs : 2 * pairs], self.steps, self.path)

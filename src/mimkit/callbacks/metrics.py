@@ -40,7 +40,7 @@ import copy
 import math
 import time
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import lightning as L
 import numpy as np
@@ -318,7 +318,7 @@ class RepresentationMetrics(L.Callback):
         return metrics
 
     def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        datamodule = getattr(trainer, "datamodule", None)
+        datamodule: Any = getattr(trainer, "datamodule", None)
         test = getattr(datamodule, "test", None)
         if test is None:
             rank_zero_warn(
@@ -330,7 +330,9 @@ class RepresentationMetrics(L.Callback):
         except (AttributeError, NotImplementedError):
             rank_zero_warn("RepresentationMetrics: no `train_fixed()` set; K-NN accuracy skipped")
             train = None
-        metrics = self.capped(FAST_DEV_RUN_POINTS, FAST_DEV_RUN_SAMPLES) if trainer.fast_dev_run else self
+        # Lightning's Trainer sets fast_dev_run in a connector, out of the type checker's sight
+        fast = trainer.fast_dev_run  # type: ignore[attr-defined]
+        metrics = self.capped(FAST_DEV_RUN_POINTS, FAST_DEV_RUN_SAMPLES) if fast else self
         strategy = trainer.strategy
         values = metrics.compute(
             pl_module.model,

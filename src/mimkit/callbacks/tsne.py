@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import lightning as L
 import numpy as np
 from pydantic import Field, Strict
 
-from mimkit.autoencoder import seeded_eval
+from mimkit.autoencoder import Autoencoder, seeded_eval
 from mimkit.callbacks.metrics import encode
 from mimkit.callbacks.plots import describe
 from mimkit.callbacks.wandb_images import log_images
@@ -60,21 +60,24 @@ class TSNEPlot(L.Callback):
             return
         if labels is None:
             self.skipped["tsne.png colours"] = "the data have no labels"
-        points = min(self.points, 256) if trainer.fast_dev_run else self.points
-        x, labels = x[:points].to(pl_module.device), None if labels is None else labels[:points].cpu().numpy()
+        # Lightning's Trainer sets fast_dev_run in a connector, out of the type checker's sight
+        points = min(self.points, 256) if trainer.fast_dev_run else self.points  # type: ignore[attr-defined]
+        x = x[:points].to(pl_module.device)
+        label_array = None if labels is None else labels[:points].cpu().numpy()
         from mimkit.tsne import plot_tsne, tsne_2d  # scikit-learn and matplotlib only when due
 
         start = time.perf_counter()
-        model = pl_module.model
+        model = cast(Autoencoder, pl_module.model)  # an AutoencoderModule's
         with seeded_eval(model, self.seed, pl_module.device):
             codes = encode(model, x, self.encode_batch)
         z = codes["sample" if self.sample else "mean"].float().cpu().numpy()
         coords = tsne_2d(z, self.perplexity, self.seed)
         path = Path(trainer.default_root_dir) / "tsne.png"
         title = f"{describe(pl_module) or 'model'}: t-SNE of {len(z)} test latents"
-        class_names = getattr(trainer.datamodule, "class_names", None)
-        self.written = plot_tsne(coords, labels, path, title, class_names)
-        labelled = {} if labels is None else {"labels": labels}
-        np.savez_compressed(path.with_suffix(".npz"), coords=coords, **labelled)
+        class_names = getattr(trainer.datamodule, "class_names", None)  # type: ignore[attr-defined]
+        self.written = plot_tsne(coords, label_array, path, title, class_names)
+        labelled = {} if label_array is None else {"labels": label_array}
+        # numpy's stub lets a **dict fill the keyword allow_pickle (a bool): these keys are array names
+        np.savez_compressed(path.with_suffix(".npz"), coords=coords, **labelled)  # type: ignore[arg-type]
         log.info("t-SNE of %d test latents written to %s (%.1f s)", len(z), path, time.perf_counter() - start)
         log_images(trainer, {"test/tsne": self.written})

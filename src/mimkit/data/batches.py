@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Self
+from typing import Self, cast
 
 import lightning as L
 import torch
@@ -93,15 +93,19 @@ class TensorDataModule(L.LightningDataModule):
     """
 
     x_shape: tuple[int, ...]
-    has_labels: bool = True  # every shipped data set but data=tensors / data=images without labels
+
+    @property
+    def has_labels(self) -> bool:
+        return True  # every shipped data set but data=tensors / data=images without labels
 
     def __init__(self, batch_size: PositiveInt, eval_batch_size: PositiveInt, seed: NonNegativeInt):
         super().__init__()
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
         self.seed = seed
-        self._val: Tensors | None = None
-        self._test: Tensors | None = None
+        # (x, labels), (x,) or, data without labels, (x, None)
+        self._val: Tensors | tuple[torch.Tensor, torch.Tensor | None] | None = None
+        self._test: Tensors | tuple[torch.Tensor, torch.Tensor | None] | None = None
         self._loaded = False
 
     def prepare_data(self) -> None:
@@ -125,11 +129,11 @@ class TensorDataModule(L.LightningDataModule):
 
     @property
     def val(self) -> Tensors:
-        return self.ready()._val
+        return cast(Tensors, self.ready()._val)  # set by setup
 
     @property
     def test(self) -> Tensors:
-        return self.ready()._test
+        return cast(Tensors, self.ready()._test)  # set by setup
 
     def train_epoch(self, epoch: int) -> Tensors:
         raise NotImplementedError

@@ -25,7 +25,7 @@ intensities instead).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import torch
@@ -70,13 +70,15 @@ class BinarizedImages(TensorDataModule):
     [B]); their `x_dim` key is the pixel count, 784, fixed, for flat models' sizes) and of image
     folders (x [B, C, H, W], labels or none)."""
 
-    x_shape = (1, SIDE, SIDE)
+    x_shape: tuple[int, ...] = (1, SIDE, SIDE)
 
     def __init__(self, batch_size: int, eval_batch_size: int, seed: int, data_seed: int):
         super().__init__(batch_size, eval_batch_size, seed)
         self.data_seed = data_seed
-        self.train_grey = self.train_labels = None
-        self._fixed: Tensors | None = None
+        # set by setup
+        self.train_grey: torch.Tensor | None = None
+        self.train_labels: torch.Tensor | None = None
+        self._fixed: tuple[torch.Tensor, torch.Tensor | None] | None = None
 
     def pixels(self, p: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """The served images of intensities p: x ~ Bernoulli(p), drawn from `generator`."""
@@ -94,18 +96,18 @@ class BinarizedImages(TensorDataModule):
 
     @property
     def train_intensities(self) -> torch.Tensor:
-        return intensities(self.train_grey)
+        return intensities(cast(torch.Tensor, self.train_grey))  # set by setup
 
     @property
     def n_train(self) -> int:
-        return len(self.ready().train_grey)
+        return len(cast(torch.Tensor, self.ready().train_grey))
 
     def loader_rows(self, epoch: int) -> Tensors:
         """The training loader's rows of `epoch`, shuffled: images uint8 [N, C, H, W], labels (none
         for unlabelled data), and each row's draw key (epoch, position) int64 [N, 2] for
         `transfer_batch_to_device`."""
         order = torch.randperm(self.n_train, generator=epoch_generator(self.seed, epoch))
-        grey = self.train_grey[order]
+        grey = cast(torch.Tensor, self.train_grey)[order]
         trainer = getattr(self, "trainer", None)
         if trainer is not None and trainer.strategy.root_device.type == "cuda":
             grey = grey.pin_memory()  # asynchronous copies to the GPU
@@ -134,7 +136,8 @@ class BinarizedImages(TensorDataModule):
         return parts[0], parts[1] if len(parts) > 1 else None
 
     def train_fixed(self) -> tuple:
-        if self.ready()._fixed is None:
+        fixed = self.ready()._fixed
+        if fixed is None:
             generator = seeded(EVAL_SEED_BASE + 3 * self.data_seed + 2)
-            self._fixed = (self.pixels(self.train_intensities, generator), self.train_labels)
-        return self._fixed
+            fixed = self._fixed = (self.pixels(self.train_intensities, generator), self.train_labels)
+        return fixed

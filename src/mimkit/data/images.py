@@ -109,8 +109,8 @@ def find_images(root: Path) -> tuple[list[Path], list[int] | None, list[str] | N
 def read_image(path: Path, channels: int, invert: bool) -> Image.Image:
     """The image at `path` in PIL mode "L" (channels 1) or "RGB" (3), decoded in full."""
     try:
-        with Image.open(path) as image:
-            image = ImageOps.exif_transpose(image)
+        with Image.open(path) as opened:
+            image: Image.Image = ImageOps.exif_transpose(opened)
             if image.mode.startswith("I;16"):  # 16-bit grey: its top 8 bits
                 image = Image.fromarray((np.asarray(image, dtype=np.uint16) >> 8).astype(np.uint8))
             image = image.convert(MODES[channels])
@@ -131,7 +131,7 @@ def fit(image: Image.Image, size: tuple[int, int], resize: Resize) -> Image.Imag
     return image.resize(size, Image.Resampling.BOX)
 
 
-def read_images(paths: list[Path], root: Path, x_shape: tuple[int, int, int], resize: Resize, invert: bool):
+def read_images(paths: list[Path], root: Path, x_shape: tuple[int, ...], resize: Resize, invert: bool):
     """uint8 [N, C, H, W]: the images at `paths` in `x_shape`. With `resize="none"` all must have
     one size, x_shape's (ConfigError naming the files otherwise)."""
     channels, height, width = x_shape
@@ -170,7 +170,8 @@ class ImageFolderDataModule(BinarizedImages):
     def __init__(
         self,
         root: str | None = None,
-        x_shape: Shape = (1, 28, 28),
+        # a tuple default (immutable): the configs give a list, which `Shape` (fields.py) describes
+        x_shape: Shape = (1, 28, 28),  # type: ignore[assignment]
         resize: Resize = "scale",
         invert: bool = False,
         binarize: bool = True,

@@ -38,7 +38,7 @@ class MNISTDataModule(BinarizedImages):
         eval_batch_size: PositiveInt = 1000,
         data_seed: NonNegativeInt = 0,
         seed: NonNegativeInt = 1,
-        x_dim: Pixels = SIDE * SIDE,
+        x_dim: Pixels = 784,  # SIDE * SIDE
     ):
         super().__init__(batch_size, eval_batch_size, seed, data_seed)
         self.data_dir, self.source_dir, self.download = Path(data_dir), source_dir, download

@@ -42,7 +42,7 @@ import uuid
 import zipfile
 import zlib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -157,10 +157,14 @@ def read_tree(folders: list[Path]) -> dict:
 
 def _valid_cache(stored: dict) -> bool:
     images, alphabet, character = (stored.get(k) for k in ("images", "alphabet", "character"))
-    names = stored.get("alphabets"), stored.get("characters")
+    names: tuple[Any, Any] = stored.get("alphabets"), stored.get("characters")
     if stored.get("format") != CACHE_FORMAT or not all(isinstance(n, list) and n for n in names):
         return False
-    if not all(isinstance(t, torch.Tensor) for t in (images, alphabet, character)):
+    if not (
+        isinstance(images, torch.Tensor)
+        and isinstance(alphabet, torch.Tensor)
+        and isinstance(character, torch.Tensor)
+    ):
         return False
     return (
         images.dtype == torch.uint8
@@ -189,13 +193,15 @@ def split_by_character(
             f"drawing for a character with {fewest}"
         )
     by_character = torch.argsort(character, stable=True)
-    train, test, start = [], [], 0
+    train_parts: list[torch.Tensor] = []
+    test_parts: list[torch.Tensor] = []
+    start = 0
     for count in counts.tolist():
         members = by_character[start : start + count][torch.randperm(count, generator=generator)]
-        test.append(members[:test_per_character])
-        train.append(members[test_per_character:])
+        test_parts.append(members[:test_per_character])
+        train_parts.append(members[test_per_character:])
         start += count
-    train, test = torch.cat(train), torch.cat(test)
+    train, test = torch.cat(train_parts), torch.cat(test_parts)
     return (
         train[torch.randperm(len(train), generator=generator)],
         test[torch.randperm(len(test), generator=generator)],
@@ -219,7 +225,7 @@ class OmniglotDataModule(BinarizedImages):
         eval_batch_size: PositiveInt = 1000,
         data_seed: NonNegativeInt = 0,
         seed: NonNegativeInt = 1,
-        x_dim: Pixels = SIDE * SIDE,
+        x_dim: Pixels = 784,  # SIDE * SIDE
     ):
         super().__init__(batch_size, eval_batch_size, seed, data_seed)
         self.data_dir = Path(data_dir)

@@ -189,9 +189,10 @@ class PCAFashionMNISTDataModule(TensorDataModule):
     def train_epoch(self, epoch: int) -> Tensors:
         generator = epoch_generator(self.seed, epoch)
         order = torch.randperm(self._n_train, generator=generator)
-        if self.ready()._train_images is None:
+        images = self.ready()._train_images
+        if images is None:
             return tuple(t[order] for t in self._train)
-        pixels = augment_images(self._train_images[order], generator)
+        pixels = augment_images(images[order], generator)
         return project_pixels(pixels, self.mean, self.components), self._train[1][order]
 
     def train_fixed(self) -> Tensors:

@@ -48,7 +48,7 @@ import logging
 import time
 import zipfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import numpy as np
 import torch
@@ -350,11 +350,11 @@ def read_parts(path: Path, label_column: str | int | None = None) -> Parts:
             with np.load(path, allow_pickle=False) as archive:
                 layout = _layout(path, list(archive.files))
                 return {
-                    part: tuple(
-                        None if key is None else _npy_array(path, key, lambda key=key: archive[key])
-                        for key in keys
+                    part: (
+                        _npy_array(path, x_key, lambda key=x_key: archive[key]),
+                        None if y_key is None else _npy_array(path, y_key, lambda key=y_key: archive[key]),
                     )
-                    for part, keys in layout.items()
+                    for part, (x_key, y_key) in layout.items()
                 }
         stored = _torch_load(path)
         if isinstance(stored, torch.Tensor):
@@ -362,8 +362,11 @@ def read_parts(path: Path, label_column: str | int | None = None) -> Parts:
         _pt_x(path, stored)  # a dict of the known keys
         layout = _layout(path, list(stored))
         return {
-            part: tuple(None if k is None else _tensor_array(_pt_tensor(path, k, stored[k])) for k in keys)
-            for part, keys in layout.items()
+            part: (
+                _tensor_array(_pt_tensor(path, x_key, stored[x_key])),
+                None if y_key is None else _tensor_array(_pt_tensor(path, y_key, stored[y_key])),
+            )
+            for part, (x_key, y_key) in layout.items()
         }
     except ConfigError:
         raise
@@ -505,7 +508,7 @@ class TensorsDataModule(TensorDataModule):
 
     @property
     def has_labels(self) -> bool:
-        return self.ready()._train[1] is not None
+        return cast(Tensors, self.ready()._train)[1] is not None  # _train: set by setup
 
     @property
     def x_dim(self) -> int:
@@ -513,7 +516,7 @@ class TensorsDataModule(TensorDataModule):
 
     @property
     def n_train(self) -> int:
-        return len(self.ready()._train[0])
+        return len(cast(Tensors, self.ready()._train)[0])
 
     def load(self) -> None:
         start = time.perf_counter()
@@ -566,7 +569,8 @@ class TensorsDataModule(TensorDataModule):
 
     def _split(self, parts: dict[str, tuple[torch.Tensor, torch.Tensor | None]]) -> dict[str, Tensors]:
         """Every split, those the file does not give drawn from its training rows."""
-        source = parts.get("all", parts.get("train"))
+        # the file gives "all" or "train" (_layout)
+        source = cast(tuple[torch.Tensor, torch.Tensor | None], parts.get("all", parts.get("train")))
         missing = [name for name in ("val", "test") if name not in parts]
         n = len(source[0])
         sizes = {name: round(n * self.fractions[name]) for name in missing}
@@ -584,7 +588,9 @@ class TensorsDataModule(TensorDataModule):
         drawn = dict(zip(sizes, order.split(list(sizes.values()))))
         x, y = source
         splits = {name: (x[index], None if y is None else y[index]) for name, index in drawn.items()}
-        return {**splits, **{name: parts[name] for name in ("val", "test") if name in parts}}
+        # (x, None) without labels (`labels_of` reads either form)
+        given = {name: parts[name] for name in ("val", "test") if name in parts}
+        return cast(dict[str, Tensors], {**splits, **given})
 
     def _data_type(self, splits: dict[str, Tensors]) -> bool:
         binary = all(bool(((x == 0) | (x == 1)).all()) for x, _ in splits.values())
@@ -605,7 +611,7 @@ class TensorsDataModule(TensorDataModule):
         return self.binary
 
     def _statistics(self) -> dict[str, list[float]]:
-        x = self._train[0].double()
+        x = cast(Tensors, self._train)[0].double()
         scale = x.std(0, unbiased=False)
         constant = scale == 0
         if bool(constant.any()):
@@ -624,9 +630,9 @@ class TensorsDataModule(TensorDataModule):
 
     def train_epoch(self, epoch: int) -> Tensors:
         """The training rows in this epoch's order (drawn from the run seed and the epoch)."""
-        x, y = self.ready()._train
+        x, y = cast(Tensors, self.ready()._train)
         order = torch.randperm(len(x), generator=epoch_generator(self.seed, epoch))
         return (x[order],) if y is None else (x[order], y[order])
 
     def train_fixed(self) -> Tensors:
-        return self.ready()._train
+        return cast(Tensors, self.ready()._train)

@@ -20,6 +20,9 @@ class EpochMeans(Metric):
     Σ_b n_b v_b / Σ_b n_b per name."""
 
     full_state_update = False
+    # the states (add_state)
+    sums: torch.Tensor
+    count: torch.Tensor
 
     def __init__(self, names: Sequence[str]):
         super().__init__()

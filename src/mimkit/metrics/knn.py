@@ -37,8 +37,8 @@ def _brute_force_scores(train_z, train_y, test_z, test_y, ks, device: torch.devi
     """The accuracies from the max(ks) nearest training points of each test point, on `device`."""
     train = torch.as_tensor(train_z, device=device).reshape(len(train_z), -1).double()
     test = torch.as_tensor(test_z, device=device).reshape(len(test_z), -1).double()
-    classes, train_class = np.unique(train_y, return_inverse=True)  # sorted, as scikit-learn's classes_
-    train_class = torch.as_tensor(train_class, device=device)
+    classes, train_index = np.unique(train_y, return_inverse=True)  # sorted, as scikit-learn's classes_
+    train_class = torch.as_tensor(train_index, device=device)
     truth = torch.as_tensor(np.searchsorted(classes, test_y).clip(max=len(classes) - 1), device=device)
     known = torch.as_tensor(np.isin(test_y, classes), device=device)  # other labels are never right
     hits = dict.fromkeys(ks, 0)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Sequence
 
 import torch
 
@@ -54,7 +55,7 @@ def rows_from_memory(free_bytes: float, bytes_per_row: float) -> int:
     return int(min(MAX_GPU_ROWS, max(1, FREE_FRACTION * free_bytes // bytes_per_row)))
 
 
-def cost_per_row(rows: list[int], peaks: list[float]) -> float | None:
+def cost_per_row(rows: Sequence[int], peaks: Sequence[float]) -> float | None:
     """The largest slope (bytes per row) between consecutive probes; None if none is positive."""
     slopes = [(p1 - p0) / (r1 - r0) for r0, r1, p0, p1 in zip(rows, rows[1:], peaks, peaks[1:])]
     positive = [s for s in slopes if s > 0]

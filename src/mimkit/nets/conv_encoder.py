@@ -37,7 +37,7 @@ def conv_features(in_channels: int, kernels: tuple[int, int]) -> nn.Sequential:
     )
 
 
-def feature_size(x_shape: tuple[int, int, int]) -> int:
+def feature_size(x_shape: tuple[int, ...]) -> int:
     """Flattened size after two stride-2 convolutions (294 for 1×28×28)."""
     _, height, width = x_shape
     return FEATURE_CHANNELS * math.ceil(height / 4) * math.ceil(width / 4)
@@ -46,7 +46,7 @@ def feature_size(x_shape: tuple[int, int, int]) -> int:
 class ConvTopEncoder(nn.Module):
     """q(z2|x). Also the network the VampPrior encodes its pseudo-inputs with."""
 
-    def __init__(self, x_shape: tuple[int, int, int], z2_dim: int):
+    def __init__(self, x_shape: tuple[int, ...], z2_dim: int):
         super().__init__()
         self.x_shape = tuple(x_shape)
         self.features = conv_features(x_shape[0], (7, 5))

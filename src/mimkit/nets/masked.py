@@ -13,6 +13,8 @@ the full masked convolution's exactly (the same taps; only the summation order m
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -37,6 +39,8 @@ class MaskedConv2d(nn.Conv2d):
     out = scale · conv(x) + shift, computed as one convolution (an eval-mode BatchNorm after it).
     """
 
+    mask: torch.Tensor  # a buffer
+
     def __init__(
         self, mask_type: str, in_channels: int, out_channels: int, kernel_size: int = 3, bias: bool = False
     ):
@@ -58,7 +62,8 @@ class MaskedConv2d(nn.Conv2d):
         weight, bias = self.masked_weight(), self.bias
         if scale is not None:
             weight = weight * scale.view(-1, 1, 1, 1)
-            bias = shift if bias is None else bias * scale + shift
+            # scale and shift are given together (the folded BatchNorm)
+            bias = shift if bias is None else bias * scale + cast(torch.Tensor, shift)
         return weight, bias
 
     def forward(

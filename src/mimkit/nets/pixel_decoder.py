@@ -15,7 +15,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from typing import Literal
+from collections.abc import Callable
+from typing import Literal, cast
 
 import torch
 import torch.nn.functional as F
@@ -145,7 +146,8 @@ class PixelDecoder(nn.Module):
         # each masked 3×3 layer sees one row up and one column either side: the window of input
         # that output pixel (r, c) depends on is rows r - L..r, columns c - L..c + L
         self.reach = layers
-        self._step = None  # the pixel step `generate` runs (compiled or not), chosen on first use
+        # the pixel step `generate` runs (compiled or not), chosen on first use
+        self._step: Callable[..., torch.Tensor] | None = None
 
     def maps(self, z: torch.Tensor) -> torch.Tensor:
         z1, z2 = split(z, self.z1_dim)
@@ -156,15 +158,19 @@ class PixelDecoder(nn.Module):
     def blocks(self) -> list[tuple[MaskedConv2d, nn.BatchNorm2d]]:
         """(masked convolution, BatchNorm) of every layer (each followed by a ReLU)."""
         layers = list(self.pixelcnn)
-        return list(zip(layers[0::3], layers[1::3]))
+        return cast(list[tuple[MaskedConv2d, nn.BatchNorm2d]], list(zip(layers[0::3], layers[1::3])))
 
     def folded_kernels(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """(weight, bias) of every masked layer with its BatchNorm's running-statistics affine map
         folded in: scale · conv(x) + shift as one convolution (the used kernel rows only)."""
         kernels = []
         for conv, norm in self.blocks():
-            scale = norm.weight * torch.rsqrt(norm.running_var + norm.eps)
-            kernels.append(conv.folded(scale, norm.bias - norm.running_mean * scale))
+            # BatchNorm2d's running statistics (track_running_stats, the default) and the folded
+            # bias (given a shift) are never None here
+            mean, var = cast(torch.Tensor, norm.running_mean), cast(torch.Tensor, norm.running_var)
+            scale = norm.weight * torch.rsqrt(var + norm.eps)
+            weight, bias = conv.folded(scale, norm.bias - mean * scale)
+            kernels.append((weight, cast(torch.Tensor, bias)))
         return kernels
 
     def logits(self, x: torch.Tensor, maps: torch.Tensor) -> torch.Tensor:

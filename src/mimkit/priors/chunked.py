@@ -60,10 +60,12 @@ def over_row_chunks(
         return log_prob(z)
     # chunks of equal size written into one output: each chunk's intermediates are the same
     # size and no partial result stays allocated between them (less heap fragmentation)
-    out, start = None, 0
+    out: torch.Tensor | None = None
+    start = 0
     for part in flat.tensor_split(math.ceil(len(flat) / rows)):
         value = log_prob(part)
         out = value.new_empty(len(flat)) if out is None else out
         out[start : start + len(part)] = value
         start += len(part)
+    assert out is not None  # more than `rows` rows: at least one chunk
     return out.view(z.shape[:-1])

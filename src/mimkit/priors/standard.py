@@ -9,6 +9,8 @@ from mimkit.distributions import standard_normal_log_prob
 
 
 class StandardNormalPrior(nn.Module):
+    _device_anchor: torch.Tensor  # a buffer: the device and dtype of samples
+
     def __init__(self, latent_dim: int, encoder: nn.Module | None = None):
         super().__init__()
         del encoder  # shared signature; unused

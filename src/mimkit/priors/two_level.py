@@ -6,19 +6,22 @@ learned Gaussian network p(z1 | z2).
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 
+from mimkit.priors import Prior
 from mimkit.two_level import join, split
 
 
 class TwoLevelPrior(nn.Module):
     def __init__(self, top: nn.Module, conditional: nn.Module):
         super().__init__()
-        self.top = top
+        self.top = cast(Prior, top)  # an nn.Module's attributes are typed Tensor | Module
         self.conditional = conditional
-        self.z1_dim = conditional.out_dim
-        self.latent_dim = self.z1_dim + top.latent_dim
+        self.z1_dim = cast(int, conditional.out_dim)
+        self.latent_dim = self.z1_dim + self.top.latent_dim
 
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
         z1, z2 = split(z, self.z1_dim)

@@ -30,6 +30,8 @@ Init = Literal["random", "data"]
 
 
 class VampPrior(nn.Module):
+    encoder: nn.Module  # the model's encoder: a reference, not a sub-module
+
     def __init__(
         self,
         latent_dim: int,

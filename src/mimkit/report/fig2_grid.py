@@ -40,11 +40,11 @@ def fig2_grid(jobs: list[Job], x_key: str | None, group: str, path: Path) -> Pat
         for j, x in enumerate(xs):
             ax = axes[i][j]
             ax.axis("off")
-            job = cells.get((g, x))
-            if job is not None:
-                ax.imshow(plt.imread(job.path / JOB_FIGURE))
+            cell = cells.get((g, x))
+            if cell is not None:
+                ax.imshow(plt.imread(cell.path / JOB_FIGURE))
                 ax.set_title(
-                    f"{display(g)}, {x_key} = {format_value(x)}, seed {job.value(SEED_KEY)}", fontsize=8
+                    f"{display(g)}, {x_key} = {format_value(x)}, seed {cell.value(SEED_KEY)}", fontsize=8
                 )
     fig.tight_layout()
     fig.savefig(path, dpi=150)

@@ -125,7 +125,7 @@ def plot_rows(rows: list[Row], x_key: str | None, path: Path, title: str | None 
     labels = list(dict.fromkeys(row.label for row in rows))
     numeric_x = x_key is not None and all(is_number(row.x) for row in rows)
     if numeric_x:
-        ticks = None
+        ticks: list[str] = []  # not used: numbers are placed at their values
     elif x_key is not None:  # a categorical sweep: one tick per value, lines side by side
         ticks = [format_value(x) for x in sorted({hashable(r.x) for r in rows}, key=sort_key)]
     else:  # nothing swept: one tick per line

@@ -34,7 +34,10 @@ def _order(value: str, names: dict) -> tuple:
 
 def cell_key(job: Job) -> tuple[str, str, str, str]:
     """(data, model, prior, objective) of a job, as its config-group choices."""
-    return tuple(format_value(job.value(key)) for key in ("data", "model", "prior", "objective"))
+    data, model, prior, objective = (
+        format_value(job.value(key)) for key in ("data", "model", "prior", "objective")
+    )
+    return data, model, prior, objective
 
 
 def image_jobs(jobs: list[Job]) -> list[Job]:

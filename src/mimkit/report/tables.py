@@ -5,6 +5,7 @@ gets a "(paper)" column beside its own, and each row of results.json a "paper" e
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from mimkit.report.aggregate import Row
 from mimkit.report.paper_values import FIGURES, format_paper, paper_value
@@ -84,7 +85,7 @@ def results_markdown(
     rows: list[Row],
     x_key: str | None,
     group: str,
-    multirun: Path,
+    multirun: str | Path,
     skipped: list[Path],
     figure: str | None = None,
 ) -> str:
@@ -114,14 +115,14 @@ def results_json(
     rows: list[Row],
     x_key: str | None,
     group: str,
-    multirun: Path,
+    multirun: str | Path,
     skipped: list[Path],
     figure: str | None = None,
 ) -> dict:
     """results.json's content (the outputs' paths apart): every row with every metric's stats;
     with a paper `figure`, its title and note, and each row's paper values ([low, high] for a
     range)."""
-    results = {
+    results: dict[str, Any] = {
         "multirun": str(multirun),
         "x": x_key,
         "group": group,
