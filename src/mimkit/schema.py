@@ -15,7 +15,7 @@ import typing
 from functools import cache
 from typing import Annotated, Any, Literal, NotRequired, Required
 
-from pydantic import ConfigDict, Field, ImportString, TypeAdapter, ValidationError
+from pydantic import ConfigDict, Field, ImportString, TypeAdapter, ValidationError, with_config
 from typing_extensions import TypedDict, is_typeddict
 
 from mimkit.errors import ConfigError
@@ -39,13 +39,7 @@ Nodes = Annotated[dict | None, "nodes"]  # named `_target_` nodes (callbacks, lo
 Model = Annotated[dict, "model"]  # TWO_LEVEL with a conditional_prior, else FLAT
 
 
-def typed(spec: dict) -> Any:
-    """A group's keys as a strict TypedDict (those marked Required are)."""
-    schema = TypedDict("Group", spec, total=False)
-    schema.__pydantic_config__ = STRICT
-    return schema
-
-
+typed = lambda spec: with_config(STRICT)(TypedDict("Group", spec, total=False))  # Required: required keys
 group = lambda spec: Annotated[dict, typed(spec)]  # a group of fixed keys inside another
 
 
@@ -106,9 +100,8 @@ def _check_group(path: str, value: dict, schema) -> None:
         elif mark == "node":
             check_node(where, item)
         elif mark == "nodes":
-            for name, node in item.items():
-                if node is not None:
-                    check_node(_join(where, name), node)
+            for name in [name for name, node in item.items() if node is not None]:
+                check_node(_join(where, name), item[name])
 
 
 def _check(path: str, value: dict, schema) -> None:
@@ -117,11 +110,8 @@ def _check(path: str, value: dict, schema) -> None:
     try:
         _adapter(schema).validate_python(value)
     except ValidationError as error:
-        errors, order, rank = error.errors(), list(value), {"extra_forbidden": 0, "missing": 1}
-        first = min(
-            errors,
-            key=lambda e: (rank.get(e["type"], 2), order.index(e["loc"][0]) if e["loc"][0] in order else 0),
-        )
+        errors, rank = error.errors(), {"extra_forbidden": -2, "missing": -1}
+        first = min(errors, key=lambda e: rank.get(e["type"]) or [*value, e["loc"][0]].index(e["loc"][0]))
         key, where = first["loc"][0], _join(path, first["loc"][0])
         if first["type"] == "extra_forbidden":  # the known keys, and the closest to this one
             known = sorted(set(schema.__annotations__) - set(HYDRA_KEYS))
@@ -174,21 +164,19 @@ def _settings(factory, passed: tuple[str, ...], nodes: frozenset[str]):
     parameters = [] if init is object.__init__ else list(inspect.signature(init).parameters.values())
     for p in parameters[isinstance(factory, type) :]:
         if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in passed:
-            hint = Any if p.name in nodes else _hint(p.annotation, init)
+            hint = Any if p.name in nodes or p.annotation is p.empty else _hint(p.annotation, init)
             fields[p.name] = (Required if p.default is p.empty else NotRequired)[hint]
     takes_any = any(p.kind is p.VAR_KEYWORD for p in parameters) and init.__qualname__ != "Module.__init__"
     schema = TypedDict(f"{getattr(factory, '__name__', 'Node')}Settings", fields)
-    schema.__pydantic_config__ = ConfigDict(STRICT, extra="allow" if takes_any else "forbid")
-    return schema
+    return with_config(ConfigDict(STRICT, extra="allow" if takes_any else "forbid"))(schema)
 
 
 def _hint(annotation, function) -> Any:
-    """An annotation, evaluated (`from __future__ import annotations`), if pydantic can check it."""
-    if annotation is inspect.Parameter.empty:
-        return Any
+    """An annotation, evaluated (`from __future__ import annotations`), if pydantic can check it
+    (not a name imported for type checkers only, nor a type pydantic cannot check), else Any."""
     try:
         if isinstance(annotation, str):
             annotation = eval(annotation, inspect.unwrap(function).__globals__)
         return annotation if TypeAdapter(annotation, config=STRICT).pydantic_complete else Any
-    except Exception:  # a name only imported for type checkers, a type pydantic cannot check
+    except Exception:
         return Any
