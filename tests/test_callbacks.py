@@ -102,5 +102,5 @@ def test_default_preset_does_not_warn(train_config, caplog):
 
 
 def test_patience_must_be_positive(train_config):
-    with pytest.raises(ConfigError, match="patience must be a positive integer, got 0"):
+    with pytest.raises(ConfigError, match="patience must be greater than 0, got 0"):
         train(train_config("patience=0"))

@@ -58,9 +58,9 @@ def test_multirun_one_dir_per_job(tmp_path):
     [
         (["model=mpl"], "Could not find 'model/mpl'"),
         (["model.hiden=5"], "model.hiden"),
-        (["model.hidden=-5"], "error: model.hidden must be a positive integer, got -5"),
-        (["model.hidden=abc"], "error: model.hidden must be a positive integer, got 'abc'"),
-        (["data.batch_size=0"], "error: data.batch_size must be a positive integer, got 0"),
+        (["model.hidden=-5"], "error: model.hidden must be greater than 0, got -5"),
+        (["model.hidden=abc"], "error: model.hidden must be a valid integer, got 'abc'"),
+        (["data.batch_size=0"], "error: data.batch_size must be greater than 0, got 0"),
         (["optim.lr=1e6"], "error: NonFiniteLossError: non-finite training loss"),
         (["hydra.run.dir=/proc/no_such_dir"], "error: hydra.run.dir '/proc/no_such_dir' is not writable"),
     ],

@@ -86,10 +86,10 @@ def test_binary_data_are_the_signs_of_the_same_draws():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"x_dim": 1}, "data.x_dim must be an integer >= 2, got 1"),
-        ({"n_train": 0}, "data.n_train must be a positive integer, got 0"),
-        ({"batch_size": -1}, "data.batch_size must be a positive integer, got -1"),
-        ({"std": 0.0}, "data.std must be a positive number, got 0.0"),
+        ({"x_dim": 1}, "data.x_dim must be greater than or equal to 2, got 1"),
+        ({"n_train": 0}, "data.n_train must be greater than 0, got 0"),
+        ({"batch_size": -1}, "data.batch_size must be greater than 0, got -1"),
+        ({"std": 0.0}, "data.std must be greater than 0, got 0.0"),
     ],
 )
 def test_bad_settings_are_named(kwargs, message):

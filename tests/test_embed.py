@@ -121,8 +121,11 @@ def test_bad_embed_inputs_are_one_line_errors(toy_checkpoint, tmp_path):
     missing = tmp_path / "none.ckpt"
     cases = [
         ([f"ckpt_path={missing}"], f"ckpt_path '{missing}' is not a file"),
-        ([f"ckpt_path={toy_checkpoint}", "split=tests"], "split must be one of train|val|test, got 'tests'"),
-        ([f"ckpt_path={toy_checkpoint}", "batch_size=0"], "batch_size must be a positive integer, got 0"),
+        (
+            [f"ckpt_path={toy_checkpoint}", "split=tests"],
+            "split must be 'train', 'val' or 'test', got 'tests'",
+        ),
+        ([f"ckpt_path={toy_checkpoint}", "batch_size=0"], "batch_size must be greater than 0, got 0"),
         (
             [f"ckpt_path={toy_checkpoint}", "data=gmm20d"],
             "the model takes flat vectors of shape [2] but the data give [20]",

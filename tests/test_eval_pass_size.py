@@ -123,9 +123,7 @@ def test_measured_pass_size_from_a_mocked_memory_probe(monkeypatch, peaks, rows)
 
 def test_an_explicit_pass_size_must_be_positive():
     node = {"_target_": "mimkit.callbacks.metrics.RepresentationMetrics", "rows_per_pass": 0}
-    with pytest.raises(
-        ConfigError, match="^metrics.rows_per_pass must be a positive integer or null, got 0$"
-    ):
+    with pytest.raises(ConfigError, match="^metrics.rows_per_pass must be greater than 0, got 0$"):
         check_node("metrics", node)
 
 

@@ -403,7 +403,7 @@ def test_failing_jobs_do_not_stop_a_sweep(tmp_path, launcher):
     errors = {
         0: "NonFiniteLossError: non-finite training loss (nan) at epoch 1, step 1: lower "
         "optim.lr or check the data",
-        1: "optim.lr must be a positive number, got -1",
+        1: "optim.lr must be greater than 0, got -1",
     }
     for job, error in errors.items():
         assert f"error: job {job} ({tmp_path / str(job)}): {error}" in result.stderr

@@ -128,12 +128,15 @@ def test_latent_pictures_of_a_convhvae(train_config, tmp_path, mnist_files):
 
 def test_bad_latent_inputs_are_one_line_errors(toy_checkpoint, tmp_path):  # noqa: F811
     cases = [
-        (["tool=embed"], "tool must be one of interpolate|traverse|sample_around|consistency, got 'embed'"),
+        (
+            ["tool=embed"],
+            "tool must be 'interpolate', 'traverse', 'sample_around' or 'consistency', got 'embed'",
+        ),
         (["points=3"], "tool=interpolate takes pairs of points, got 3 (points or indices)"),
         (["indices=[0,150]"], "indices [150] lie outside the 150 points of the test split"),
         (["tool=traverse", "points=151"], "points=151 but the test split has 150 points"),
         (["steps=1"], "steps"),
-        (["path=arc"], "path must be one of linear|slerp, got 'arc'"),
+        (["path=arc"], "path must be 'linear' or 'slerp', got 'arc'"),
         (["tool=traverse", "values=[]"], "values must name at least one value for tool=traverse"),
     ]
     for overrides, message in cases:

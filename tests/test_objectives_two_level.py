@@ -90,5 +90,5 @@ def test_prior_draws_are_fixed_samples(monkeypatch):
 
 
 def test_unknown_decoder_z():
-    with pytest.raises(ConfigError, match=r"objective.decoder_z must be one of anchor\|prior"):
+    with pytest.raises(ConfigError, match=r"objective.decoder_z must be 'anchor', 'prior'"):
         check_node("objective", {"_target_": "mimkit.objectives.mim.MIM", "decoder_z": "posterior"})

@@ -69,7 +69,7 @@ def test_embed_config_passes_and_is_checked(tmp_path):
         ["ckpt_path=/some/run/last.ckpt", "data=omniglot", "split=val", "+data_overrides.n_test=100"],
         tmp_path,
     )
-    with pytest.raises(ConfigError, match=r"^device must be one of cpu\|cuda\|auto, got 'gpu'$"):
+    with pytest.raises(ConfigError, match=r"^device must be 'cpu', 'cuda' or 'auto', got 'gpu'$"):
         validate("embed", ["ckpt_path=x.ckpt", "device=gpu"], tmp_path)
     with pytest.raises(ConfigError, match=r"^data: unknown key 'n_trian' .*did you mean 'n_train'\?$"):
         validate("embed", ["ckpt_path=x.ckpt", "data=mnist", "+data.n_trian=3"], tmp_path)
@@ -82,7 +82,7 @@ def test_latent_config_passes_and_is_checked(tmp_path):
         tmp_path,
     )
     validate("latent", ["ckpt_path=x.ckpt", "tool=consistency", "points=null", "indices=[4,2]"], tmp_path)
-    with pytest.raises(ConfigError, match=r"^path must be one of linear\|slerp, got 'arc'$"):
+    with pytest.raises(ConfigError, match=r"^path must be 'linear' or 'slerp', got 'arc'$"):
         validate("latent", ["ckpt_path=x.ckpt", "path=arc"], tmp_path)
     with pytest.raises(ConfigError, match=r"^steps must be .*2.*, got 1$"):
         validate("latent", ["ckpt_path=x.ckpt", "steps=1"], tmp_path)
@@ -104,18 +104,9 @@ def test_eval_config_passes_and_is_checked(tmp_path):
 
 
 TRAINER_KEYS = "accelerator, accumulate_grad_batches, barebones, benchmark, check_val_every_n_epoch"
-CALLBACK_TARGETS = (
-    "mimkit.callbacks.beta_warmup.BetaWarmup, lightning.pytorch.callbacks.ModelCheckpoint, "
-    "lightning.pytorch.callbacks.EarlyStopping"
-)
-DATA_TARGETS = (
-    "mimkit.data.gmm.GMMDataModule, mimkit.data.mnist.MNISTDataModule, "
-    "mimkit.data.omniglot.OmniglotDataModule, mimkit.data.pca_fmnist.PCAFashionMNISTDataModule, "
-    "mimkit.data.images.ImageFolderDataModule, mimkit.data.tensors.TensorsDataModule"
-)
 PRECISIONS = (
-    "64|32|16|transformer-engine|transformer-engine-float16|16-true|16-mixed|bf16-true|"
-    "bf16-mixed|32-true|64-true|bf16 or null"
+    "64, 32 or 16 or 'transformer-engine', 'transformer-engine-float16', '16-true', '16-mixed', "
+    "'bf16-true', 'bf16-mixed', '32-true' or '64-true' or '64', '32', '16' or 'bf16'"
 )
 
 # (overrides, the whole error line or the start of it when it ends in '...')
@@ -129,13 +120,13 @@ BAD = [
         "task_name, "
         "threads, trainer, warmup)",
     ),
-    (["seed=-1"], "seed must be a non-negative integer, got -1"),
-    (["threads=0"], "threads must be a positive integer or null, got 0"),
-    (["warmup=abc"], "warmup must be a non-negative integer, got 'abc'"),
-    (["tags=3"], "tags must be a list of strings or integers, got 3"),
-    (["optim.lr=-1"], "optim.lr must be a positive number, got -1"),
-    (["optim.lr=nan"], "optim.lr must be a positive number, got nan"),
-    (["optim.schedule=cosine"], "optim.schedule must be one of noam|constant, got 'cosine'"),
+    (["seed=-1"], "seed must be greater than or equal to 0, got -1"),
+    (["threads=0"], "threads must be greater than 0, got 0"),
+    (["warmup=abc"], "warmup must be a valid integer, got 'abc'"),
+    (["tags=3"], "tags must be a valid list, got 3"),
+    (["optim.lr=-1"], "optim.lr must be greater than 0, got -1"),
+    (["optim.lr=nan"], "optim.lr must be a finite number, got nan"),
+    (["optim.schedule=cosine"], "optim.schedule must be 'noam' or 'constant', got 'cosine'"),
     (
         ["+optim.momentum=0.9"],
         "optim: unknown key 'momentum' (known: grad_norm, lr, optimizer, schedule, warmup)",
@@ -148,22 +139,22 @@ BAD = [
         ["data._target_=helpers.OwnGMMDataModule", "+data.n_trian=5"],
         f"data: unknown key 'n_trian' (known: {GMM_KEYS}); did you mean 'n_train'?",
     ),
-    (["data.standardize=maybe"], "data.standardize must be true or false, got 'maybe'"),
-    (["data=gmm20d", "data.x_dim=1"], "data.x_dim must be an integer >= 2, got 1"),
+    (["data.standardize=maybe"], "data.standardize must be a valid boolean, got 'maybe'"),
+    (["data=gmm20d", "data.x_dim=1"], "data.x_dim must be greater than or equal to 2, got 1"),
     (
         ["data._target_=mimkit.data.gmm.Nope"],
-        f"data._target_ 'mimkit.data.gmm.Nope' is not an importable class (known: {DATA_TARGETS})",
+        "data._target_ 'mimkit.data.gmm.Nope' is not an importable class or function",
     ),
-    (["data=pca_fmnist", "data.x_dim=1000"], "data.x_dim must be an integer in [1, 784], got 1000"),
-    (["data=pca_fmnist", "data.pca_fit=test"], "data.pca_fit must be one of train|separate, got 'test'"),
-    (["skip_finished=yes"], "skip_finished must be true or false, got 'yes'"),
+    (["data=pca_fmnist", "data.x_dim=1000"], "data.x_dim must be less than or equal to 784, got 1000"),
+    (["data=pca_fmnist", "data.pca_fit=test"], "data.pca_fit must be 'train' or 'separate', got 'test'"),
+    (["skip_finished=yes"], "skip_finished must be a valid boolean, got 'yes'"),
     (["data=mnist", "data.x_dim=20"], "data.x_dim must be 784, got 20"),
-    (["data=mnist", "data.eval_batch_size=0"], "data.eval_batch_size must be a positive integer, got 0"),
-    (["data=fmnist", "data.download=yes"], "data.download must be true or false, got 'yes'"),
-    (["data=omniglot", "data.label=letter"], "data.label must be one of alphabet|character, got 'letter'"),
+    (["data=mnist", "data.eval_batch_size=0"], "data.eval_batch_size must be greater than 0, got 0"),
+    (["data=fmnist", "data.download=yes"], "data.download must be a valid boolean, got 'yes'"),
+    (["data=omniglot", "data.label=letter"], "data.label must be 'alphabet' or 'character', got 'letter'"),
     (
         ["data=omniglot", "data.test_per_character=0"],
-        "data.test_per_character must be a positive integer, got 0",
+        "data.test_per_character must be greater than 0, got 0",
     ),
     (
         ["data=omniglot", "+data.n_tset=5"],
@@ -171,23 +162,23 @@ BAD = [
         "label, n_test, n_train, n_val, seed, source_dir, test_per_character, x_dim); did you mean 'n_test'?",
     ),
     # models: the toys and the images
-    (["model.hidden=abc"], "model.hidden must be a positive integer, got 'abc'"),
-    (["model.decoder_z=anchr"], "model.decoder_z must be one of anchor|prior|prior_rsample, got 'anchr'"),
+    (["model.hidden=abc"], "model.hidden must be a valid integer, got 'abc'"),
+    (["model.decoder_z=anchr"], "model.decoder_z must be 'anchor', 'prior' or 'prior_rsample', got 'anchr'"),
     (
         ["model=mlp_bernoulli", "model.decoder.in_dim=0"],
-        "model.decoder.in_dim must be a positive integer, got 0",
+        "model.decoder.in_dim must be greater than 0, got 0",
     ),
     (
         ["model=convhvae", "model.x_shape=[1,28]"],
-        "model.x_shape must be a list of 3 positive integers, got [1, 28]",
+        "model.x_shape: List should have at least 3 items after validation, not 2, got [1, 28]",
     ),
-    (["model=convhvae", "model.z1_dim=0"], "model.z1_dim must be a positive integer, got 0"),
+    (["model=convhvae", "model.z1_dim=0"], "model.z1_dim must be greater than 0, got 0"),
     (
         ["model=convhvae", "model.vamp.activation=relu"],
-        "model.vamp.activation must be one of none|hardtanh, got 'relu'",
+        "model.vamp.activation must be 'none' or 'hardtanh', got 'relu'",
     ),
-    (["model=convhvae", "model.eval_recon=1"], "model.eval_recon must be true or false or test, got 1"),
-    (["model=pixelhvae", "model.decoder.layers=0"], "model.decoder.layers must be a positive integer, got 0"),
+    (["model=convhvae", "model.eval_recon=1"], "model.eval_recon must be a valid boolean or 'test', got 1"),
+    (["model=pixelhvae", "model.decoder.layers=0"], "model.decoder.layers must be greater than 0, got 0"),
     (
         ["model=pixelhvae", "+model.decoder.hidden=3"],
         "model.decoder: unknown key 'hidden' (known: channels, layers, sampler, x_shape, z1_dim, z2_dim)",
@@ -198,16 +189,16 @@ BAD = [
             "model.conditional_prior._target_=mimkit.nets.mlp.GaussianMLP",
             "+model.conditional_prior.std_floor=-1",
         ],
-        "model.conditional_prior.std_floor must be a non-negative number, got -1",
+        "model.conditional_prior.std_floor must be greater than or equal to 0, got -1",
     ),
     # priors, objectives
-    (["prior=vamp", "prior.init=zeros"], "prior.init must be one of random|data, got 'zeros'"),
-    (["prior=vamp", "prior.pseudo_inputs=0"], "prior.pseudo_inputs must be a positive integer, got 0"),
-    (["prior=mog", "prior.init_scale=0"], "prior.init_scale must be a positive number, got 0"),
+    (["prior=vamp", "prior.init=zeros"], "prior.init must be 'random' or 'data', got 'zeros'"),
+    (["prior=vamp", "prior.pseudo_inputs=0"], "prior.pseudo_inputs must be greater than 0, got 0"),
+    (["prior=mog", "prior.init_scale=0"], "prior.init_scale must be greater than 0, got 0"),
     (["+prior.latent_dim=3"], "prior: unknown key 'latent_dim' (known: none, this class takes no settings)"),
     (
         ["objective.decoder_qx=reencoder"],
-        "objective.decoder_qx must be one of prior_sample|reencode, got 'reencoder'",
+        "objective.decoder_qx must be 'prior_sample' or 'reencode', got 'reencoder'",
     ),
     (
         ["+objective.qx_sample=3"],
@@ -219,44 +210,50 @@ BAD = [
         "objective: unknown key 'symmetric' (known: none, this class takes no settings)",
     ),
     # trainer, callbacks, logger, paths
-    (["trainer.precision=bf17"], f"trainer.precision must be one of {PRECISIONS}, got 'bf17'"),
-    (["trainer.accelerator=gpx"], "trainer.accelerator must be one of auto|gpu|cpu|cuda|mps|tpu, got 'gpx'"),
-    (["trainer.max_epochs=1.5"], "trainer.max_epochs must be a positive integer, got 1.5"),
-    (["trainer=ddp_cpu", "trainer.sync_batchnorm=1"], "trainer.sync_batchnorm must be true or false, got 1"),
-    (["float32_precision=low"], "float32_precision must be one of highest|high|medium, got 'low'"),
-    (["allow_emulated_bf16=yes"], "allow_emulated_bf16 must be true or false, got 'yes'"),
+    (["trainer.precision=bf17"], f"trainer.precision must be {PRECISIONS}, got 'bf17'"),
+    (
+        ["trainer.accelerator=gpx"],
+        "trainer: You selected an invalid accelerator name: `accelerator='gpx'`. Available names are: ...",
+    ),
+    (["trainer.max_epochs=1.5"], "trainer.max_epochs must be a valid integer, got 1.5"),
+    (
+        ["trainer=ddp_cpu", "trainer.sync_batchnorm=1"],
+        "trainer.sync_batchnorm must be a valid boolean, got 1",
+    ),
+    (["float32_precision=low"], "float32_precision must be 'highest', 'high' or 'medium', got 'low'"),
+    (["allow_emulated_bf16=yes"], "allow_emulated_bf16 must be a valid boolean, got 'yes'"),
     (
         ["trainer.devices=0"],
-        "trainer.devices must be a positive integer, -1, a string or a list of non-negative integers, got 0",
+        "trainer: `Trainer(devices=0)` value is not a valid input using cpu accelerator.",
     ),
     (["+trainer.max_epoch=3"], f"trainer: unknown key 'max_epoch' (known: {TRAINER_KEYS}, ..."),
-    (["callbacks.early_stopping.mode=mn"], "callbacks.early_stopping.mode must be one of min|max, got 'mn'"),
+    (["callbacks.early_stopping.mode=mn"], "callbacks.early_stopping: `mode` can be min, max, got mn"),
     (
         ["callbacks.model_checkpoint.save_top_k=-2"],
-        "callbacks.model_checkpoint.save_top_k must be an integer >= -1, got -2",
+        "callbacks.model_checkpoint: Invalid value for save_top_k=-2. Must be >= -1",
     ),
     (
         ["callbacks.representation_metrics.nll_precision=16"],
-        "callbacks.representation_metrics.nll_precision must be one of 32|bf16, got 16",
+        "callbacks.representation_metrics.nll_precision must be '32', 'bf16' or 32, got 16",
     ),
     (
         ["model=convhvae", "callbacks.tsne.perplexity=0"],
-        "callbacks.tsne.perplexity must be a positive number, got 0",
+        "callbacks.tsne.perplexity must be greater than 0, got 0",
     ),
     (
         ["callbacks.representation_metrics.knn_ks=[1,0]"],
-        "callbacks.representation_metrics.knn_ks must be a list of positive integers, got [1, 0]",
+        "callbacks.representation_metrics.knn_ks[1] must be greater than 0, got 0",
     ),
     (
         ["+callbacks.foo.bar=1"],
-        f"callbacks.foo must be a node with a _target_ (known: {CALLBACK_TARGETS}, ...",
+        "callbacks.foo must be a node with a _target_, got {'bar': 1}",
     ),
-    (["logger=wandb", "logger.wandb.offline=1"], "logger.wandb.offline must be true or false, got 1"),
+    (["logger=wandb", "logger.wandb.offline=1"], "logger.wandb.offline must be a valid boolean, got 1"),
     (
         ["logger=wandb", "logger.wandb.init_timeout=0"],
-        "logger.wandb.init_timeout must be a positive number, got 0",
+        "logger.wandb.init_timeout must be greater than 0, got 0",
     ),
-    (["resume=3"], "resume must be a string or null, got 3"),
+    (["resume=3"], "resume must be a valid string, got 3"),
     (
         ["+paths.foo=1"],
         "paths: unknown key 'foo' (known: data_dir, log_dir, output_dir, root_dir, shared_data_dir)",
@@ -291,7 +288,7 @@ def test_train_py_rejects_a_bad_image_model_setting(tmp_path):
         timeout=120,
     )
     assert result.returncode == 1
-    assert "error: model.decoder.layers must be a positive integer, got 0" in result.stderr
+    assert "error: model.decoder.layers must be greater than 0, got 0" in result.stderr
     # Hydra's own files only (the composed config, the log with the error line)
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [".hydra", "train.log"]
     assert "model.decoder.layers must be" in (tmp_path / "run" / "train.log").read_text()

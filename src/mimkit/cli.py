@@ -17,10 +17,10 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.types import RunMode
-from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
+from mimkit.distributed import is_rank_zero
 from mimkit.errors import ConfigError, one_line
 from mimkit.hydra_callbacks import JOB_FAILURE, record_failure
 from mimkit.nonfinite import NonFiniteLossError
@@ -65,6 +65,12 @@ def _resolver_error(error: BaseException) -> ConfigError | None:
     return None
 
 
+def _rank_zero() -> bool:
+    """Whether this is process 0: Lightning's rank once a run loaded it, else the environment's."""
+    utilities = sys.modules.get("lightning.pytorch.utilities")
+    return utilities.rank_zero_only.rank == 0 if utilities else is_rank_zero()
+
+
 def _sweep_job() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
@@ -76,7 +82,7 @@ def _fail_job(cfg: DictConfig, message: str) -> None:
     job = f"job {hydra.job.num} ({hydra.runtime.output_dir})"
     log.error("error: %s: %s", job, message)
     print(f"error: {job}: {message}", file=sys.stderr)
-    if rank_zero_only.rank == 0:  # SLURM runs every task of a DDP job: one record
+    if _rank_zero():  # SLURM runs every task of a DDP job: one record
         record_failure(hydra.runtime.output_dir, hydra.job.num, list(hydra.overrides.task), message)
     return None
 
@@ -104,7 +110,7 @@ def run_task(task: Callable[[DictConfig], dict], cfg: DictConfig) -> float | Non
         log.error("error: %s", message)
         print(f"error: {message}", file=sys.stderr)
         sys.exit(1)
-    if rank_zero_only.rank == 0:  # DDP: the other processes ran the same run
+    if _rank_zero():  # DDP: the other processes ran the same run
         shown = {k: v for k, v in metrics.items() if k.startswith(("val/", "test/"))}
         width = max(map(len, shown), default=0)
         print("\n".join(f"{name:<{width}}  {value:.6g}" for name, value in sorted(shown.items())))

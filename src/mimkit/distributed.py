@@ -15,14 +15,16 @@ the ranks the launchers put in the environment.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
-import lightning as L
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from lightning.pytorch.strategies import ParallelStrategy
 from torch import nn
 
 from mimkit.errors import ConfigError
+
+if TYPE_CHECKING:
+    import lightning as L
 
 # the environment's ranks of a process: torchrun's RANK; Lightning's launcher sets LOCAL_RANK and
 # NODE_RANK for the processes it starts (rank 0's own process has none of them until it launches
@@ -64,6 +66,8 @@ def check_launch(trainer: L.Trainer) -> None:
 def check_sync_batchnorm(trainer: L.Trainer, model: nn.Module, sync_batchnorm: bool) -> None:
     """ConfigError if `trainer.sync_batchnorm` would synchronise BatchNorm layers of `model`
     between processes on CPUs: torch's SyncBatchNorm runs on GPUs only."""
+    from lightning.pytorch.strategies import ParallelStrategy
+
     if not (sync_batchnorm and isinstance(trainer.strategy, ParallelStrategy)):
         return
     device = trainer.strategy.root_device

@@ -9,6 +9,7 @@ composed and whose folders `paths.*` default to: the environment's value if set,
 checkout this package lives in (an editable install or `src/` on the path).
 """
 
+import importlib
 import os
 import sys
 from collections.abc import Callable
@@ -22,13 +23,24 @@ import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 from mimkit.cli import run_task  # noqa: E402
-from mimkit.embeddings import embed as embed_task  # noqa: E402
-from mimkit.latent import latent as latent_task  # noqa: E402
-from mimkit.run import evaluate as evaluate_task  # noqa: E402
-from mimkit.run import train as train_task  # noqa: E402
+from mimkit.config import to_plain  # noqa: E402
 
 PROJECT_ROOT = Path(os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parents[2])))
 CONFIG_DIR = PROJECT_ROOT / "conf"
+
+
+def lazy_task(kind: str, module: str, name: str) -> Callable[[DictConfig], dict]:
+    """The task `module.name`, imported once the config of `kind` passed the schema: a config
+    error is reported before Lightning and the rest are imported (the task validates again, at
+    no cost)."""
+
+    def task(cfg: DictConfig) -> dict:
+        from mimkit.schema import validate
+
+        validate(to_plain(cfg), kind)
+        return getattr(importlib.import_module(module), name)(cfg)
+
+    return task
 
 
 def hydra_entry(config_name: str, task: Callable[[DictConfig], dict]) -> Callable[[], float | None]:
@@ -49,7 +61,7 @@ def hydra_entry(config_name: str, task: Callable[[DictConfig], dict]) -> Callabl
     return checked_main
 
 
-train = hydra_entry("train", train_task)
-evaluate = hydra_entry("eval", evaluate_task)
-embed = hydra_entry("embed", embed_task)
-latent = hydra_entry("latent", latent_task)
+train = hydra_entry("train", lazy_task("train", "mimkit.run", "train"))
+evaluate = hydra_entry("eval", lazy_task("eval", "mimkit.run", "evaluate"))
+embed = hydra_entry("embed", lazy_task("embed", "mimkit.embeddings", "embed"))
+latent = hydra_entry("latent", lazy_task("latent", "mimkit.latent", "latent"))

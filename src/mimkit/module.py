@@ -61,7 +61,7 @@ def run_config(hyperparameters) -> dict | None:
 
 class AutoencoderModule(L.LightningModule):
     """Trains `Autoencoder(model, prior)` with `objective`; all arguments are plain dicts, checked
-    by the config schema (`mimkit.schema`: `FlatModel`/`TwoLevelModel`, `Optim`) at start-up.
+    by the config schema (`mimkit.schema`: `FLAT`/`TWO_LEVEL`, `OPTIM`) at start-up.
 
     model, prior, objective: Hydra node dicts with `_target_` (stored as hyperparameters, so a
     checkpoint rebuilds the module with torch's weights_only loader).

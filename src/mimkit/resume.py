@@ -21,16 +21,16 @@ import os
 import sys
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import lightning as L
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
-from lightning.pytorch.loggers import CSVLogger
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from mimkit.checkpoint_io import load_checkpoint, stored_run_config
 from mimkit.errors import ConfigError
-from mimkit.loggers import continue_wandb_runs
+
+if TYPE_CHECKING:  # imported where used: CheckResume runs before a config error is reported
+    import lightning as L
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +102,9 @@ def resume_config(cfg: DictConfig) -> tuple[DictConfig, str | None, int]:
 
     With `resume=RUN_DIR`: the run's stored config, the command line's overrides on top.
     """
+    from mimkit.checkpoint_io import load_checkpoint, stored_run_config
+    from mimkit.loggers import continue_wandb_runs
+
     resume, ckpt_path = cfg.get("resume"), cfg.get("ckpt_path")
     if resume and ckpt_path:
         raise ConfigError(f"give resume={resume} or ckpt_path={ckpt_path}, not both")
@@ -140,6 +143,8 @@ def continue_csv_logs(trainer: L.Trainer, step: int) -> None:
     """Make each CSVLogger continue its metrics.csv: keep the rows logged before the checkpoint
     (step < its global step `step`; later ones are logged again) instead of Lightning's fresh file.
     Under DDP rank 0 alone (the one that writes the file)."""
+    from lightning.pytorch.loggers import CSVLogger
+
     if not trainer.is_global_zero:
         return
     loggers = [logger for logger in trainer.loggers if isinstance(logger, CSVLogger)]

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import lightning as L
 import torch
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
 from omegaconf import DictConfig
 
@@ -33,8 +35,23 @@ from mimkit.schema import check_node, validate
 log = logging.getLogger(__name__)
 
 
-def _instantiate_all(group: DictConfig | None) -> list:
-    return [instantiate(node) for node in (group or {}).values() if node and "_target_" in node]
+def _lightning_node(path: str, node: DictConfig, **kwargs):
+    """`node` built, with Lightning's own checks of its settings (e.g. the trainer's accelerator
+    names, early stopping's mode) as a ConfigError naming `path`."""
+    try:
+        return instantiate(node, **kwargs)
+    except InstantiationException as error:
+        if isinstance(error.__cause__, MisconfigurationException | ValueError):
+            raise ConfigError(f"{path}: {' '.join(str(error.__cause__).split())}") from None
+        raise
+
+
+def _instantiate_all(name: str, group: DictConfig | None) -> list:
+    return [
+        _lightning_node(f"{name}.{key}", node)
+        for key, node in (group or {}).items()
+        if node and "_target_" in node
+    ]
 
 
 def _check_writable(output_dir: str) -> Path:
@@ -81,6 +98,15 @@ def _build(cfg: DictConfig, module: AutoencoderModule | None = None):
     """Datamodule, module, trainer for the validated `cfg`; raises ConfigError before any work is
     done."""
     plain = to_plain(cfg)
+    # the trainer, callbacks and loggers first: Lightning checks their settings (before any data
+    # are read or anything is written, as the schema's checks)
+    callbacks = _instantiate_all("callbacks", cfg.get("callbacks"))
+    if not cfg.trainer.get("enable_progress_bar", True):  # the bar is off: drop its callback too
+        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
+    loggers = _instantiate_all("logger", cfg.get("logger"))
+    trainer = _lightning_node("trainer", cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    check_launch(trainer)  # DDP: no process launching inside a local multirun
+    check_bf16(trainer.precision, trainer.strategy.root_device, cfg.get("allow_emulated_bf16", False))
     output_dir = _check_writable(cfg.paths.output_dir)
     set_float32_precision(cfg.get("float32_precision", DEFAULT_FLOAT32_PRECISION))
     if cfg.get("threads"):
@@ -95,13 +121,6 @@ def _build(cfg: DictConfig, module: AutoencoderModule | None = None):
     if module is None:
         module = AutoencoderModule.from_run_config(plain, getattr(datamodule, "standardization", None))
     advise_decoder(module, datamodule)
-    callbacks = _instantiate_all(cfg.get("callbacks"))
-    if not cfg.trainer.get("enable_progress_bar", True):  # the bar is off: drop its callback too
-        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
-    loggers = _instantiate_all(cfg.get("logger"))
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
-    check_launch(trainer)  # DDP: no process launching inside a local multirun
-    check_bf16(trainer.precision, trainer.strategy.root_device, cfg.get("allow_emulated_bf16", False))
     check_sync_batchnorm(trainer, module, cfg.trainer.get("sync_batchnorm", False))
     log_run_config(loggers, plain)
     return datamodule, module, trainer, output_dir

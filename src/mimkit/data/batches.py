@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import cache
 from typing import Self, cast
 
-import lightning as L
 import torch
 from torch.utils.data import DataLoader, IterableDataset
 
@@ -75,8 +75,10 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     return seeded(seed * 1_000_003 + epoch)
 
 
-class TensorDataModule(L.LightningDataModule):
-    """Base for data held as (x, label) tensors, in Lightning's two steps.
+class TensorDataModule:
+    """Base for data held as (x, label) tensors, in Lightning's two steps: a LightningDataModule
+    once built (`__new__` builds each class as `with_lightning(class)`), so that the class and its
+    constructor's signature, the config's schema, are read without importing Lightning.
 
     Construction only stores settings. `prepare_data()` puts the files the data are read from in
     place (copy, checksum, extract; Lightning calls it once per machine, on local rank 0; nothing
@@ -98,8 +100,11 @@ class TensorDataModule(L.LightningDataModule):
     def has_labels(self) -> bool:
         return True  # every shipped data set but data=tensors / data=images without labels
 
+    def __new__(cls, *args, **kwargs):
+        return super().__new__(with_lightning(cls))
+
     def __init__(self, batch_size: PositiveInt, eval_batch_size: PositiveInt, seed: NonNegativeInt):
-        super().__init__()
+        super().__init__()  # LightningDataModule's
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
         self.seed = seed
@@ -181,3 +186,18 @@ class TensorDataModule(L.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._fixed_loader(self.test)
+
+
+@cache
+def with_lightning(cls: type) -> type:
+    """`cls`, a TensorDataModule class, with Lightning's LightningDataModule as its last base (its
+    own methods come first); the same name and module, so messages and logs read the same."""
+    import lightning as L
+
+    if issubclass(cls, L.LightningDataModule):
+        return cls
+    return type(
+        cls.__name__,
+        (cls, L.LightningDataModule),
+        {"__module__": cls.__module__, "__qualname__": cls.__qualname__},
+    )
