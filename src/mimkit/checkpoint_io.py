@@ -18,9 +18,6 @@ from mimkit.data.storage import atomic_file
 from mimkit.errors import ConfigError, one_line
 from mimkit.module import COMPONENT_KEYS, AutoencoderModule, run_config
 
-# checkpoints already read for a resume, for the trainer to restore from (`load_checkpoint`)
-_HANDED: dict[str, dict] = {}
-
 
 class CheckpointWriteError(OSError):
     """A checkpoint could not be written (a full disk, a lost mount); the message names it."""
@@ -31,7 +28,18 @@ class SafeCheckpointIO(TorchCheckpointIO):
     beside it, flushed to disk and only then renamed onto its path. A failed write removes the
     partial temporary file and raises `CheckpointWriteError` naming the checkpoint; the file of
     that name written earlier (e.g. `last.ckpt` of the epoch before) and every other checkpoint
-    stay as they were. Remote paths (`s3://...`) are left to Lightning."""
+    stay as they were. Remote paths (`s3://...`) are left to Lightning.
+
+    `hand_over(path, checkpoint)`: a checkpoint already read (a resume reads it for its config and
+    step) that the trainer then restores from instead of reading the file again; this plugin
+    holds it, for its trainer, until that one read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._handed: tuple[str, dict] | None = None
+
+    def hand_over(self, path, checkpoint: dict) -> None:
+        self._handed = (_key(path), checkpoint)
 
     def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
         if storage_options is not None or "://" in str(path):
@@ -48,15 +56,24 @@ class SafeCheckpointIO(TorchCheckpointIO):
             ) from error
 
     def load_checkpoint(self, path, *args, **kwargs) -> dict:
-        """The checkpoint already read by `load_checkpoint(path, hand_off=True)`, else the file."""
-        handed = _HANDED.pop(_key(path), None)
-        return handed if handed is not None else super().load_checkpoint(path, *args, **kwargs)
+        """The checkpoint handed over for `path` (once), else the file."""
+        handed, self._handed = self._handed, None
+        if handed is not None and handed[0] == _key(path):
+            return handed[1]
+        return super().load_checkpoint(path, *args, **kwargs)
 
 
-def load_checkpoint(ckpt_path: str, hand_off: bool = False) -> dict:
+def hand_over(trainer, path, checkpoint: dict) -> None:
+    """Let `trainer` restore from `checkpoint`, already read from `path`, instead of reading the
+    file again (where its checkpoint plugin is a `SafeCheckpointIO`; else it reads the file)."""
+    plugin = trainer.strategy.checkpoint_io
+    if isinstance(plugin, SafeCheckpointIO):
+        plugin.hand_over(path, checkpoint)
+
+
+def load_checkpoint(ckpt_path: str) -> dict:
     """The checkpoint dict, loaded with torch's safe loader; a ConfigError if unreadable or not
-    one that train.py writes. `hand_off`: the trainer's `SafeCheckpointIO` takes this dict when it
-    restores the run (`trainer.fit(ckpt_path=...)`) instead of reading the file again."""
+    one that train.py writes."""
     if not os.path.isfile(ckpt_path):
         raise ConfigError(f"ckpt_path {ckpt_path!r} is not a file")
     try:
@@ -68,8 +85,6 @@ def load_checkpoint(ckpt_path: str, hand_off: bool = False) -> dict:
     problem = checkpoint_problem(checkpoint)
     if problem:
         raise ConfigError(f"ckpt_path {ckpt_path!r} is not a checkpoint written by train.py: {problem}")
-    if hand_off:
-        _HANDED[_key(ckpt_path)] = checkpoint
     return checkpoint
 
 

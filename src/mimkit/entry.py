@@ -17,7 +17,7 @@ from pathlib import Path
 
 from mimkit.allocator import configure_allocator
 
-configure_allocator()  # before torch allocates anything: glibc keeps freed memory (Makefile's settings)
+configure_allocator()  # before torch allocates anything: glibc keeps freed memory (set only here)
 
 import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402

@@ -95,10 +95,10 @@ def _relocate(node, old: str, new: str):
     return node
 
 
-def resume_config(cfg: DictConfig) -> tuple[DictConfig, str | None, int]:
-    """The config a training run uses, the checkpoint it starts from (None: from scratch) and that
-    checkpoint's global step. The checkpoint is read once: the trainer restores from the dict read
-    here (`mimkit.checkpoint_io.load_checkpoint`, hand_off).
+def resume_config(cfg: DictConfig) -> tuple[DictConfig, str | None, dict | None]:
+    """The config a training run uses, the path of the checkpoint it starts from and that
+    checkpoint, read (None, None: from scratch). The checkpoint is read once: the caller hands it
+    to the trainer's checkpoint plugin (`SafeCheckpointIO.hand_over`), which restores from it.
 
     With `resume=RUN_DIR`: the run's stored config, the command line's overrides on top.
     """
@@ -109,9 +109,9 @@ def resume_config(cfg: DictConfig) -> tuple[DictConfig, str | None, int]:
     if resume and ckpt_path:
         raise ConfigError(f"give resume={resume} or ckpt_path={ckpt_path}, not both")
     if ckpt_path:
-        return cfg, str(ckpt_path), load_checkpoint(str(ckpt_path), hand_off=True)["global_step"]
+        return cfg, str(ckpt_path), load_checkpoint(str(ckpt_path))
     if not resume:
-        return cfg, None, 0
+        return cfg, None, None
     last = last_checkpoint(resume)
     output_dir = str(cfg.paths.output_dir)
     if Path(resume).resolve() != Path(output_dir).resolve():
@@ -119,7 +119,7 @@ def resume_config(cfg: DictConfig) -> tuple[DictConfig, str | None, int]:
             f"resume {str(resume)!r} continues in that run dir, but the run dir is "
             f"{output_dir!r}: leave hydra.run.dir unset"
         )
-    checkpoint = load_checkpoint(str(last), hand_off=True)
+    checkpoint = load_checkpoint(str(last))
     stored = stored_run_config(checkpoint)
     if stored is None:
         raise ConfigError(f"{last} holds no run config (not written by train.py)")
@@ -136,7 +136,7 @@ def resume_config(cfg: DictConfig) -> tuple[DictConfig, str | None, int]:
     continue_wandb_runs(merged.get("logger"))
     warnings.filterwarnings("ignore", message=".*Checkpoint directory .* exists and is not empty")
     log.info("resuming %s from %s%s", output_dir, last, f" with {', '.join(keys)} set anew" if keys else "")
-    return merged, str(last), checkpoint["global_step"]
+    return merged, str(last), checkpoint
 
 
 def continue_csv_logs(trainer: L.Trainer, step: int) -> None:

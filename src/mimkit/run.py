@@ -21,7 +21,7 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
 from omegaconf import DictConfig
 
-from mimkit.checkpoint_io import load_module
+from mimkit.checkpoint_io import hand_over, load_module
 from mimkit.config import to_plain, unwritable_reason
 from mimkit.distributed import check_launch, check_sync_batchnorm
 from mimkit.errors import ConfigError
@@ -191,12 +191,13 @@ def train(cfg: DictConfig) -> dict[str, float]:
         if done is not None:
             return done
     start = time.perf_counter()
-    cfg, ckpt_path, step = resume_config(cfg)
+    cfg, ckpt_path, resumed = resume_config(cfg)
     datamodule, module, trainer, output_dir = _build(cfg)
     if trainer.is_global_zero:
         forget_finished(output_dir)
-    if ckpt_path:
-        continue_csv_logs(trainer, step)  # rank 0 only
+    if resumed is not None:
+        hand_over(trainer, ckpt_path, resumed)  # the checkpoint is read once, by resume_config
+        continue_csv_logs(trainer, resumed["global_step"])  # rank 0 only
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     fit_seconds = time.perf_counter() - start
     checkpoint = trainer.checkpoint_callback
