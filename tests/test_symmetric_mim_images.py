@@ -180,6 +180,8 @@ def test_encoder_and_decoder_pairs_use_one_latent_density_inside_log_qx(monkeypa
     named = standard_normal_log_prob if anchor else model.prior.log_prob
     objective = MIM(decoder_z=decoder_z)
     assert objective.qx_log_prior(model) == named
+    # A-MIM has no decoder pairs: its q(x) is the marginal under the model prior (paper Eq. 15)
+    assert MIM(symmetric=False, decoder_z=decoder_z).qx_log_prior(model) == model.prior.log_prob
     x = torch.randn(64, 1, dtype=torch.float64)
     # encoder pairs (the pair's own z as the proposal): log p(x|z) + log P(z) - log q(z|x)
     torch.manual_seed(1)

@@ -57,11 +57,11 @@ def _user_error(error: BaseException) -> BaseException | None:
 def _resolver_error(error: BaseException) -> ConfigError | None:
     """The ConfigError raised inside a resolver that OmegaConf re-raised as its own error (kept
     only as the context of the re-raise), or None."""
-    seen = 0
-    while error is not None and seen < 10:
-        if isinstance(error, ConfigError):
-            return error
-        error, seen = error.__context__, seen + 1
+    current: BaseException | None = error
+    for _ in range(10):
+        if current is None or isinstance(current, ConfigError):
+            return current
+        current = current.__context__
     return None
 
 
@@ -103,10 +103,12 @@ def run_task(task: Callable[[DictConfig], dict], cfg: DictConfig) -> float | Non
             if not sweep_job:
                 raise
             log.exception("job failed")
-            return _fail_job(cfg, one_line(error))
+            _fail_job(cfg, one_line(error))
+            return None
         message = one_line(cause)
         if sweep_job:
-            return _fail_job(cfg, message)
+            _fail_job(cfg, message)
+            return None
         log.error("error: %s", message)
         print(f"error: {message}", file=sys.stderr)
         sys.exit(1)

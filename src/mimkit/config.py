@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 from omegaconf import DictConfig, OmegaConf
 
 
 def to_plain(cfg: DictConfig) -> dict:
     """The resolved config as plain Python containers (safe for weights_only checkpoints)."""
-    return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    return cast(dict, OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True))  # a DictConfig's
 
 
 def unwritable_reason(path: str) -> str | None:

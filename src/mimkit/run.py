@@ -48,7 +48,7 @@ def _lightning_node(path: str, node: DictConfig, **kwargs):
 
 def _instantiate_all(name: str, group: DictConfig | None) -> list:
     return [
-        _lightning_node(f"{name}.{key}", node)
+        _lightning_node(f"{name}.{key!s}", node)
         for key, node in (group or {}).items()
         if node and "_target_" in node
     ]
@@ -146,7 +146,7 @@ def skipped_metrics(trainer: L.Trainer) -> dict[str, str]:
     """{metric or picture: why it was skipped} from the callbacks that skipped something (their
     `skipped` dicts, e.g. the label metrics of data without labels), logged in one line."""
     skipped: dict[str, str] = {}
-    for callback in trainer.callbacks:
+    for callback in trainer.callbacks:  # type: ignore[attr-defined]  # a property Lightning's stubs hide
         skipped.update(getattr(callback, "skipped", None) or {})
     if skipped:
         reasons: dict[str, list[str]] = {}

@@ -39,7 +39,8 @@ Nodes = Annotated[dict | None, "nodes"]  # named `_target_` nodes (callbacks, lo
 Model = Annotated[dict, "model"]  # TWO_LEVEL with a conditional_prior, else FLAT
 
 
-typed = lambda spec: with_config(STRICT)(TypedDict("Group", spec, total=False))  # Required: required keys
+# a TypedDict built at run time (mypy checks only literal ones); Required: required keys
+typed = lambda spec: with_config(STRICT)(TypedDict("Group", spec, total=False))  # type: ignore[operator]
 group = lambda spec: Annotated[dict, typed(spec)]  # a group of fixed keys inside another
 
 
@@ -167,8 +168,9 @@ def _settings(factory, passed: tuple[str, ...], nodes: frozenset[str]):
             hint = Any if p.name in nodes or p.annotation is p.empty else _hint(p.annotation, init)
             fields[p.name] = (Required if p.default is p.empty else NotRequired)[hint]
     takes_any = any(p.kind is p.VAR_KEYWORD for p in parameters) and init.__qualname__ != "Module.__init__"
-    schema = TypedDict(f"{getattr(factory, '__name__', 'Node')}Settings", fields)
-    return with_config(ConfigDict(STRICT, extra="allow" if takes_any else "forbid"))(schema)
+    # a TypedDict built at run time from the signature (mypy checks only literal ones)
+    schema = TypedDict(f"{getattr(factory, '__name__', 'Node')}Settings", fields)  # type: ignore[misc]
+    return with_config(ConfigDict(STRICT, extra="allow" if takes_any else "forbid"))(schema)  # type: ignore[misc]
 
 
 def _hint(annotation, function) -> Any:

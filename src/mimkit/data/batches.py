@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from functools import cache
-from typing import Self, cast
+from typing import TYPE_CHECKING, Any, Self, cast
 
 import torch
 from torch.utils.data import DataLoader, IterableDataset
@@ -101,7 +101,13 @@ class TensorDataModule:
         return True  # every shipped data set but data=tensors / data=images without labels
 
     def __new__(cls, *args, **kwargs):
-        return super().__new__(with_lightning(cls))
+        # mypy checks a class object's unbound __hash__ against Hashable (@cache's argument type);
+        # classes are hashable
+        return super().__new__(with_lightning(cls))  # type: ignore[arg-type]
+
+    if TYPE_CHECKING:  # LightningDataModule's, the base `with_lightning` adds when built
+
+        def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any: ...
 
     def __init__(self, batch_size: PositiveInt, eval_batch_size: PositiveInt, seed: NonNegativeInt):
         super().__init__()  # LightningDataModule's

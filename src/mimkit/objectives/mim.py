@@ -87,9 +87,10 @@ class MIM:
         self.x_per_z = x_per_z
 
     def qx_log_prior(self, model) -> Callable[[torch.Tensor], torch.Tensor]:
-        """The latent log-density inside log q(x): the anchor's N(0, I), or the model prior's (also
-        when the model prior is the standard normal, the anchor itself: one computation)."""
-        if self.decoder_z == "anchor" and not isinstance(model.prior, StandardNormalPrior):
+        """The latent log-density inside log q(x): the anchor's N(0, I) where symmetric MIM draws
+        decoder pairs from it, else the model prior's (A-MIM's q(x), and the standard prior's
+        own log_prob where the prior is the anchor itself: one computation)."""
+        if self.symmetric and self.decoder_z == "anchor" and not isinstance(model.prior, StandardNormalPrior):
             return standard_normal_log_prob
         return model.prior.log_prob
 

@@ -83,6 +83,10 @@ class VampPrior(nn.Module):
             self._cache = (key, self.encoder(self.pseudo_inputs()))
         return self._cache[1]
 
+    def train(self, mode: bool = True):
+        self._cache = None  # training recomputes the components at every call: none kept
+        return super().train(mode)
+
     def log_prob(self, z: torch.Tensor, max_elements: int = MAX_ELEMENTS) -> torch.Tensor:
         """log p(z) for z [..., D]; at most `max_elements` numbers per [rows, K, D] intermediate."""
         components = self._components()
