@@ -25,8 +25,7 @@ JOBS ?= 2
 test: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	$(PY) -m pytest -m "not slow"
- -q -n $(JOBS) --durations=15 $(ARGS)
+	$(PY) -m pytest -m "not slow" -q -n $(JOBS) --durations=15 $(ARGS)
 
 ## every test, the slow ones included (in JOBS processes too)
 test-all: $(STAMP)
