@@ -73,3 +73,32 @@ def test_the_script_runs_the_same_entry(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert (run / "train.log").is_file() and (run / "metrics.json").is_file()
+
+
+HEAVY = ("lightning", "torchvision", "wandb", "matplotlib")
+
+
+@pytest.mark.parametrize(
+    "args, answer",
+    [
+        (["model.hidden=-5"], "error: model.hidden must be greater than 0, got -5"),
+        (["data=mnist", "data.n_train=-1"], "error: data.n_train must be greater than 0, got -1"),
+        (["data=omniglot", "model=convhvae", "objective.qx_samples=0"], "error: objective.qx_samples"),
+        (["--help"], "train is powered by Hydra"),
+    ],
+)
+def test_config_errors_and_help_come_before_the_heavy_imports(args, answer):
+    """Fail fast: the answer comes before Lightning, torchvision, W&B or matplotlib is imported
+    (`python -X importtime` lists every module imported)."""
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", str(ROOT / "src" / "train.py"), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    imported = [line.split("|")[-1].strip() for line in done.stderr.splitlines() if "import time:" in line]
+    assert answer in done.stdout + done.stderr
+    assert not [name for name in imported if name.split(".")[0] in HEAVY]

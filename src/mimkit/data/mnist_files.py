@@ -26,16 +26,21 @@ from pathlib import Path
 from typing import NamedTuple
 
 import torch
-from torchvision.datasets import MNIST, FashionMNIST
-from torchvision.datasets.utils import calculate_md5, extract_archive
 
 from mimkit.data.storage import copy_file
 from mimkit.errors import ConfigError, one_line
 
 log = logging.getLogger(__name__)
 
-DATASETS = {"MNIST": MNIST, "FashionMNIST": FashionMNIST}
-DISPLAY_NAMES = {"MNIST": "MNIST", "FashionMNIST": "Fashion-MNIST"}
+DISPLAY_NAMES = {"MNIST": "MNIST", "FashionMNIST": "Fashion-MNIST"}  # the data sets, by class name
+
+
+def torchvision_class(name: str):
+    """torchvision's class for `name`, imported when files are first touched (a config check
+    never imports torchvision)."""
+    from torchvision import datasets
+
+    return getattr(datasets, name)
 
 
 class MNISTFiles(NamedTuple):
@@ -53,6 +58,8 @@ def _extract(gz: Path) -> None:
     scratch.mkdir()
     try:
         try:
+            from torchvision.datasets.utils import extract_archive
+
             extracted = Path(extract_archive(str(gz), str(scratch)))
         except (OSError, EOFError, zlib.error) as error:  # gzip.BadGzipFile is an OSError
             raise ConfigError(
@@ -66,7 +73,7 @@ def _extract(gz: Path) -> None:
 def _prepare_offline(name: str, data_dir: Path, source_dir: Path | None) -> None:
     """Put every extracted file of `name` in `data_dir/<name>/raw/`, from verified `.gz` files."""
     raw = data_dir / name / "raw"
-    for gz_name, md5 in DATASETS[name].resources:
+    for gz_name, md5 in torchvision_class(name).resources:
         gz = raw / gz_name
         if gz.with_suffix("").is_file():
             continue
@@ -82,6 +89,8 @@ def _prepare_offline(name: str, data_dir: Path, source_dir: Path | None) -> None
                 )
             log.info("copying %s to %s", origin, gz)
             copy_file(origin, gz)
+        from torchvision.datasets.utils import calculate_md5
+
         found = calculate_md5(gz)
         if found != md5:
             if origin is not None:
@@ -95,7 +104,7 @@ def _prepare_offline(name: str, data_dir: Path, source_dir: Path | None) -> None
 
 
 def _read(name: str, data_dir: Path, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    dataset = DATASETS[name]
+    dataset = torchvision_class(name)
     prefix = "train" if train else "t10k"
     files = [
         data_dir / name / "raw" / f"{prefix}-{kind}-idx{dim}-ubyte"
@@ -121,12 +130,12 @@ def prepare_mnist_files(
 ) -> None:
     """Put the four extracted files of `name` ("MNIST" or "FashionMNIST") in
     `data_dir/<name>/raw/`: offline from verified `.gz` files, online through torchvision."""
-    if name not in DATASETS:
-        raise ValueError(f"unknown data set {name!r}; expected one of {sorted(DATASETS)}")
+    if name not in DISPLAY_NAMES:
+        raise ValueError(f"unknown data set {name!r}; expected one of {sorted(DISPLAY_NAMES)}")
     data_dir = Path(data_dir)
     if download:
         try:
-            DATASETS[name](str(data_dir), train=True, download=True)
+            torchvision_class(name)(str(data_dir), train=True, download=True)
         except (OSError, RuntimeError) as error:  # URLError is an OSError
             raise ConfigError(
                 f"data.download=true: torchvision could not fetch "

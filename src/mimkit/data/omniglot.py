@@ -47,8 +47,6 @@ from typing import Any, Literal
 import numpy as np
 import torch
 from PIL import Image, ImageOps
-from torchvision.datasets import Omniglot
-from torchvision.datasets.utils import extract_archive, list_dir, list_files
 
 from mimkit.data.batches import seeded
 from mimkit.data.binarized import SIDE, BinarizedImages, Pixels
@@ -59,6 +57,7 @@ from mimkit.fields import NonNegativeInt, PositiveInt
 log = logging.getLogger(__name__)
 
 SETS = ("images_background", "images_evaluation")
+FOLDER = "omniglot-py"  # torchvision's Omniglot.folder
 CACHE_NAME = "omniglot28_box.pt"
 CACHE_FORMAT = 1
 SPLIT_SEED_BASE = 2**41  # keeps the split's seeds apart from the binarisation seeds
@@ -67,12 +66,14 @@ Label = Literal["alphabet", "character"]
 
 def extract_set(name: str, data_dir: Path, source_dir: Path | None, download: bool) -> Path:
     """The folder of set `name` under `data_dir/omniglot-py/`, extracted there if missing."""
-    root = data_dir / Omniglot.folder
+    root = data_dir / FOLDER
     folder = root / name
     if folder.is_dir():
         return folder
     if download and not (root / f"{name}.zip").is_file():  # torchvision fetches, extracts
         try:
+            from torchvision.datasets import Omniglot
+
             Omniglot(str(data_dir), background=name == SETS[0], download=True)
         except (OSError, RuntimeError) as error:  # URLError is an OSError
             raise ConfigError(
@@ -83,7 +84,7 @@ def extract_set(name: str, data_dir: Path, source_dir: Path | None, download: bo
             return folder
     candidates = [root / f"{name}.zip"]
     if source_dir is not None:
-        candidates.append(source_dir / Omniglot.folder / f"{name}.zip")
+        candidates.append(source_dir / FOLDER / f"{name}.zip")
     archive = next((path for path in candidates if path.is_file()), None)
     if archive is None:
         where = " or ".join(f"{path.parent}/" for path in candidates)
@@ -97,6 +98,8 @@ def extract_set(name: str, data_dir: Path, source_dir: Path | None, download: bo
     scratch.mkdir(parents=True)
     try:
         try:
+            from torchvision.datasets.utils import extract_archive
+
             extract_archive(str(archive), str(scratch))
         except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as error:
             raise ConfigError(
@@ -132,6 +135,8 @@ def downsample(path: Path) -> np.ndarray:
 def read_tree(folders: list[Path]) -> dict:
     """Grey images uint8 [N, 28, 28] of every PNG under `folders` (sorted: set, alphabet,
     character, file), their alphabet and character indices, and the names."""
+    from torchvision.datasets.utils import list_dir, list_files
+
     images, alphabet, character, alphabets, characters = [], [], [], [], []
     for folder in folders:
         for alphabet_name in sorted(list_dir(folder)):
@@ -231,7 +236,7 @@ class OmniglotDataModule(BinarizedImages):
         self.data_dir = Path(data_dir)
         self.source_dir = Path(source_dir) if source_dir is not None else None
         self.download = download
-        self.cache_path = self.data_dir / Omniglot.folder / CACHE_NAME
+        self.cache_path = self.data_dir / FOLDER / CACHE_NAME
         self._sizes = {"train": n_train, "val": n_val, "test": n_test}
         self.test_per_character, self.label = test_per_character, label
 
