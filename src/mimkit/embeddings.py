@@ -65,16 +65,15 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def embed(cfg: DictConfig) -> dict[str, float]:
-    """Write `<run dir>/embeddings.npz` for `cfg.split` of the data (see the module doc)."""
-    validate(to_plain(cfg), "embed")
-    device = _device(cfg.device)
+def load_split(cfg: DictConfig):
+    """(model on cfg.device, x, labels) of `cfg.split`: the checkpoint's model and its run's data
+    (or data=<group>), with data_overrides checked, after checking the output dir is writable."""
     module = load_module(cfg.ckpt_path)
     run = module.run_config
     if run is None:
         raise ConfigError(f"ckpt_path {cfg.ckpt_path!r} holds no run config (not written by train.py)")
     data = to_plain(cfg.data) if cfg.get("data") else dict(run["data"])
-    if cfg.get("data_overrides"):  # the only settings not validated with embed.yaml's
+    if cfg.get("data_overrides"):  # the only settings not validated with the task's config
         data.update(to_plain(cfg.data_overrides))
         check_node("data", data)
     reason = unwritable_reason(cfg.paths.output_dir)
@@ -83,7 +82,14 @@ def embed(cfg: DictConfig) -> dict[str, float]:
     datamodule = instantiate(data)
     check_input_shape(run["model"], datamodule)
     x, labels = split_tensors(datamodule, cfg.split)
-    model = module.model.to(device)
+    return module.model.to(_device(cfg.device)), x, labels
+
+
+def embed(cfg: DictConfig) -> dict[str, float]:
+    """Write `<run dir>/embeddings.npz` for `cfg.split` of the data (see the module doc)."""
+    validate(to_plain(cfg), "embed")
+    device = _device(cfg.device)
+    model, x, labels = load_split(cfg)
     with seeded_eval(model, cfg.seed, device):
         arrays = encode_split(model, x, cfg.batch_size, device)
     path = Path(cfg.paths.output_dir) / "embeddings.npz"

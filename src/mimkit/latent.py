@@ -28,40 +28,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from mimkit.callbacks.latent_grids import framed_rows, save_grid
-from mimkit.checkpoint_io import load_module
-from mimkit.config import to_plain, unwritable_reason
-from mimkit.embeddings import _device, split_tensors
+from mimkit.config import to_plain
+from mimkit.embeddings import _device, load_split
 from mimkit.errors import ConfigError
-from mimkit.run import check_input_shape
-from mimkit.schema import check_node, validate
+from mimkit.schema import validate
 from mimkit.seeding import seeded_draws
 
 log = logging.getLogger(__name__)
-
-
-def load_split(cfg: DictConfig):
-    """(model on cfg.device, x, labels) of `cfg.split`: the checkpoint and data as src/embed.py
-    loads them (the run's data or data=<group>, with data_overrides)."""
-    device = _device(cfg.device)
-    module = load_module(cfg.ckpt_path)
-    run = module.run_config
-    if run is None:
-        raise ConfigError(f"ckpt_path {cfg.ckpt_path!r} holds no run config (not written by train.py)")
-    data = to_plain(cfg.data) if cfg.get("data") else dict(run["data"])
-    if cfg.get("data_overrides"):
-        data.update(to_plain(cfg.data_overrides))
-        check_node("data", data)
-    reason = unwritable_reason(cfg.paths.output_dir)
-    if reason:
-        raise ConfigError(f"paths.output_dir {cfg.paths.output_dir!r} is not writable: {reason}")
-    datamodule = instantiate(data)
-    check_input_shape(run["model"], datamodule)
-    x, labels = split_tensors(datamodule, cfg.split)
-    return module.model.to(device), x, labels
 
 
 def chosen_points(size: int, points: int | None, indices: list[int] | None, split: str) -> torch.Tensor:

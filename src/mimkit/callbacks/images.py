@@ -31,6 +31,15 @@ def interleave_rows(real: torch.Tensor, reconstructed: torch.Tensor, per_row: in
     return torch.cat(rows)
 
 
+def test_images(trainer: L.Trainer) -> torch.Tensor | None:
+    """The datamodule's test images [N, C, H, W] on the main process; None elsewhere, for flat
+    data, or for none."""
+    test = getattr(getattr(trainer, "datamodule", None), "test", None)
+    if not trainer.is_global_zero or test is None or test[0].dim() != 4 or not len(test[0]):
+        return None
+    return test[0]
+
+
 class ImageGrids(L.Callback):
     """samples.png (n_samples from the prior), reconstructions.png (n_reconstructions real/recon
     row pairs, reconstructions as the decoder's pixel probabilities at the posterior means) and
@@ -53,11 +62,11 @@ class ImageGrids(L.Callback):
         self.written: list[Path] = []
 
     def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        test = getattr(getattr(trainer, "datamodule", None), "test", None)
-        if not trainer.is_global_zero or test is None or test[0].dim() != 4:
+        images = test_images(trainer)
+        if images is None:
             return
         model = cast(Autoencoder, pl_module.model)  # an AutoencoderModule's
-        x = test[0][: self.n_reconstructions].to(pl_module.device)
+        x = images[: self.n_reconstructions].to(pl_module.device)
         out = Path(trainer.default_root_dir)
         with seeded_eval(model, self.seed, pl_module.device):
             # both grids from one decoder pass (the PixelHVAE draws its images pixel by pixel:

@@ -16,6 +16,7 @@ import torch
 from torchvision.utils import save_image
 
 from mimkit.autoencoder import Autoencoder, seeded_eval
+from mimkit.callbacks.images import test_images
 from mimkit.callbacks.wandb_images import log_images
 from mimkit.fields import NonNegativeInt, NonNegativeNumber, PositiveInt
 from mimkit.latent_paths import PathKind, Steps, path_points, perturbed_points
@@ -75,10 +76,9 @@ class LatentGrids(L.Callback):
         self.written: list[Path] = []
 
     def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        test = getattr(getattr(trainer, "datamodule", None), "test", None)
-        if not trainer.is_global_zero or test is None or test[0].dim() != 4 or not len(test[0]):
+        x = test_images(trainer)
+        if x is None:
             return
-        x = test[0]
         pairs, points = min(self.pairs, len(x) // 2), min(self.points, len(x))
         x_a, x_b = x[:pairs].to(pl_module.device), x[pairs : 2 * pairs].to(pl_module.device)
         x_c = x[:points].to(pl_module.device)
