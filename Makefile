@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-# glibc's allocator settings are applied inside each entry point (src/mimkit/allocator.py)
+# glibc's allocator settings are applied inside each entry point (src/mimkit/app/allocator.py)
 
 .PHONY: install train test test-all bench figures gpu-check clean
 
@@ -25,6 +25,7 @@ JOBS ?= 2
 test: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	PYTHONPATH=src $(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest -m "not slow" -q -n $(JOBS) --durations=15 $(ARGS)
 
 ## every test, the slow ones included (in JOBS processes too)

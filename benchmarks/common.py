@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # to extract and patch a snapshot outside the repository)
 REF_TOOL = ROOT.parent / "shared" / "tools" / "ref_vampprior_bench.py"
 REF_NAMES = {"convhvae": "convHVAE_2level", "pixelhvae": "PixelHVAE_2level"}
-# mimkit.allocator's glibc settings as environment variables, for the reference code
+# mimkit.app.allocator's glibc settings as environment variables, for the reference code
 ALLOCATOR = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "100000000000"}
 
 
@@ -93,7 +93,7 @@ def timed_fit(module, datamodule, per: str, **trainer_options) -> list[float]:
     before each clock reading."""
     import lightning as L
 
-    from mimkit.callbacks.beta_warmup import BetaWarmup
+    from mimkit.training.callbacks.beta_warmup import BetaWarmup
 
     times: list[float] = []
     started = [0.0]

@@ -44,14 +44,14 @@ from benchmarks import image_models
 from benchmarks.common import ROOT, child_command, median_seconds, write_results
 from benchmarks.image_models import PRIOR, X_SHAPE, model_config
 from benchmarks.image_training import BATCH, OBJECTIVES, app_steps
-from mimkit.allocator import configure_allocator
-from mimkit.autoencoder import build_autoencoder
-from mimkit.metrics.consistency import consistency_gap
-from mimkit.metrics.knn import knn_accuracy
-from mimkit.metrics.ksg import ksg_mutual_information
-from mimkit.metrics.nll import nll_per_example
-from mimkit.module import reconstruction_error
-from mimkit.tsne import tsne_2d
+from mimkit.app.allocator import configure_allocator
+from mimkit.evaluation.metrics.consistency import consistency_gap
+from mimkit.evaluation.metrics.knn import knn_accuracy
+from mimkit.evaluation.metrics.ksg import ksg_mutual_information
+from mimkit.evaluation.metrics.nll import nll_per_example
+from mimkit.evaluation.tsne import tsne_2d
+from mimkit.model.autoencoder import build_autoencoder
+from mimkit.training.module import reconstruction_error
 
 # the grid's cells: architecture -> its objectives (conf/experiment/table1_*.yaml)
 GRID = {"convhvae": ("vae", "mim"), "pixelhvae": ("vae", "amim")}
@@ -113,7 +113,7 @@ def reconstruction_seconds(model, device: torch.device, repeats: int, warmup: bo
 def nll_seconds_per_image(model, device: torch.device, samples: int, min_passes: int) -> tuple[float, int]:
     """(IS-NLL seconds per image at S = 5000, passes timed): S = `samples` on as many images as
     give at least `min_passes` decoder passes (counted by a forward hook; on a GPU they include
-    the two probe passes that size them, `mimkit.metrics.pass_size`, part of every NLL's cost)."""
+    the two probe passes that size them, `mimkit.evaluation.metrics.pass_size`, part of every NLL's cost)."""
     passes = [0]
     hook = model.decoder.register_forward_hook(lambda *_: passes.__setitem__(0, passes[0] + 1))
     images = 2

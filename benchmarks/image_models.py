@@ -5,7 +5,7 @@ from __future__ import annotations
 
 X_SHAPE = [1, 28, 28]
 PRIOR = {
-    "_target_": "mimkit.priors.vamp.VampPrior",
+    "_target_": "mimkit.model.priors.vamp.VampPrior",
     "pseudo_inputs": 500,
     "activation": "hardtanh",
     "init_mean": 0.05,
@@ -36,14 +36,14 @@ def model_config(name: str) -> dict:
         "z1_dim": z,
         "z2_dim": z,
         "encoder": {
-            "_target_": "mimkit.nets.conv_encoder.TwoLevelConvEncoder",
+            "_target_": "mimkit.model.nets.conv_encoder.TwoLevelConvEncoder",
             "x_shape": X_SHAPE,
             "z1_dim": z,
             "z2_dim": z,
             "hidden": hidden,
         },
         "conditional_prior": {
-            "_target_": "mimkit.nets.heads.GatedGaussianMLP",
+            "_target_": "mimkit.model.nets.heads.GatedGaussianMLP",
             "in_dim": z,
             "out_dim": z,
             "hidden": hidden,
@@ -51,8 +51,8 @@ def model_config(name: str) -> dict:
     }
     decoder = {
         "_target_": {
-            "convhvae": "mimkit.nets.conv_decoder.ConvDecoder",
-            "pixelhvae": "mimkit.nets.pixel_decoder.PixelDecoder",
+            "convhvae": "mimkit.model.nets.conv_decoder.ConvDecoder",
+            "pixelhvae": "mimkit.model.nets.pixel_decoder.PixelDecoder",
         }[name],
         "x_shape": X_SHAPE,
         "z1_dim": z,

@@ -8,7 +8,7 @@ is the same for any weights) on the same `--images` test images (the first binar
 images when data/MNIST is there, else random binary images), each in its own subprocess so that
 its peak resident memory (ru_maxrss) is its own:
 
-1. ours: `mimkit.metrics.nll.nll_per_example` as the metrics callback calls it (nll_batch = 32, the
+1. ours: `mimkit.evaluation.metrics.nll.nll_per_example` as the metrics callback calls it (nll_batch = 32, the
    default rows per pass for images), after a short warm-up call;
 2. reference protocol (the baseline, written here): one image at a time, S as S/100 chunks of
    100 copies of the image; every chunk runs the whole model: q(z|x) on the 100 copies, the 500
@@ -22,7 +22,7 @@ conv ceiling (≈390 GFLOP/s fp32 forward on 2 threads, docs/performance.md, "Re
 and of the same conv kernel timed on this machine in this run (machines of one kind differ by 1.4×
 and more).
 `--pairs` times our path at several rows per pass (the measurement behind
-`mimkit.metrics.pass_size.CPU_IMAGE_ROWS`).
+`mimkit.evaluation.metrics.pass_size.CPU_IMAGE_ROWS`).
 `--ref /tmp/vp` also times the public reference code itself (../shared/tools/ref_vampprior_bench.py,
 in a subprocess).
 `--bf16` also times our path with the networks under bf16 autocast (densities and logsumexp stay
@@ -55,11 +55,11 @@ from benchmarks.common import (
     write_results,
 )
 from benchmarks.image_models import PRIOR, X_SHAPE, model_config
-from mimkit.allocator import configure_allocator
-from mimkit.autoencoder import build_autoencoder
-from mimkit.distributions import Bernoulli
-from mimkit.metrics.nll import nll_per_example
-from mimkit.nets.pixel_decoder import PixelDecoder
+from mimkit.app.allocator import configure_allocator
+from mimkit.evaluation.metrics.nll import nll_per_example
+from mimkit.model.autoencoder import build_autoencoder
+from mimkit.model.distributions import Bernoulli
+from mimkit.model.nets.pixel_decoder import PixelDecoder
 
 CONV_CEILING = 390e9  # FLOP/s, fp32 conv forward, 2 threads (docs/performance.md)
 REFERENCE_COPIES = 100  # the reference's MB: copies of the image per chunk

@@ -30,18 +30,18 @@ from hydra.utils import instantiate
 from benchmarks import image_models
 from benchmarks.common import child_json, machine, peak_rss_mb, reference, timed, timed_fit, write_results
 from benchmarks.image_models import PRIOR, X_SHAPE, latent_dim, model_config
-from mimkit.allocator import configure_allocator
-from mimkit.autoencoder import build_autoencoder
+from mimkit.app.allocator import configure_allocator
 from mimkit.data.batches import TensorDataModule
-from mimkit.gradients import normalize_per_tensor
-from mimkit.module import AutoencoderModule
+from mimkit.model.autoencoder import build_autoencoder
+from mimkit.training.gradients import normalize_per_tensor
+from mimkit.training.module import AutoencoderModule
 
 BATCH = 100
 OPTIM = {"lr": 5e-4, "schedule": "constant", "warmup": 0, "grad_norm": "per_tensor"}
 OBJECTIVES = {
-    "vae": {"_target_": "mimkit.objectives.vae.VAE"},
-    "amim": {"_target_": "mimkit.objectives.mim.MIM", "symmetric": False},
-    "mim": {"_target_": "mimkit.objectives.mim.MIM", "decoder_z": "prior"},
+    "vae": {"_target_": "mimkit.model.objectives.vae.VAE"},
+    "amim": {"_target_": "mimkit.model.objectives.mim.MIM", "symmetric": False},
+    "mim": {"_target_": "mimkit.model.objectives.mim.MIM", "decoder_z": "prior"},
 }
 
 

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from benchmarks.common import ROOT, child_json, machine, peak_rss_mb, timed, write_results
-from mimkit.allocator import configure_allocator
+from mimkit.app.allocator import configure_allocator
 
 os.environ.setdefault("PROJECT_ROOT", str(ROOT))
 
@@ -36,9 +36,9 @@ from hydra import compose, initialize_config_dir  # noqa: E402
 from hydra.utils import instantiate  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
-from mimkit.autoencoder import build_autoencoder  # noqa: E402
 from mimkit.data.gmm import sample_gmm  # noqa: E402
-from mimkit.metrics.ksg import ksg_mutual_information  # noqa: E402
+from mimkit.evaluation.metrics.ksg import ksg_mutual_information  # noqa: E402
+from mimkit.model.autoencoder import build_autoencoder  # noqa: E402
 
 KSG_SIZES = (2500, 5000, 10000, 20000, 40000)
 

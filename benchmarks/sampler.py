@@ -35,8 +35,8 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from benchmarks.common import timed, write_results
-from mimkit.allocator import configure_allocator
-from mimkit.nets.pixel_decoder import PixelDecoder
+from mimkit.app.allocator import configure_allocator
+from mimkit.model.nets.pixel_decoder import PixelDecoder
 
 X_SHAPE = [1, 28, 28]
 

@@ -40,23 +40,23 @@ import torch
 from hydra.utils import instantiate
 from torch.utils.data import DataLoader, Dataset
 
-import mimkit.nets.mlp
+import mimkit.model.nets.mlp
 from benchmarks.common import machine, median_seconds, timed, timed_fit, write_results
-from mimkit.allocator import configure_allocator
-from mimkit.autoencoder import build_autoencoder
+from mimkit.app.allocator import configure_allocator
 from mimkit.data.gmm import GMMDataModule
-from mimkit.metrics.epoch_means import EpochMeans
-from mimkit.module import AutoencoderModule
+from mimkit.model.autoencoder import build_autoencoder
+from mimkit.training.epoch_means import EpochMeans
+from mimkit.training.module import AutoencoderModule
 
 MODEL = {
     "latent_dim": 2,
-    "encoder": {"_target_": "mimkit.nets.mlp.GaussianMLP", "in_dim": 2, "out_dim": 2, "hidden": 50},
-    "decoder": {"_target_": "mimkit.nets.mlp.GaussianMLP", "in_dim": 2, "out_dim": 2, "hidden": 50},
+    "encoder": {"_target_": "mimkit.model.nets.mlp.GaussianMLP", "in_dim": 2, "out_dim": 2, "hidden": 50},
+    "decoder": {"_target_": "mimkit.model.nets.mlp.GaussianMLP", "in_dim": 2, "out_dim": 2, "hidden": 50},
 }
-PRIOR = {"_target_": "mimkit.priors.standard.StandardNormalPrior"}
+PRIOR = {"_target_": "mimkit.model.priors.standard.StandardNormalPrior"}
 OBJECTIVES = {
-    "mim": {"_target_": "mimkit.objectives.mim.MIM"},
-    "vae": {"_target_": "mimkit.objectives.vae.VAE"},
+    "mim": {"_target_": "mimkit.model.objectives.mim.MIM"},
+    "vae": {"_target_": "mimkit.model.objectives.vae.VAE"},
 }
 AUTHORS_EPOCH_S = {"mim": 0.89, "vae": 0.62}
 
@@ -103,12 +103,12 @@ def torch_gaussian(validate: bool):
 @contextlib.contextmanager
 def gaussian_class(factory):
     """The networks build their Gaussians with `factory` inside the block."""
-    own = mimkit.nets.mlp.DiagonalGaussian
-    mimkit.nets.mlp.DiagonalGaussian = factory
+    own = mimkit.model.nets.mlp.DiagonalGaussian
+    mimkit.model.nets.mlp.DiagonalGaussian = factory
     try:
         yield
     finally:
-        mimkit.nets.mlp.DiagonalGaussian = own
+        mimkit.model.nets.mlp.DiagonalGaussian = own
 
 
 def distribution_classes(loader, repeats: int) -> dict:
@@ -266,7 +266,7 @@ def main() -> None:
     dist = distribution_classes(ours, rounds)
     results["distributions_mim_epoch"] = dist | {"rounds": rounds}
     print("one bare-loop MIM epoch at β = 1 by Gaussian class, median of", rounds)
-    print(f"  mimkit.distributions.DiagonalGaussian          {dist['own_s']:8.3f} s")
+    print(f"  mimkit.model.distributions.DiagonalGaussian          {dist['own_s']:8.3f} s")
     print(
         f"  Independent(Normal), validate_args=False    {dist['torch_s']:8.3f} s   "
         f"{dist['torch_over_own']:.2f}x ours"

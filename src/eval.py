@@ -1,6 +1,6 @@
 """Re-evaluate a checkpoint: `python src/eval.py ckpt_path=PATH` (writes metrics.json)."""
 
-from mimkit.entry import evaluate
+from mimkit.app.entry import evaluate
 
 if __name__ == "__main__":
     evaluate()

@@ -20,10 +20,10 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
-from mimkit.config import to_plain
+from mimkit.app.config import to_plain
+from mimkit.app.schema import validate
 from mimkit.errors import ConfigError
-from mimkit.module import AutoencoderModule
-from mimkit.schema import validate
+from mimkit.training.module import AutoencoderModule
 
 MODELS = ("mlp", "mlp_bernoulli", "convhvae", "pixelhvae")
 IMAGE_MODELS = ("convhvae", "pixelhvae")

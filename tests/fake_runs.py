@@ -42,7 +42,7 @@ def make_job(
     config = {
         "seed": seed,
         "model": {"latent_dim": 2, "hidden": hidden, "encoder": {"hidden": "${model.hidden}"}},
-        "objective": {"_target_": f"mimkit.objectives.{objective}.{objective.upper()}"},
+        "objective": {"_target_": f"mimkit.model.objectives.{objective}.{objective.upper()}"},
         "data": {"x_dim": 2, "seed": "${seed}"},
     }
     (job / ".hydra" / "config.yaml").write_text(yaml.safe_dump(config))

@@ -7,10 +7,10 @@ import math
 import torch
 from torch import nn
 
-from mimkit.autoencoder import Autoencoder
 from mimkit.data.gmm import GMMDataModule
-from mimkit.distributions import Bernoulli, DiagonalGaussian
-from mimkit.priors.standard import StandardNormalPrior
+from mimkit.model.autoencoder import Autoencoder
+from mimkit.model.distributions import Bernoulli, DiagonalGaussian
+from mimkit.model.priors.standard import StandardNormalPrior
 
 
 class AffineGaussian(nn.Module):

@@ -39,7 +39,7 @@ class CountNLLRows(L.Callback):
     `out/nll_rows_rank<global rank>.pt`."""
 
     def __init__(self, out: str):
-        import mimkit.callbacks.metrics as metrics
+        import mimkit.evaluation.callbacks.representation as metrics
 
         self.out, self.rows, self.metrics = Path(out), [], metrics
         self.original = metrics.nll_per_example

@@ -1,4 +1,4 @@
-"""mimkit.allocator: glibc's mallopt settings applied at start-up, the user's own left alone."""
+"""mimkit.app.allocator: glibc's mallopt settings applied at start-up, the user's own left alone."""
 
 import json
 import os
@@ -8,7 +8,7 @@ import sys
 import pytest
 from conftest import ROOT
 
-from mimkit import allocator
+from mimkit.app import allocator
 
 GLIBC = sys.platform.startswith("linux") and bool(os.confstr("CS_GNU_LIBC_VERSION") or "")
 needs_glibc = pytest.mark.skipif(not GLIBC, reason="glibc only")
@@ -17,7 +17,7 @@ needs_glibc = pytest.mark.skipif(not GLIBC, reason="glibc only")
 PROBE = """
 import ctypes, json, sys
 sys.path.insert(0, {src!r})
-from mimkit.allocator import configure_allocator
+from mimkit.app.allocator import configure_allocator
 applied = configure_allocator() if {configure} else {{}}
 libc = ctypes.CDLL(None)
 libc.malloc.restype = ctypes.c_void_p
@@ -74,14 +74,14 @@ def test_nothing_happens_off_linux(monkeypatch):
 
 
 def test_entry_points_configure_before_importing_torch():
-    for script in ("train.py", "eval.py", "embed.py"):  # each script's first import is mimkit.entry
+    for script in ("train.py", "eval.py", "embed.py"):  # each script's first import is mimkit.app.entry
         text = (ROOT / "src" / script).read_text()
-        assert text.index("from mimkit.entry import") < text.index("if __name__"), script
+        assert text.index("from mimkit.app.entry import") < text.index("if __name__"), script
         assert "import torch" not in text and "import hydra" not in text, script
-    entry = (ROOT / "src" / "mimkit" / "entry.py").read_text()
+    entry = (ROOT / "src" / "mimkit" / "app" / "entry.py").read_text()
     assert entry.index("configure_allocator()") < entry.index("import hydra")
     # importing the package and the allocator module imports no torch
-    code = "import sys, mimkit.allocator; print('torch' in sys.modules)"
+    code = "import sys, mimkit.app.allocator; print('torch' in sys.modules)"
     result = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,

@@ -91,15 +91,19 @@ def test_every_benchmark_of_make_bench_has_a_smoke_test():
 def test_the_image_benchmarks_keep_their_sizes_unless_tiny(name):
     # the benchmarks' figures stay comparable: without --tiny, the networks of the modules' own
     # defaults (z1 = z2 = 40, 300 wide, 64 channels, 8 PixelCNN layers), weight for weight
-    from mimkit.autoencoder import build_autoencoder
+    from mimkit.model.autoencoder import build_autoencoder
 
     assert image_models.X_SHAPE == [1, 28, 28] and image_models.PRIOR["pseudo_inputs"] == 500
     decoder = image_models.model_config(name)["decoder"]["_target_"]
     plain = {
         "z1_dim": 40,
         "z2_dim": 40,
-        "encoder": {"_target_": "mimkit.nets.conv_encoder.TwoLevelConvEncoder", "x_shape": [1, 28, 28]},
-        "conditional_prior": {"_target_": "mimkit.nets.heads.GatedGaussianMLP", "in_dim": 40, "out_dim": 40},
+        "encoder": {"_target_": "mimkit.model.nets.conv_encoder.TwoLevelConvEncoder", "x_shape": [1, 28, 28]},
+        "conditional_prior": {
+            "_target_": "mimkit.model.nets.heads.GatedGaussianMLP",
+            "in_dim": 40,
+            "out_dim": 40,
+        },
         "decoder": {"_target_": decoder, "x_shape": [1, 28, 28]},
     }
     built = []
@@ -117,7 +121,7 @@ def in_process(monkeypatch):
     saved = copy.deepcopy((image_models.X_SHAPE, image_models.PRIOR, image_models.SIZES))
     threads, rng = torch.get_num_threads(), torch.random.get_rng_state()
     lightning_level = logging.getLogger("lightning.pytorch").level
-    monkeypatch.setattr("mimkit.allocator.configure_allocator", lambda: None)  # (metrics_pass: on import)
+    monkeypatch.setattr("mimkit.app.allocator.configure_allocator", lambda: None)  # (metrics_pass: on import)
     torch.set_num_threads(1)  # tiny work: threads only wait for each other (more so on a busy machine)
     real_run = subprocess.run
 

@@ -14,9 +14,9 @@ import pytest
 from conftest import FAST
 from lightning.pytorch.trainer.states import TrainerFn
 
+from mimkit.app.run import train
 from mimkit.errors import ConfigError
-from mimkit.module import AutoencoderModule
-from mimkit.run import train
+from mimkit.training.module import AutoencoderModule
 
 QUICK = ["callbacks.representation_metrics=null", "callbacks.fig2_plot=null", "trainer.max_epochs=10"]
 
@@ -72,7 +72,7 @@ def test_warmup_zero_is_beta_one_from_the_first_epoch(train_config, tmp_path, mo
 
 def test_a_run_that_ends_during_warmup_has_no_best_checkpoint(train_config, tmp_path, monkeypatch, caplog):
     script_val_loss(monkeypatch, [0.1, 0.2])
-    with caplog.at_level(logging.WARNING, logger="mimkit.callbacks.checkpoint"):
+    with caplog.at_level(logging.WARNING, logger="mimkit.training.callbacks.checkpoint"):
         metrics = train(train_config(*QUICK, "trainer.max_epochs=2"))
     assert metrics["train/epochs"] == 2
     assert checkpoint_names(tmp_path) == ["last.ckpt"]
@@ -89,14 +89,14 @@ def test_a_preset_without_warmup_says_so(train_config, tmp_path, preset, caplog)
             "callbacks.representation_metrics=null",
             "callbacks.fig2_plot=null",
         ]
-    with caplog.at_level(logging.WARNING, logger="mimkit.module"):
+    with caplog.at_level(logging.WARNING, logger="mimkit.training.module"):
         train(train_config(*overrides, fast=False))
     assert "β stays 1 for the whole run" in caplog.text
     assert per_epoch(tmp_path, "train/beta") == [1.0, 1.0]
 
 
 def test_default_preset_does_not_warn(train_config, caplog):
-    with caplog.at_level(logging.WARNING, logger="mimkit.module"):
+    with caplog.at_level(logging.WARNING, logger="mimkit.training.module"):
         train(train_config(*QUICK, "trainer.max_epochs=1"))
     assert "β stays" not in caplog.text
 

@@ -9,9 +9,9 @@ from conftest import run_cli
 from hydra.errors import InstantiationException
 from omegaconf import OmegaConf
 
-from mimkit.cli import run_task
+from mimkit.app.cli import run_task
 from mimkit.errors import ConfigError
-from mimkit.nonfinite import NonFiniteLossError
+from mimkit.training.nonfinite import NonFiniteLossError
 
 
 def test_train_then_eval_round_trip(tmp_path):
@@ -115,7 +115,7 @@ def test_a_bug_keeps_its_traceback(error):
 
 
 def test_a_bug_inside_a_constructor_keeps_its_traceback():
-    error = InstantiationException("Error in call to target 'mimkit.nets.mlp.GaussianMLP'")
+    error = InstantiationException("Error in call to target 'mimkit.model.nets.mlp.GaussianMLP'")
     error.__cause__ = TypeError("unsupported operand type(s)")
     with pytest.raises(InstantiationException):
         run_task(_raising(error), OmegaConf.create({}))

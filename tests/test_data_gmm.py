@@ -3,9 +3,9 @@ import math
 import pytest
 import torch
 
+from mimkit.app.schema import check_node
 from mimkit.data.gmm import GMMDataModule, gmm_means
 from mimkit.errors import ConfigError
-from mimkit.schema import check_node
 
 
 def test_2d_means_origin_and_unit_circle():

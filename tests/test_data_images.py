@@ -15,9 +15,9 @@ import pytest
 import torch
 from PIL import Image
 
+from mimkit.app.schema import check_node
 from mimkit.data.images import ImageFolderDataModule
 from mimkit.errors import ConfigError
-from mimkit.schema import check_node
 
 TARGET = "mimkit.data.images.ImageFolderDataModule"
 
@@ -331,7 +331,7 @@ def restore_threads():
 
 
 def test_a_training_run_on_an_image_folder(train_config, tmp_path, restore_threads):
-    from mimkit.run import train
+    from mimkit.app.run import train
 
     root = class_folder(tmp_path / "imgs", {"a": 12, "b": 12}, rgb=True)  # 6 validation, 6 test images
     cfg = train_config(
@@ -371,7 +371,7 @@ def test_a_training_run_on_an_image_folder(train_config, tmp_path, restore_threa
 
 
 def test_a_training_run_on_a_flat_folder_without_labels(train_config, tmp_path, restore_threads):
-    from mimkit.run import train
+    from mimkit.app.run import train
 
     root = flat_folder(tmp_path / "imgs", 24)
     cfg = train_config(

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import torch
 
+from mimkit.app.schema import check_node
 from mimkit.data.binarized import binarize
 from mimkit.data.mnist import FashionMNISTDataModule, MNISTDataModule
 from mimkit.errors import ConfigError
-from mimkit.schema import check_node
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"

@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 import torch
 
+from mimkit.app.schema import check_node
 from mimkit.data import omniglot
 from mimkit.data.omniglot import OmniglotDataModule
 from mimkit.errors import ConfigError
-from mimkit.schema import check_node
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"

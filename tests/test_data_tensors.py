@@ -12,16 +12,16 @@ import pytest
 import torch
 from conftest import compose_config
 
-from mimkit.autoencoder import Autoencoder, build_autoencoder
-from mimkit.checkpoint_io import load_module
-from mimkit.cli import run_task
+from mimkit.app.cli import run_task
+from mimkit.app.embeddings import embed
+from mimkit.app.finished import complete_metrics
+from mimkit.app.run import train
+from mimkit.app.schema import check_node
 from mimkit.data.tensors import TensorsDataModule, peek_x_dim
-from mimkit.embeddings import embed
 from mimkit.errors import ConfigError
-from mimkit.finished import complete_metrics
-from mimkit.run import train
-from mimkit.schema import check_node
-from mimkit.standardization import Standardization
+from mimkit.model.autoencoder import Autoencoder, build_autoencoder
+from mimkit.model.standardization import Standardization
+from mimkit.training.checkpoint_io import load_module
 
 RNG = np.random.default_rng(0)
 N, D = 200, 3
@@ -204,10 +204,10 @@ def test_a_standardised_model_works_in_the_data_s_units():
     torch.manual_seed(0)
     model = {
         "latent_dim": 2,
-        "encoder": {"_target_": "mimkit.nets.mlp.GaussianMLP", "in_dim": D, "out_dim": 2, "hidden": 8},
-        "decoder": {"_target_": "mimkit.nets.mlp.GaussianMLP", "in_dim": 2, "out_dim": D, "hidden": 8},
+        "encoder": {"_target_": "mimkit.model.nets.mlp.GaussianMLP", "in_dim": D, "out_dim": 2, "hidden": 8},
+        "decoder": {"_target_": "mimkit.model.nets.mlp.GaussianMLP", "in_dim": 2, "out_dim": D, "hidden": 8},
     }
-    prior = {"_target_": "mimkit.priors.standard.StandardNormalPrior"}
+    prior = {"_target_": "mimkit.model.priors.standard.StandardNormalPrior"}
     stats = {"shift": [5.0, -50.0, 0.0], "scale": [1.0, 10.0, 0.1]}
     scaled = build_autoencoder(model, prior, stats)
     plain = build_autoencoder(model, prior)
@@ -443,7 +443,7 @@ def test_training_with_labels_and_the_standardisation_through_the_checkpoint(tra
     assert stored == dm.standardization
     model = load_module(str(ckpt)).model
     assert torch.equal(model.standardization.shift, torch.tensor(stored["shift"]))
-    plain = build_autoencoder(cfg.model, {"_target_": "mimkit.priors.standard.StandardNormalPrior"})
+    plain = build_autoencoder(cfg.model, {"_target_": "mimkit.model.priors.standard.StandardNormalPrior"})
     plain.load_state_dict(model.state_dict())
     x = dm.test[0]
     scaled = (x - torch.tensor(stored["shift"])) / torch.tensor(stored["scale"])

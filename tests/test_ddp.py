@@ -25,15 +25,15 @@ from lightning.pytorch.strategies import DDPStrategy
 from test_metrics_callback import _labelled, _vamp_model, exact_posterior_model
 from torch import nn
 
-import mimkit.callbacks.metrics as metrics_module
-import mimkit.loggers as loggers
-import mimkit.metrics.ksg as ksg
-from mimkit.callbacks.metrics import RepresentationMetrics, nll_shard
+import mimkit.app.loggers as loggers
+import mimkit.evaluation.callbacks.representation as metrics_module
+import mimkit.evaluation.metrics.ksg as ksg
+from mimkit.app.distributed import RANK_VARIABLES, check_sync_batchnorm, is_rank_zero
+from mimkit.app.loggers import ID_FILE, wandb_logger
+from mimkit.app.resume import continue_csv_logs
 from mimkit.data.gmm import GMMDataModule
-from mimkit.distributed import RANK_VARIABLES, check_sync_batchnorm, is_rank_zero
 from mimkit.errors import ConfigError
-from mimkit.loggers import ID_FILE, wandb_logger
-from mimkit.resume import continue_csv_logs
+from mimkit.evaluation.callbacks.representation import RepresentationMetrics, nll_shard
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from mimkit.distributions import Bernoulli, DiagonalGaussian, check_binary, standard_normal_log_prob
+from mimkit.model.distributions import Bernoulli, DiagonalGaussian, check_binary, standard_normal_log_prob
 
 
 def test_gaussian_log_prob_hand_computed():
@@ -96,7 +96,7 @@ def test_half_precision_parameters_are_scored_in_fp32_and_float64_stays_float64(
 
 
 def test_gaussian_heads_give_fp32_densities_under_bf16_autocast():
-    from mimkit.nets.heads import GaussianHeads
+    from mimkit.model.nets.heads import GaussianHeads
 
     heads = GaussianHeads(8, 3)
     h = torch.randn(4, 8)

@@ -1,4 +1,4 @@
-"""src/embed.py (mimkit.embeddings): embeddings.npz against `Autoencoder.embed` on the same data."""
+"""src/embed.py (mimkit.app.embeddings): embeddings.npz against `Autoencoder.embed` on the same data."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from conftest import FAST, compose_config, run_cli
 from hydra.utils import instantiate
 from test_data_mnist import make_arrays
 
-from mimkit.checkpoint_io import load_module
-from mimkit.config import to_plain
-from mimkit.embeddings import embed
+from mimkit.app.config import to_plain
+from mimkit.app.embeddings import embed
+from mimkit.app.run import train
 from mimkit.errors import ConfigError
-from mimkit.module import AutoencoderModule
-from mimkit.run import train
+from mimkit.training.checkpoint_io import load_module
+from mimkit.training.module import AutoencoderModule
 
 TOY = [
     "data.n_train=300",

@@ -1,4 +1,4 @@
-"""The shared entry points (mimkit.entry): `python src/<task>.py` and the console scripts
+"""The shared entry points (mimkit.app.entry): `python src/<task>.py` and the console scripts
 `mimkit-train`, `mimkit-eval`, `mimkit-embed`, `mimkit-latent` (pyproject's [project.scripts])
 compose conf/."""
 
@@ -11,7 +11,7 @@ import pytest
 import yaml
 from conftest import ROOT, run_cli
 
-from mimkit import entry
+from mimkit.app import entry
 
 
 def composed(capsys, monkeypatch, main, *args: str) -> dict:
@@ -24,11 +24,11 @@ def composed(capsys, monkeypatch, main, *args: str) -> dict:
 def test_the_console_scripts_name_the_entry_functions():
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts == {
-        "mimkit-train": "mimkit.entry:train",
-        "mimkit-eval": "mimkit.entry:evaluate",
-        "mimkit-embed": "mimkit.entry:embed",
-        "mimkit-latent": "mimkit.entry:latent",
-        "mimkit-report": "mimkit.report:main",
+        "mimkit-train": "mimkit.app.entry:train",
+        "mimkit-eval": "mimkit.app.entry:evaluate",
+        "mimkit-embed": "mimkit.app.entry:embed",
+        "mimkit-latent": "mimkit.app.entry:latent",
+        "mimkit-report": "mimkit.evaluation.report:main",
     }
 
 
@@ -60,7 +60,7 @@ def test_a_missing_conf_dir_is_one_line(monkeypatch):
 
 
 def test_the_script_runs_the_same_entry(tmp_path):
-    """`python src/train.py` is mimkit.entry.train: it writes train.log in its run dir."""
+    """`python src/train.py` is mimkit.app.entry.train: it writes train.log in its run dir."""
     run = tmp_path / "run"
     result = run_cli(
         "train.py",

@@ -1,11 +1,11 @@
-"""EpochMeans (mimkit.metrics.epoch_means): item-weighted epoch means, reduced over processes."""
+"""EpochMeans (mimkit.training.epoch_means): item-weighted epoch means, reduced over processes."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from mimkit.metrics.epoch_means import EpochMeans
+from mimkit.training.epoch_means import EpochMeans
 
 
 def test_means_weight_each_batch_by_its_items():

@@ -1,4 +1,4 @@
-"""The evaluation pass size R (mimkit.metrics.pass_size, docs/gpu.md): one key bounds every pass of
+"""The evaluation pass size R (mimkit.evaluation.metrics.pass_size, docs/gpu.md): one key bounds every pass of
 the NLL, the consistency gap and the mixture priors inside them; results do not depend on it."""
 
 from __future__ import annotations
@@ -10,11 +10,12 @@ import torch
 from device_checks import tiny_config, tiny_module
 from helpers import noiseless, record_component_sizes
 
-from mimkit.callbacks.metrics import RepresentationMetrics
+from mimkit.app.schema import check_node
 from mimkit.errors import ConfigError
-from mimkit.metrics.consistency import consistency_gap
-from mimkit.metrics.nll import nll_per_example
-from mimkit.metrics.pass_size import (
+from mimkit.evaluation.callbacks.representation import RepresentationMetrics
+from mimkit.evaluation.metrics.consistency import consistency_gap
+from mimkit.evaluation.metrics.nll import nll_per_example
+from mimkit.evaluation.metrics.pass_size import (
     CPU_IMAGE_ROWS,
     CPU_ROWS,
     FREE_FRACTION,
@@ -22,8 +23,7 @@ from mimkit.metrics.pass_size import (
     cpu_rows_per_pass,
     rows_from_memory,
 )
-from mimkit.priors.chunked import pass_rows
-from mimkit.schema import check_node
+from mimkit.model.priors.chunked import pass_rows
 
 
 @pytest.fixture(autouse=True)
@@ -103,7 +103,7 @@ def M(mebibytes: float) -> float:
 def test_measured_pass_size_from_a_mocked_memory_probe(monkeypatch, peaks, rows):
     """A slope <= 0 is noise, never a licence for the largest pass: larger probes, the largest
     slope measured, or the CPU default; never more rows than free memory / the largest cost."""
-    from mimkit.metrics import pass_size
+    from mimkit.evaluation.metrics import pass_size
 
     asked = []
 
@@ -122,7 +122,10 @@ def test_measured_pass_size_from_a_mocked_memory_probe(monkeypatch, peaks, rows)
 
 
 def test_an_explicit_pass_size_must_be_positive():
-    node = {"_target_": "mimkit.callbacks.metrics.RepresentationMetrics", "rows_per_pass": 0}
+    node = {
+        "_target_": "mimkit.evaluation.callbacks.representation.RepresentationMetrics",
+        "rows_per_pass": 0,
+    }
     with pytest.raises(ConfigError, match="^metrics.rows_per_pass must be greater than 0, got 0$"):
         check_node("metrics", node)
 

@@ -26,14 +26,14 @@ from test_data_mnist_files import set_md5
 from test_data_omniglot import DRAWINGS, LAYOUT, N_POOL, N_TEST, N_VAL
 from test_data_omniglot import module as omniglot_module
 
-from mimkit.checkpoint_io import CheckpointWriteError, SafeCheckpointIO
-from mimkit.cli import run_task
-from mimkit.config import to_plain
+from mimkit.app.cli import run_task
+from mimkit.app.config import to_plain
+from mimkit.app.hydra_callbacks import ReportFailures
+from mimkit.app.run import evaluate, train
 from mimkit.data.mnist_files import load_mnist_files
 from mimkit.errors import ConfigError
-from mimkit.hydra_callbacks import ReportFailures
-from mimkit.module import AutoencoderModule
-from mimkit.run import evaluate, train
+from mimkit.training.checkpoint_io import CheckpointWriteError, SafeCheckpointIO, load_checkpoint, load_module
+from mimkit.training.module import AutoencoderModule
 
 QUIET = ["callbacks.representation_metrics=null", "callbacks.fig2_plot=null", "callbacks.progress_bar=null"]
 
@@ -313,6 +313,46 @@ def test_eval_accepts_our_checkpoint(train_config, tmp_path):
     )
     assert math.isfinite(evaluate(cfg)["test/loss"])
     assert (tmp_path / "eval" / "metrics.json").is_file()
+
+
+# the modules' paths before the packages by role (docs/layout.md), most specific first
+PRE_LAYOUT = [
+    ("mimkit.evaluation.callbacks.representation.", "mimkit.callbacks.metrics."),
+    ("mimkit.evaluation.callbacks.fig2.", "mimkit.callbacks.plots."),
+    ("mimkit.evaluation.callbacks.tsne_plot.", "mimkit.callbacks.tsne."),
+    ("mimkit.evaluation.callbacks.", "mimkit.callbacks."),
+    ("mimkit.training.callbacks.", "mimkit.callbacks."),
+    ("mimkit.app.", "mimkit."),
+    ("mimkit.evaluation.", "mimkit."),
+    ("mimkit.training.", "mimkit."),
+    ("mimkit.model.", "mimkit."),
+]
+
+
+def pre_layout(node):
+    """`node` with its `_target_`s as a checkpoint written before the move named them."""
+    if isinstance(node, dict):
+        return {
+            key: next((value.replace(new, old, 1) for new, old in PRE_LAYOUT if value.startswith(new)), value)
+            if key == "_target_" and isinstance(value, str)
+            else pre_layout(value)
+            for key, value in node.items()
+        }
+    return [pre_layout(value) for value in node] if isinstance(node, list) else node
+
+
+def test_a_checkpoint_with_the_pre_layout_module_paths_loads(train_config, tmp_path):
+    ours = our_checkpoint(train_config)
+    old = {**ours, "hyper_parameters": pre_layout(ours["hyper_parameters"])}
+    assert old["hyper_parameters"]["objective"]["_target_"] == "mimkit.objectives.mim.MIM"
+    assert old["hyper_parameters"]["run"]["callbacks"]["fig2_plot"]["_target_"] == (
+        "mimkit.callbacks.plots.Fig2Plot"
+    )
+    path = tmp_path / "old.ckpt"
+    torch.save(old, path)
+    assert load_checkpoint(str(path))["hyper_parameters"] == ours["hyper_parameters"]
+    module = load_module(str(path))
+    assert all(torch.equal(module.state_dict()[k], v) for k, v in ours["state_dict"].items())
 
 
 # --- failing jobs of a sweep ----------------------------------------------------------------

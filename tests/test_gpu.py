@@ -13,10 +13,10 @@ import torch
 from device_checks import MODELS, optimizer_of, tiny_batch, tiny_config, tiny_module, training_step
 from test_training_images import SMALL, check_run, image_config, image_source  # noqa: F401 (fixture)
 
-from mimkit.distributions import DiagonalGaussian
-from mimkit.metrics.nll import nll_per_example
-from mimkit.metrics.pass_size import FREE_FRACTION, MAX_GPU_ROWS, measured_rows_per_pass
-from mimkit.run import train
+from mimkit.app.run import train
+from mimkit.evaluation.metrics.nll import nll_per_example
+from mimkit.evaluation.metrics.pass_size import FREE_FRACTION, MAX_GPU_ROWS, measured_rows_per_pass
+from mimkit.model.distributions import DiagonalGaussian
 
 pytestmark = [
     pytest.mark.gpu,
@@ -109,7 +109,7 @@ def test_the_measured_pass_size_keeps_a_pass_within_its_share_of_free_memory(tmp
     cfg = tiny_config(tmp_path, "convhvae", "vamp", "mim", "model.x_shape=[1,28,28]", "model.channels=64")
     autoencoder = tiny_module(cfg).model.cuda().eval()
     x = torch.bernoulli(torch.full((8, 1, 28, 28), 0.3, device="cuda"))
-    with caplog.at_level(logging.INFO, logger="mimkit.metrics.pass_size"):
+    with caplog.at_level(logging.INFO, logger="mimkit.evaluation.metrics.pass_size"):
         rows = measured_rows_per_pass(autoencoder, x)
     assert 1 <= rows <= MAX_GPU_ROWS
     assert f"evaluation passes of {rows} rows on cuda" in caplog.text

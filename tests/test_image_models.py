@@ -8,21 +8,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mimkit.autoencoder import Autoencoder
-from mimkit.distributions import DiagonalGaussian
+from mimkit.app.schema import check_node
 from mimkit.errors import ConfigError
-from mimkit.gradients import normalize_per_tensor
-from mimkit.nets.conv_decoder import ConvDecoder
-from mimkit.nets.conv_encoder import TwoLevelConvEncoder
-from mimkit.nets.gated import GatedConv2d, GatedDense
-from mimkit.nets.heads import GatedGaussianMLP
-from mimkit.nets.masked import MaskedConv2d, raster_mask
-from mimkit.nets.pixel_decoder import PixelDecoder
-from mimkit.priors.standard import StandardNormalPrior
-from mimkit.priors.two_level import TwoLevelPrior
-from mimkit.priors.vamp import VampPrior
-from mimkit.schema import check_node
-from mimkit.two_level import TwoLevelGaussian
+from mimkit.model.autoencoder import Autoencoder
+from mimkit.model.distributions import DiagonalGaussian
+from mimkit.model.nets.conv_decoder import ConvDecoder
+from mimkit.model.nets.conv_encoder import TwoLevelConvEncoder
+from mimkit.model.nets.gated import GatedConv2d, GatedDense
+from mimkit.model.nets.heads import GatedGaussianMLP
+from mimkit.model.nets.masked import MaskedConv2d, raster_mask
+from mimkit.model.nets.pixel_decoder import PixelDecoder
+from mimkit.model.priors.standard import StandardNormalPrior
+from mimkit.model.priors.two_level import TwoLevelPrior
+from mimkit.model.priors.vamp import VampPrior
+from mimkit.model.two_level import TwoLevelGaussian
+from mimkit.training.gradients import normalize_per_tensor
 
 X_SHAPE = [1, 28, 28]
 C = 0.5 * math.log(2 * math.pi)
@@ -245,4 +245,4 @@ def test_vamp_pseudo_inputs_from_data():
     assert (u - x[[0, 1, 0]]).std().item() == pytest.approx(0.01, rel=0.05)
     assert prior.pseudo_inputs().shape == (3, 1, 28, 28)
     with pytest.raises(ConfigError, match=r"prior.init must be 'random' or 'data', got 'zeros'"):
-        check_node("prior", {"_target_": "mimkit.priors.vamp.VampPrior", "init": "zeros"})
+        check_node("prior", {"_target_": "mimkit.model.priors.vamp.VampPrior", "init": "zeros"})

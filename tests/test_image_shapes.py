@@ -9,14 +9,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mimkit.autoencoder import Autoencoder
-from mimkit.nets.conv_decoder import ConvDecoder
-from mimkit.nets.conv_encoder import TwoLevelConvEncoder, feature_size
-from mimkit.nets.heads import GatedGaussianMLP
-from mimkit.nets.pixel_decoder import PixelDecoder
-from mimkit.priors.standard import StandardNormalPrior
-from mimkit.priors.two_level import TwoLevelPrior
-from mimkit.priors.vamp import VampPrior
+from mimkit.model.autoencoder import Autoencoder
+from mimkit.model.nets.conv_decoder import ConvDecoder
+from mimkit.model.nets.conv_encoder import TwoLevelConvEncoder, feature_size
+from mimkit.model.nets.heads import GatedGaussianMLP
+from mimkit.model.nets.pixel_decoder import PixelDecoder
+from mimkit.model.priors.standard import StandardNormalPrior
+from mimkit.model.priors.two_level import TwoLevelPrior
+from mimkit.model.priors.vamp import VampPrior
 
 SHAPES = [(1, 32, 32), (3, 32, 32), (3, 64, 64)]
 DECODERS = {"convhvae": ConvDecoder, "pixelhvae": PixelDecoder}

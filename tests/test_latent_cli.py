@@ -1,4 +1,4 @@
-"""src/latent.py (mimkit.latent): each tool's <tool>.npz (and .png for images) against the model
+"""src/latent.py (mimkit.app.latent): each tool's <tool>.npz (and .png for images) against the model
 API (`Autoencoder.interpolate`, `traverse`, `sample_around`, `consistency`) on the same points."""
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from PIL import Image
 from test_data_mnist import make_arrays
 from test_embed import toy_checkpoint  # noqa: F401 (a fixture: a tiny trained toy run)
 
-from mimkit.checkpoint_io import load_module
-from mimkit.config import to_plain
+from mimkit.app.config import to_plain
+from mimkit.app.latent import latent
 from mimkit.errors import ConfigError
-from mimkit.latent import latent
-from mimkit.module import AutoencoderModule
+from mimkit.training.checkpoint_io import load_module
+from mimkit.training.module import AutoencoderModule
 
 
 def latent_config(tmp_path, ckpt, *overrides):

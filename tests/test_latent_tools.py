@@ -1,4 +1,4 @@
-"""The latent tools: the path, traversal and neighbourhood maths (mimkit.latent_paths) against
+"""The latent tools: the path, traversal and neighbourhood maths (mimkit.model.latent_paths) against
 closed forms, the model API (`Autoencoder.decode`, `interpolate`, `traverse`, `sample_around`,
 `consistency`) on the toy MLP, a convHVAE and a PixelHVAE, and the LatentGrids pictures."""
 
@@ -15,16 +15,16 @@ from PIL import Image
 from test_plots import build
 from test_tsne import fake_trainer
 
-from mimkit.autoencoder import Autoencoder
-from mimkit.callbacks.latent_grids import LatentGrids, framed_rows
-from mimkit.distributions import DiagonalGaussian
-from mimkit.latent_paths import angle, lerp, path_points, perturbed_points, slerp, traversal_points
-from mimkit.nets.conv_decoder import ConvDecoder
-from mimkit.nets.conv_encoder import TwoLevelConvEncoder
-from mimkit.nets.heads import GatedGaussianMLP
-from mimkit.nets.pixel_decoder import PixelDecoder
-from mimkit.priors.standard import StandardNormalPrior
-from mimkit.priors.two_level import TwoLevelPrior
+from mimkit.evaluation.callbacks.latent_grids import LatentGrids, framed_rows
+from mimkit.model.autoencoder import Autoencoder
+from mimkit.model.distributions import DiagonalGaussian
+from mimkit.model.latent_paths import angle, lerp, path_points, perturbed_points, slerp, traversal_points
+from mimkit.model.nets.conv_decoder import ConvDecoder
+from mimkit.model.nets.conv_encoder import TwoLevelConvEncoder
+from mimkit.model.nets.heads import GatedGaussianMLP
+from mimkit.model.nets.pixel_decoder import PixelDecoder
+from mimkit.model.priors.standard import StandardNormalPrior
+from mimkit.model.priors.two_level import TwoLevelPrior
 
 X_SHAPE = [1, 28, 28]
 Z1, Z2 = 3, 2

@@ -28,9 +28,9 @@ from device_checks import (
 )
 from torch._subclasses.fake_tensor import FakeTensorMode
 
-from mimkit.autoencoder import eval_mode
-from mimkit.metrics.consistency import gap_terms, mixture_pairs, model_log_joints
-from mimkit.metrics.nll import nll_per_example
+from mimkit.evaluation.metrics.consistency import gap_terms, mixture_pairs, model_log_joints
+from mimkit.evaluation.metrics.nll import nll_per_example
+from mimkit.model.autoencoder import eval_mode
 
 COMBINATIONS = [(m, p, o) for m in MODELS for p in PRIORS for o in OBJECTIVES]
 

@@ -11,19 +11,19 @@ import pytest
 import torch
 from helpers import LinearGaussian, record_component_sizes
 
-import mimkit.callbacks.metrics as metrics_module
-from mimkit.autoencoder import Autoencoder
-from mimkit.callbacks.metrics import RepresentationMetrics
+import mimkit.evaluation.callbacks.representation as metrics_module
+from mimkit.app.run import train
+from mimkit.app.schema import check_node
 from mimkit.data.gmm import GMMDataModule
 from mimkit.errors import ConfigError
-from mimkit.module import AutoencoderModule
-from mimkit.nets.mlp import GaussianMLP
-from mimkit.priors import vamp
-from mimkit.priors.chunked import rows_per_chunk
-from mimkit.priors.standard import StandardNormalPrior
-from mimkit.priors.vamp import VampPrior
-from mimkit.run import train
-from mimkit.schema import check_node
+from mimkit.evaluation.callbacks.representation import RepresentationMetrics
+from mimkit.model.autoencoder import Autoencoder
+from mimkit.model.nets.mlp import GaussianMLP
+from mimkit.model.priors import vamp
+from mimkit.model.priors.chunked import rows_per_chunk
+from mimkit.model.priors.standard import StandardNormalPrior
+from mimkit.model.priors.vamp import VampPrior
+from mimkit.training.module import AutoencoderModule
 
 METRICS = [
     "test/mi",
@@ -41,8 +41,8 @@ METRICS = [
 ]
 SMALL_MODEL = {
     "latent_dim": 3,
-    "encoder": {"_target_": "mimkit.nets.mlp.GaussianMLP", "in_dim": 2, "out_dim": 3, "hidden": 4},
-    "decoder": {"_target_": "mimkit.nets.mlp.GaussianMLP", "in_dim": 3, "out_dim": 2, "hidden": 4},
+    "encoder": {"_target_": "mimkit.model.nets.mlp.GaussianMLP", "in_dim": 2, "out_dim": 3, "hidden": 4},
+    "decoder": {"_target_": "mimkit.model.nets.mlp.GaussianMLP", "in_dim": 3, "out_dim": 2, "hidden": 4},
 }
 
 
@@ -80,8 +80,8 @@ def exact_posterior_model() -> Autoencoder:
 def test_known_answers_inside_a_real_test_run():
     module = AutoencoderModule(
         SMALL_MODEL,
-        {"_target_": "mimkit.priors.standard.StandardNormalPrior"},
-        {"_target_": "mimkit.objectives.mim.MIM"},
+        {"_target_": "mimkit.model.priors.standard.StandardNormalPrior"},
+        {"_target_": "mimkit.model.objectives.mim.MIM"},
         {"lr": 1e-3, "schedule": "constant", "warmup": 0},
     )
     module.model = exact_posterior_model()
@@ -122,18 +122,26 @@ def test_eval_config_registers_the_callback(tmp_path):
 
     cfg = compose_config("eval", ["ckpt_path=none"], tmp_path)
     node = cfg.callbacks.representation_metrics
-    assert node._target_ == "mimkit.callbacks.metrics.RepresentationMetrics"
+    assert node._target_ == "mimkit.evaluation.callbacks.representation.RepresentationMetrics"
     assert (node.mi_pairs, node.ksg_k) == (10000, 5)
 
 
 def test_rejects_bad_settings():
     with pytest.raises(ConfigError, match="^metrics.nll_samples must be greater than 0, got 0$"):
         check_node(
-            "metrics", {"_target_": "mimkit.callbacks.metrics.RepresentationMetrics", "nll_samples": 0}
+            "metrics",
+            {
+                "_target_": "mimkit.evaluation.callbacks.representation.RepresentationMetrics",
+                "nll_samples": 0,
+            },
         )
     with pytest.raises(ConfigError, match=r"^metrics.knn_ks\[\d\] must be greater than 0"):
         check_node(
-            "metrics", {"_target_": "mimkit.callbacks.metrics.RepresentationMetrics", "knn_ks": [1, -3]}
+            "metrics",
+            {
+                "_target_": "mimkit.evaluation.callbacks.representation.RepresentationMetrics",
+                "knn_ks": [1, -3],
+            },
         )
 
 
@@ -198,7 +206,11 @@ def test_test_points_scores_the_first_points_only():
     assert first == cut
     with pytest.raises(ConfigError, match="test_points must be greater than 0"):
         check_node(
-            "metrics", {"_target_": "mimkit.callbacks.metrics.RepresentationMetrics", "test_points": 0}
+            "metrics",
+            {
+                "_target_": "mimkit.evaluation.callbacks.representation.RepresentationMetrics",
+                "test_points": 0,
+            },
         )
 
 
@@ -264,7 +276,10 @@ def test_nll_points_scores_the_nll_on_the_first_points_and_records_the_budget():
     assert everything.compute(model, data.test, data.train_fixed())["test/nll_points"] == 400
     assert callback.capped(points=100, samples=2).nll_points == 100
     with pytest.raises(ConfigError, match="nll_points must be greater than 0"):
-        check_node("metrics", {"_target_": "mimkit.callbacks.metrics.RepresentationMetrics", "nll_points": 0})
+        check_node(
+            "metrics",
+            {"_target_": "mimkit.evaluation.callbacks.representation.RepresentationMetrics", "nll_points": 0},
+        )
 
 
 class TwoLevelStub(torch.nn.Module):
@@ -272,8 +287,8 @@ class TwoLevelStub(torch.nn.Module):
     z2 has 2 active units (its means follow x), z1 none (Var_x of its mean ≈ 10⁻⁶ < 0.01)."""
 
     def forward(self, x):
-        from mimkit.distributions import DiagonalGaussian
-        from mimkit.two_level import TwoLevelGaussian
+        from mimkit.model.distributions import DiagonalGaussian
+        from mimkit.model.two_level import TwoLevelGaussian
 
         top = DiagonalGaussian(torch.cat([x, torch.zeros(len(x), 1)], 1), torch.full((len(x), 3), 0.1))
         return TwoLevelGaussian(

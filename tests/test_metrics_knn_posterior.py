@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from mimkit.metrics.knn import knn_accuracy
-from mimkit.metrics.posterior import active_units, mean_posterior_variance, posterior_mean_variance
+from mimkit.evaluation.metrics.knn import knn_accuracy
+from mimkit.evaluation.metrics.posterior import active_units, mean_posterior_variance, posterior_mean_variance
 
 
 def test_knn_is_perfect_on_well_separated_clusters():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from mimkit.metrics.ksg import ksg_mutual_information
+from mimkit.evaluation.metrics.ksg import ksg_mutual_information
 
 EULER_GAMMA = 0.5772156649015329
 

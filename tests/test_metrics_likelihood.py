@@ -13,10 +13,10 @@ import pytest
 import torch
 from helpers import LinearGaussian
 
-from mimkit.autoencoder import Autoencoder
-from mimkit.metrics.consistency import consistency_gap, gap_terms
-from mimkit.metrics.nll import nll_is, nll_one_sample, nll_per_example
-from mimkit.priors.standard import StandardNormalPrior
+from mimkit.evaluation.metrics.consistency import consistency_gap, gap_terms
+from mimkit.evaluation.metrics.nll import nll_is, nll_one_sample, nll_per_example
+from mimkit.model.autoencoder import Autoencoder
+from mimkit.model.priors.standard import StandardNormalPrior
 
 DTYPE = torch.float64
 SIGMA = 0.5

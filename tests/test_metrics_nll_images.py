@@ -18,17 +18,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mimkit.autoencoder import Autoencoder
+from mimkit.app.schema import check_node
 from mimkit.errors import ConfigError
-from mimkit.metrics.nll import nll_is, nll_per_example
-from mimkit.nets.conv_decoder import ConvDecoder
-from mimkit.nets.conv_encoder import TwoLevelConvEncoder
-from mimkit.nets.heads import GatedGaussianMLP
-from mimkit.nets.pixel_decoder import PixelDecoder
-from mimkit.priors.two_level import TwoLevelPrior
-from mimkit.priors.vamp import VampPrior
-from mimkit.schema import check_node
-from mimkit.two_level import TwoLevelGaussian
+from mimkit.evaluation.metrics.nll import nll_is, nll_per_example
+from mimkit.model.autoencoder import Autoencoder
+from mimkit.model.nets.conv_decoder import ConvDecoder
+from mimkit.model.nets.conv_encoder import TwoLevelConvEncoder
+from mimkit.model.nets.heads import GatedGaussianMLP
+from mimkit.model.nets.pixel_decoder import PixelDecoder
+from mimkit.model.priors.two_level import TwoLevelPrior
+from mimkit.model.priors.vamp import VampPrior
+from mimkit.model.two_level import TwoLevelGaussian
 
 X_SHAPE = [1, 8, 8]
 Z1, Z2 = 3, 2
@@ -221,7 +221,7 @@ def test_rows_per_pass_stay_within_max_pairs(monkeypatch):
 
 def test_long_estimates_report_progress_and_short_ones_stay_quiet(caplog):
     model, x = small_model("conv"), images(3, seed=9)
-    with caplog.at_level(logging.INFO, logger="mimkit.metrics.nll"):
+    with caplog.at_level(logging.INFO, logger="mimkit.evaluation.metrics.nll"):
         nll_is(model, x, samples=8, batch_size=1)
         assert not caplog.records
         nll_is(model, x, samples=8, batch_size=1, max_pairs=4, progress_every=0.0)
@@ -233,7 +233,7 @@ def test_long_estimates_report_progress_and_short_ones_stay_quiet(caplog):
 
 @pytest.mark.parametrize("decoder", ["conv", "pixel"])
 def test_bf16_nll_option_runs_the_networks_in_bf16_and_stays_close(decoder):
-    from mimkit.callbacks.metrics import RepresentationMetrics
+    from mimkit.evaluation.callbacks.representation import RepresentationMetrics
 
     model, x = small_model(decoder).float(), images(6).float()
     settings = dict(mi_pairs=6, nll_samples=20, consistency_pairs=2, consistency_samples=2, encode_batch=6)
@@ -245,5 +245,9 @@ def test_bf16_nll_option_runs_the_networks_in_bf16_and_stays_close(decoder):
     assert bf16["test/mi"] == fp32["test/mi"]  # only the NLL passes change precision
     with pytest.raises(ConfigError, match=r"nll_precision must be '32', 'bf16' or 32, got 'fp16'"):
         check_node(
-            "metrics", {"_target_": "mimkit.callbacks.metrics.RepresentationMetrics", "nll_precision": "fp16"}
+            "metrics",
+            {
+                "_target_": "mimkit.evaluation.callbacks.representation.RepresentationMetrics",
+                "nll_precision": "fp16",
+            },
         )

@@ -1,4 +1,4 @@
-"""The torch neighbour searches of KSG and K-NN (`mimkit.metrics.neighbours`), run here on the CPU,
+"""The torch neighbour searches of KSG and K-NN (`mimkit.evaluation.metrics.neighbours`), run here on the CPU,
 against scipy's k-d trees and scikit-learn on the same inputs, ties and chunking included; and
 the seeded picture callbacks leaving every generator as it was."""
 
@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from mimkit.metrics import ksg, neighbours
-from mimkit.metrics.knn import knn_accuracy
-from mimkit.metrics.ksg import ksg_mutual_information
-from mimkit.metrics.neighbours import chunk_rows, search_device
+from mimkit.evaluation.metrics import ksg, neighbours
+from mimkit.evaluation.metrics.knn import knn_accuracy
+from mimkit.evaluation.metrics.ksg import ksg_mutual_information
+from mimkit.evaluation.metrics.neighbours import chunk_rows, search_device
 
 CPU = torch.device("cpu")
 

@@ -1,4 +1,4 @@
-"""The linear probe (mimkit.metrics.probe): known answers, no random draws, and `test/probe_acc`
+"""The linear probe (mimkit.evaluation.metrics.probe): known answers, no random draws, and `test/probe_acc`
 beside the K-NN accuracies without changing any other metric."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from mimkit.autoencoder import build_autoencoder
-from mimkit.callbacks.metrics import RepresentationMetrics
 from mimkit.data.gmm import GMMDataModule
-from mimkit.metrics.probe import probe_accuracy
+from mimkit.evaluation.callbacks.representation import RepresentationMetrics
+from mimkit.evaluation.metrics.probe import probe_accuracy
+from mimkit.model.autoencoder import build_autoencoder
 
 
 def test_linearly_separable_classes_score_one():
@@ -76,10 +76,20 @@ def test_the_probe_leaves_every_other_metric_unchanged():
     model = build_autoencoder(
         {
             "latent_dim": 2,
-            "encoder": {"_target_": "mimkit.nets.mlp.GaussianMLP", "in_dim": 2, "out_dim": 2, "hidden": 8},
-            "decoder": {"_target_": "mimkit.nets.mlp.GaussianMLP", "in_dim": 2, "out_dim": 2, "hidden": 8},
+            "encoder": {
+                "_target_": "mimkit.model.nets.mlp.GaussianMLP",
+                "in_dim": 2,
+                "out_dim": 2,
+                "hidden": 8,
+            },
+            "decoder": {
+                "_target_": "mimkit.model.nets.mlp.GaussianMLP",
+                "in_dim": 2,
+                "out_dim": 2,
+                "hidden": 8,
+            },
         },
-        {"_target_": "mimkit.priors.standard.StandardNormalPrior"},
+        {"_target_": "mimkit.model.priors.standard.StandardNormalPrior"},
     )
     data = GMMDataModule(n_train=500, n_val=100, n_test=300)
     settings = {"nll_samples": 20, "consistency_samples": 10, "knn_train": 400}

@@ -19,11 +19,11 @@ import pytest
 import torch
 from helpers import AffineBernoulli, AffineGaussian, noiseless
 
-from mimkit.autoencoder import Autoencoder
-from mimkit.objectives.mim import MIM, mim_pair_loss
-from mimkit.objectives.vae import VAE
-from mimkit.priors.mog import MixtureOfGaussiansPrior
-from mimkit.priors.standard import StandardNormalPrior
+from mimkit.model.autoencoder import Autoencoder
+from mimkit.model.objectives.mim import MIM, mim_pair_loss
+from mimkit.model.objectives.vae import VAE
+from mimkit.model.priors.mog import MixtureOfGaussiansPrior
+from mimkit.model.priors.standard import StandardNormalPrior
 
 X = torch.tensor([[1.0], [-0.4], [2.3], [0.1]], dtype=torch.float64)
 SEED = 123

@@ -15,12 +15,12 @@ import pytest
 import torch
 from helpers import affine_model, noiseless
 
+from mimkit.app.schema import check_node
 from mimkit.errors import ConfigError
-from mimkit.marginal import importance_log_marginal
-from mimkit.objectives.mim import MIM, mim_pair_loss
-from mimkit.objectives.score_function import leave_one_out_baseline, score_function_surrogate
-from mimkit.objectives.vae import VAE, vae_pair_loss
-from mimkit.schema import check_node
+from mimkit.model.marginal import importance_log_marginal
+from mimkit.model.objectives.mim import MIM, mim_pair_loss
+from mimkit.model.objectives.score_function import leave_one_out_baseline, score_function_surrogate
+from mimkit.model.objectives.vae import VAE, vae_pair_loss
 
 C = 0.5 * math.log(2 * math.pi)
 LOG_QZX = -math.log(0.5) - C
@@ -107,9 +107,9 @@ def test_fresh_qx_samples_use_logsumexp():
 
 def test_objectives_reject_bad_options():
     with pytest.raises(ConfigError, match="^objective.qx_samples must be greater than 0, got 0$"):
-        check_node("objective", {"_target_": "mimkit.objectives.mim.MIM", "qx_samples": 0})
+        check_node("objective", {"_target_": "mimkit.model.objectives.mim.MIM", "qx_samples": 0})
     with pytest.raises(ConfigError, match=r"^objective.decoder_qx must be 'prior_sample' or 'reencode'"):
-        check_node("objective", {"_target_": "mimkit.objectives.mim.MIM", "decoder_qx": "posterior"})
+        check_node("objective", {"_target_": "mimkit.model.objectives.mim.MIM", "decoder_qx": "posterior"})
 
 
 def test_leave_one_out_baseline_and_surrogate_by_hand():
@@ -136,14 +136,14 @@ def test_grouped_leave_one_out_baseline_by_hand():
         (f + shift) - leave_one_out_baseline(f + shift, group=3), f - leave_one_out_baseline(f, group=3)
     )
     with pytest.raises(ConfigError, match="objective.x_per_z must be greater than 0"):
-        check_node("objective", {"_target_": "mimkit.objectives.mim.MIM", "x_per_z": 0})
+        check_node("objective", {"_target_": "mimkit.model.objectives.mim.MIM", "x_per_z": 0})
 
 
 def test_score_function_gradient_is_unbiased():
     # d/dθ E_{x~Bern(σ(θ))}[(x - 0.3)²] = σ'(θ) (0.49 - 0.09) = 0.1 at θ = 0
     torch.manual_seed(0)
     theta = torch.zeros((), requires_grad=True)
-    from mimkit.distributions import Bernoulli
+    from mimkit.model.distributions import Bernoulli
 
     dist = Bernoulli(theta.expand(200000, 1))
     x = dist.sample()

@@ -10,15 +10,15 @@ from helpers import affine_model, noiseless
 from test_objectives import DEC_LOG_PXZ, DEC_LOG_PZ, DEC_LOG_QZX, LOG_PXZ, LOG_PZ, X
 from torch import nn
 
-from mimkit.autoencoder import Autoencoder
-from mimkit.distributions import DiagonalGaussian
+from mimkit.app.schema import check_node
 from mimkit.errors import ConfigError
-from mimkit.objectives.mim import MIM
-from mimkit.objectives.vae import VAE
-from mimkit.priors.standard import StandardNormalPrior
-from mimkit.priors.two_level import TwoLevelPrior
-from mimkit.schema import check_node
-from mimkit.two_level import TwoLevelGaussian, split
+from mimkit.model.autoencoder import Autoencoder
+from mimkit.model.distributions import DiagonalGaussian
+from mimkit.model.objectives.mim import MIM
+from mimkit.model.objectives.vae import VAE
+from mimkit.model.priors.standard import StandardNormalPrior
+from mimkit.model.priors.two_level import TwoLevelPrior
+from mimkit.model.two_level import TwoLevelGaussian, split
 
 C = 0.5 * math.log(2 * math.pi)
 
@@ -91,4 +91,4 @@ def test_prior_draws_are_fixed_samples(monkeypatch):
 
 def test_unknown_decoder_z():
     with pytest.raises(ConfigError, match=r"objective.decoder_z must be 'anchor', 'prior'"):
-        check_node("objective", {"_target_": "mimkit.objectives.mim.MIM", "decoder_z": "posterior"})
+        check_node("objective", {"_target_": "mimkit.model.objectives.mim.MIM", "decoder_z": "posterior"})

@@ -8,8 +8,8 @@ import io
 import pytest
 import torch
 
-from mimkit.config import to_plain
-from mimkit.module import AutoencoderModule
+from mimkit.app.config import to_plain
+from mimkit.training.module import AutoencoderModule
 
 
 def optimizer_of(cfg) -> tuple[torch.optim.Optimizer, object]:
@@ -85,13 +85,13 @@ def test_a_module_without_an_optimizer_node_uses_adam():
     """Checkpoints written before the optimiser was configurable hold no `optim.optimizer`."""
     model = {
         "latent_dim": 2,
-        "encoder": {"_target_": "mimkit.nets.mlp.GaussianMLP", "in_dim": 2, "out_dim": 2, "hidden": 4},
-        "decoder": {"_target_": "mimkit.nets.mlp.GaussianMLP", "in_dim": 2, "out_dim": 2, "hidden": 4},
+        "encoder": {"_target_": "mimkit.model.nets.mlp.GaussianMLP", "in_dim": 2, "out_dim": 2, "hidden": 4},
+        "decoder": {"_target_": "mimkit.model.nets.mlp.GaussianMLP", "in_dim": 2, "out_dim": 2, "hidden": 4},
     }
     module = AutoencoderModule(
         model,
-        {"_target_": "mimkit.priors.standard.StandardNormalPrior"},
-        {"_target_": "mimkit.objectives.mim.MIM"},
+        {"_target_": "mimkit.model.priors.standard.StandardNormalPrior"},
+        {"_target_": "mimkit.model.objectives.mim.MIM"},
         {"lr": 2e-3, "schedule": "constant"},
     )
     optimizer = module.configure_optimizers()

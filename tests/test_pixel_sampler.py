@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from mimkit.nets.pixel_decoder import PixelDecoder
+from mimkit.model.nets.pixel_decoder import PixelDecoder
 
 
 def tiny_decoder(x_shape, layers, sampler="eager", seed=0):
@@ -88,7 +88,7 @@ def test_compiled_sampler_falls_back_with_one_log_line(monkeypatch, caplog):
     maps = eager.maps(torch.randn(3, 4)).detach()
     torch.manual_seed(3)
     expected = eager.generate(maps)
-    with caplog.at_level(logging.WARNING, logger="mimkit.nets.pixel_decoder"):
+    with caplog.at_level(logging.WARNING, logger="mimkit.model.nets.pixel_decoder"):
         for _ in range(2):
             torch.manual_seed(3)
             x, probs = compiled.generate(maps)
@@ -110,7 +110,7 @@ def test_compiled_sampler_falls_back_when_the_compiled_step_fails(monkeypatch, c
     monkeypatch.setattr(torch, "compile", failing_on_call)
     decoder = tiny_decoder([1, 3, 3], 2, sampler="compiled")
     maps = decoder.maps(torch.randn(2, 4)).detach()
-    with caplog.at_level(logging.WARNING, logger="mimkit.nets.pixel_decoder"):
+    with caplog.at_level(logging.WARNING, logger="mimkit.model.nets.pixel_decoder"):
         x, _ = decoder.generate(maps)
     assert x.shape == (2, 1, 3, 3)
     assert len(caplog.records) == 1 and "OSError: compiler not found" in caplog.records[0].getMessage()

@@ -10,11 +10,11 @@ import pytest
 import torch
 from lightning.pytorch.loggers import WandbLogger
 
-from mimkit.autoencoder import build_autoencoder
-from mimkit.callbacks.plots import Fig2Plot, collect_test_inputs, describe
 from mimkit.data.gmm import GMMDataModule
-from mimkit.module import AutoencoderModule
-from mimkit.plots import mass_levels, plot_2d_model
+from mimkit.evaluation.callbacks.fig2 import Fig2Plot, collect_test_inputs, describe
+from mimkit.evaluation.plots import mass_levels, plot_2d_model
+from mimkit.model.autoencoder import build_autoencoder
+from mimkit.training.module import AutoencoderModule
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SMALL = {"grid": 12, "samples": 4, "n_points": 50, "n_ellipses": 20}
@@ -26,13 +26,13 @@ def model_cfg(x_dim: int, latent_dim: int = 2, hidden: int = 8) -> dict:
         "latent_dim": latent_dim,
         "hidden": hidden,
         "encoder": {
-            "_target_": "mimkit.nets.mlp.GaussianMLP",
+            "_target_": "mimkit.model.nets.mlp.GaussianMLP",
             "in_dim": x_dim,
             "out_dim": latent_dim,
             "hidden": hidden,
         },
         "decoder": {
-            "_target_": "mimkit.nets.mlp.GaussianMLP",
+            "_target_": "mimkit.model.nets.mlp.GaussianMLP",
             "in_dim": latent_dim,
             "out_dim": x_dim,
             "hidden": hidden,
@@ -40,7 +40,7 @@ def model_cfg(x_dim: int, latent_dim: int = 2, hidden: int = 8) -> dict:
     }
 
 
-PRIOR = {"_target_": "mimkit.priors.standard.StandardNormalPrior"}
+PRIOR = {"_target_": "mimkit.model.priors.standard.StandardNormalPrior"}
 
 
 def build(x_dim: int, latent_dim: int = 2):
@@ -53,7 +53,7 @@ def module(x_dim: int, latent_dim: int = 2) -> AutoencoderModule:
     return AutoencoderModule(
         model=model_cfg(x_dim, latent_dim),
         prior=PRIOR,
-        objective={"_target_": "mimkit.objectives.vae.VAE"},
+        objective={"_target_": "mimkit.model.objectives.vae.VAE"},
         optim={"lr": 1e-3, "schedule": "constant", "warmup": 3},
     )
 
@@ -132,17 +132,20 @@ def test_collect_from_dataloaders():
 def test_describe():
     assert describe(module(2)) == "VAE, H = 8"
     mim = SimpleNamespace(
-        hparams={"objective": {"_target_": "mimkit.objectives.mim.MIM", "symmetric": False}, "model": {}}
+        hparams={
+            "objective": {"_target_": "mimkit.model.objectives.mim.MIM", "symmetric": False},
+            "model": {},
+        }
     )
     assert describe(mim) == "A-MIM"
     image = SimpleNamespace(
         hparams={
-            "objective": {"_target_": "mimkit.objectives.vae.VAE"},
-            "prior": {"_target_": "mimkit.priors.vamp.VampPrior"},
+            "objective": {"_target_": "mimkit.model.objectives.vae.VAE"},
+            "prior": {"_target_": "mimkit.model.priors.vamp.VampPrior"},
             "model": {
                 "x_shape": [1, 28, 28],
                 "hidden": 300,
-                "decoder": {"_target_": "mimkit.nets.pixel_decoder.PixelDecoder"},
+                "decoder": {"_target_": "mimkit.model.nets.pixel_decoder.PixelDecoder"},
             },
         }
     )

@@ -1,4 +1,4 @@
-"""The arithmetic a run computes in (mimkit.precision): fp32 matmul / convolution precision set at
+"""The arithmetic a run computes in (mimkit.app.precision): fp32 matmul / convolution precision set at
 start-up and recorded in metrics.json; bf16 refused where the device would emulate it."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ import logging
 import pytest
 import torch
 
-import mimkit.precision as precision
+import mimkit.app.precision as precision
+from mimkit.app.precision import check_bf16, cpu_info, emulated_bf16, set_float32_precision
+from mimkit.app.run import train
 from mimkit.errors import ConfigError
-from mimkit.precision import check_bf16, cpu_info, emulated_bf16, set_float32_precision
-from mimkit.run import train
 
 X86 = """processor\t: 0
 vendor_id\t: AuthenticAMD
@@ -103,7 +103,7 @@ def test_emulated_bf16_is_refused_unless_allowed(cpuinfo, caplog):
         check_bf16("bf16-mixed", cpu, allow_emulated=False)
     with pytest.raises(ConfigError, match=r"^trainer.precision=bf16-true: "):
         check_bf16("bf16-true", cpu, allow_emulated=False)
-    with caplog.at_level(logging.WARNING, logger="mimkit.precision"):
+    with caplog.at_level(logging.WARNING, logger="mimkit.app.precision"):
         check_bf16("bf16-mixed", cpu, allow_emulated=True)
     assert "running it anyway (allow_emulated_bf16=true)" in caplog.text
     check_bf16("32-true", cpu, allow_emulated=False)  # fp32: nothing to check

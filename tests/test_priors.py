@@ -4,9 +4,9 @@ import pytest
 import torch
 from helpers import AffineGaussian
 
-from mimkit.priors.mog import MixtureOfGaussiansPrior
-from mimkit.priors.standard import StandardNormalPrior
-from mimkit.priors.vamp import VampPrior
+from mimkit.model.priors.mog import MixtureOfGaussiansPrior
+from mimkit.model.priors.standard import StandardNormalPrior
+from mimkit.model.priors.vamp import VampPrior
 
 C = 0.5 * math.log(2 * math.pi)
 

@@ -6,9 +6,9 @@ import pytest
 import torch
 from helpers import AffineGaussian, record_component_sizes
 
-from mimkit.priors.chunked import over_row_chunks, rows_per_chunk
-from mimkit.priors.mog import MixtureOfGaussiansPrior
-from mimkit.priors.vamp import VampPrior
+from mimkit.model.priors.chunked import over_row_chunks, rows_per_chunk
+from mimkit.model.priors.mog import MixtureOfGaussiansPrior
+from mimkit.model.priors.vamp import VampPrior
 
 C = 0.5 * math.log(2 * math.pi)
 HUGE = 2**40  # one chunk: the unchunked evaluation

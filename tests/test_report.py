@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from fake_runs import fake_multirun, make_job
 
-from mimkit import report
-from mimkit.report.cli import sweep_name
+from mimkit.evaluation import report
+from mimkit.evaluation.report.cli import sweep_name
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,12 +1,12 @@
-"""Aggregating over seeds (mimkit.report.aggregate): mean, sample std and n per row, by hand."""
+"""Aggregating over seeds (mimkit.evaluation.report.aggregate): mean, sample std and n per row, by hand."""
 
 import math
 from pathlib import Path
 
 import pytest
 
-from mimkit.report.aggregate import aggregate, mean_std
-from mimkit.report.runs import Job
+from mimkit.evaluation.report.aggregate import aggregate, mean_std
+from mimkit.evaluation.report.runs import Job
 
 
 def test_mean_std_known_values():

@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 from fake_runs import rebuild_multirun, values_with
 
-from mimkit import report
+from mimkit.evaluation import report
 
 RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results"
 SWEEPS = sorted(p.parent.name for p in RESULTS.glob("*/results.json"))
 
 
 def test_values_with_mean_and_std():
-    from mimkit.report.aggregate import mean_std
+    from mimkit.evaluation.report.aggregate import mean_std
 
     for mean, std, n in ((1.5, 0.25, 2), (-3.0, 2.0, 3), (100.0, 0.0, 10)):
         stats = mean_std(values_with(mean, std, n))

@@ -1,5 +1,5 @@
-"""The figures (mimkit.report.panels, mimkit.report.fig2_grid): colours, labels, panel choice and
-the Fig. 2 grid."""
+"""The figures (mimkit.evaluation.report.panels, mimkit.evaluation.report.fig2_grid): colours, labels,
+panel choice and the Fig. 2 grid."""
 
 from pathlib import Path
 
@@ -7,9 +7,16 @@ import numpy as np
 import pytest
 from fake_runs import fake_multirun
 
-from mimkit import report
-from mimkit.report.aggregate import Row
-from mimkit.report.panels import clipped_limits, colour, display, mark_off_axis, panel_metric, plot_rows
+from mimkit.evaluation import report
+from mimkit.evaluation.report.aggregate import Row
+from mimkit.evaluation.report.panels import (
+    clipped_limits,
+    colour,
+    display,
+    mark_off_axis,
+    panel_metric,
+    plot_rows,
+)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

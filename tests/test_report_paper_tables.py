@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from mimkit import report
+from mimkit.evaluation import report
 
 PNG = b"\x89PNG\r\n\x1a\nfake"
 

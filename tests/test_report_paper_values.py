@@ -1,5 +1,5 @@
-"""The paper's Figs. 4–5 values (docs/maths.md §7) beside the report's own (mimkit.report.paper_values), on
-fake job dirs (tests/fake_runs.py)."""
+"""The paper's Figs. 4–5 values (docs/maths.md §7) beside the report's own
+(mimkit.evaluation.report.paper_values), on fake job dirs (tests/fake_runs.py)."""
 
 import json
 from pathlib import Path
@@ -8,9 +8,9 @@ import pytest
 import yaml
 from fake_runs import make_job
 
-from mimkit import report
-from mimkit.report.cli import main
-from mimkit.report.paper_values import FIGURES, PAPER_LATENTS, format_paper
+from mimkit.evaluation import report
+from mimkit.evaluation.report.cli import main
+from mimkit.evaluation.report.paper_values import FIGURES, PAPER_LATENTS, format_paper
 
 OURS = {"test/mi": 1.5, "test/nll_1s": 50.0, "test/recon": 3.0, "test/knn5": 0.9}
 

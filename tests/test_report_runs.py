@@ -1,4 +1,5 @@
-"""Reading job dirs (mimkit.report.runs): Hydra's override grammar, metrics.json, job order, config."""
+"""Reading job dirs (mimkit.evaluation.report.runs): Hydra's override grammar, metrics.json, job order,
+config."""
 
 import json
 import math
@@ -7,7 +8,7 @@ from pathlib import Path
 import pytest
 from fake_runs import make_job
 
-from mimkit.report.runs import Job, config_value, job_dirs, parse_overrides, read_job, read_metrics
+from mimkit.evaluation.report.runs import Job, config_value, job_dirs, parse_overrides, read_job, read_metrics
 
 
 def test_overrides_numbers_strings_lists_null():

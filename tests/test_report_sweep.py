@@ -1,10 +1,10 @@
-"""What a multirun sweeps (mimkit.report.sweep): varying overrides, the x axis, the keys that
+"""What a multirun sweeps (mimkit.evaluation.report.sweep): varying overrides, the x axis, the keys that
 split lines."""
 
 from pathlib import Path
 
-from mimkit.report.runs import Job
-from mimkit.report.sweep import extra_keys, infer_x_key, varying_keys
+from mimkit.evaluation.report.runs import Job
+from mimkit.evaluation.report.sweep import extra_keys, infer_x_key, varying_keys
 
 
 def jobs(*overrides: dict) -> list[Job]:

@@ -1,4 +1,5 @@
-"""results.md and results.json (mimkit.report.tables) for small fixed job dirs, written out by hand."""
+"""results.md and results.json (mimkit.evaluation.report.tables) for small fixed job dirs, written out
+by hand."""
 
 import json
 import math
@@ -7,8 +8,8 @@ from pathlib import Path
 import pytest
 from fake_runs import make_job
 
-from mimkit import report
-from mimkit.report.tables import format_cell
+from mimkit.evaluation import report
+from mimkit.evaluation.report.tables import format_cell
 
 
 def test_format_cell():

@@ -1,4 +1,4 @@
-"""Resuming a training run: a real SIGKILL mid-epoch, then `resume=RUN_DIR` (mimkit.resume)."""
+"""Resuming a training run: a real SIGKILL mid-epoch, then `resume=RUN_DIR` (mimkit.app.resume)."""
 
 from __future__ import annotations
 
@@ -19,11 +19,11 @@ from conftest import ROOT, run_cli
 from pause_callback import LastCheckpointProbe
 from test_callbacks import QUICK, script_val_loss
 
-import mimkit.run
-from mimkit.callbacks.rng_state import collect_states, restore_states
-from mimkit.checkpoint_io import stored_run_config
+import mimkit.app.run
+from mimkit.app.run import train
 from mimkit.errors import ConfigError
-from mimkit.run import train
+from mimkit.training.callbacks.rng_state import collect_states, restore_states
+from mimkit.training.checkpoint_io import stored_run_config
 
 # 4 batches of 128 per epoch; warm-up 3 epochs (β and the Noam LR still rising when killed)
 RUN = [
@@ -151,7 +151,7 @@ def test_resume_applies_the_command_line_over_the_run_config(train_config, tmp_p
     )
     # the resuming command's config is the defaults (n_train 10,000), but the run's is kept; the
     # config is validated once and the checkpoint read once
-    last, load, validate = tmp_path / "checkpoints" / "last.ckpt", torch.load, mimkit.run.validate
+    last, load, validate = tmp_path / "checkpoints" / "last.ckpt", torch.load, mimkit.app.run.validate
     reads, validations = [], []
 
     def counted(file, *args, **kwargs):  # a path, or an open file (Lightning's reads)
@@ -159,7 +159,7 @@ def test_resume_applies_the_command_line_over_the_run_config(train_config, tmp_p
         return load(file, *args, **kwargs)
 
     monkeypatch.setattr(torch, "load", counted)
-    monkeypatch.setattr(mimkit.run, "validate", lambda *a: validations.append(a) or validate(*a))
+    monkeypatch.setattr(mimkit.app.run, "validate", lambda *a: validations.append(a) or validate(*a))
     metrics = train(train_config(f"resume={tmp_path}", "trainer.max_epochs=2", fast=False))
     assert metrics["train/epochs"] == 2
     assert reads.count(str(last)) == 1 and len(validations) == 1

@@ -16,13 +16,13 @@ from lightning.pytorch.plugins.environments import SLURMEnvironment
 from lightning.pytorch.strategies import DDPStrategy
 from test_configs import compose_train
 
-from mimkit.checkpoint_io import load_module
+from mimkit.app.distributed import check_launch, starts_processes
+from mimkit.app.run import evaluate, train
 from mimkit.data.batches import Batches
 from mimkit.data.gmm import GMMDataModule
-from mimkit.distributed import check_launch, starts_processes
 from mimkit.errors import ConfigError
-from mimkit.module import reconstruction_error
-from mimkit.run import evaluate, train
+from mimkit.training.checkpoint_io import load_module
+from mimkit.training.module import reconstruction_error
 
 SMALL = [*FAST, "threads=1"]
 

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from mimkit.schedules import beta_at, noam_factor
+from mimkit.training.schedules import beta_at, noam_factor
 
 
 def test_beta_warmup_linear_from_epoch_one():

@@ -1,4 +1,4 @@
-"""The config schema (mimkit.schema): every shipped config passes it, and a bad value ends the run
+"""The config schema (mimkit.app.schema): every shipped config passes it, and a bad value ends the run
 at start-up with one line naming the key and what it allows, before anything is written."""
 
 from __future__ import annotations
@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from conftest import CONF, compose_config, run_cli
 
-from mimkit.cli import run_task
-from mimkit.config import to_plain
+from mimkit.app.cli import run_task
+from mimkit.app.config import to_plain
+from mimkit.app.run import train
+from mimkit.app.schema import validate as check
 from mimkit.errors import ConfigError
-from mimkit.run import train
-from mimkit.schema import validate as check
 
 GMM_KEYS = (
     "batch_size, binary, data_seed, eval_batch_size, n_test, n_train, n_val, seed, separation, "
@@ -186,7 +186,7 @@ BAD = [
     (
         [
             "model=pixelhvae",
-            "model.conditional_prior._target_=mimkit.nets.mlp.GaussianMLP",
+            "model.conditional_prior._target_=mimkit.model.nets.mlp.GaussianMLP",
             "+model.conditional_prior.std_floor=-1",
         ],
         "model.conditional_prior.std_floor must be greater than or equal to 0, got -1",

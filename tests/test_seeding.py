@@ -11,11 +11,11 @@ import pytest
 import torch
 from test_tsne import clusters, fake_trainer, image_module
 
-from mimkit.autoencoder import Autoencoder, seeded_eval
-from mimkit.callbacks.images import ImageGrids
-from mimkit.callbacks.tsne import TSNEPlot
-from mimkit.distributions import DiagonalGaussian
-from mimkit.priors.standard import StandardNormalPrior
+from mimkit.evaluation.callbacks.images import ImageGrids
+from mimkit.evaluation.callbacks.tsne_plot import TSNEPlot
+from mimkit.model.autoencoder import Autoencoder, seeded_eval
+from mimkit.model.distributions import DiagonalGaussian
+from mimkit.model.priors.standard import StandardNormalPrior
 from mimkit.seeding import seeded_draws
 
 

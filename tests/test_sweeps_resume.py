@@ -1,4 +1,4 @@
-"""Resumable sweeps (mimkit.finished, docs/sweeps.md): a re-run multirun skips its finished jobs."""
+"""Resumable sweeps (mimkit.app.finished, docs/sweeps.md): a re-run multirun skips its finished jobs."""
 
 import json
 from pathlib import Path
@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 from conftest import run_cli
 
-from mimkit import report, run
-from mimkit.finished import FINISHED_NAME, finished_metrics, same_job
+from mimkit.app import run
+from mimkit.app.finished import FINISHED_NAME, finished_metrics, same_job
+from mimkit.evaluation import report
 
 METRICS = {"val/loss": 1.25, "test/mi": 2.5, "test/knn5": 0.75}
 OVERRIDES = ["objective=vae", "seed=2", "model.latent_dim=4"]

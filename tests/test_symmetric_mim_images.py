@@ -12,15 +12,15 @@ import torch
 from helpers import AffineGaussian, noiseless
 from torch import nn
 
-from mimkit.autoencoder import Autoencoder
-from mimkit.distributions import DiagonalGaussian, standard_normal_log_prob
-from mimkit.gradients import gradient_tensors, normalize_per_tensor
-from mimkit.nets.gated import GatedConv2d, GatedDense
-from mimkit.nets.heads import GaussianHeads
-from mimkit.nets.pixel_decoder import PixelDecoder
-from mimkit.objectives.mim import MIM
-from mimkit.priors.mog import MixtureOfGaussiansPrior
-from mimkit.priors.standard import StandardNormalPrior
+from mimkit.model.autoencoder import Autoencoder
+from mimkit.model.distributions import DiagonalGaussian, standard_normal_log_prob
+from mimkit.model.nets.gated import GatedConv2d, GatedDense
+from mimkit.model.nets.heads import GaussianHeads
+from mimkit.model.nets.pixel_decoder import PixelDecoder
+from mimkit.model.objectives.mim import MIM
+from mimkit.model.priors.mog import MixtureOfGaussiansPrior
+from mimkit.model.priors.standard import StandardNormalPrior
+from mimkit.training.gradients import gradient_tensors, normalize_per_tensor
 
 C = 0.5 * math.log(2 * math.pi)
 
@@ -193,7 +193,7 @@ def test_encoder_and_decoder_pairs_use_one_latent_density_inside_log_qx(monkeypa
     # with fresh proposals, and for re-encoded decoder pairs: the same density is handed on
     handed = []
     monkeypatch.setattr(
-        "mimkit.objectives.mim.sample_log_marginal",
+        "mimkit.model.objectives.mim.sample_log_marginal",
         lambda model, x, samples, posterior, log_prior: handed.append(log_prior) or x.sum(1) * 0,
     )
     MIM(decoder_z=decoder_z, qx_fresh=True).encoder_pairs(model, x, beta=1.0)

@@ -24,8 +24,8 @@ from device_checks import (
     training_step,
 )
 
-from mimkit.metrics.nll import nll_per_example
-from mimkit.nonfinite import NonFiniteLossError, NonFiniteWatch
+from mimkit.evaluation.metrics.nll import nll_per_example
+from mimkit.training.nonfinite import NonFiniteLossError, NonFiniteWatch
 
 
 def test_the_counter_sees_every_kind_of_sync_and_nothing_on_the_cpu():

@@ -8,8 +8,8 @@ import lightning as L
 import pytest
 import torch
 
-from mimkit.checkpoint_io import load_module
-from mimkit.run import train
+from mimkit.app.run import train
+from mimkit.training.checkpoint_io import load_module
 
 OBJECTIVES = ["mim", "amim", "vae"]
 PRIORS = ["standard", "vamp", "mog"]
@@ -87,7 +87,7 @@ def test_checkpoints_are_plain_and_reload_per_prior(train_config, tmp_path):
         checkpoint = torch.load(ckpt, weights_only=True)  # plain values only
         hyper = checkpoint["hyper_parameters"]  # the run config, stored once
         assert (
-            hyper["prior"]["_target_"].startswith(f"mimkit.priors.{prior}.")
+            hyper["prior"]["_target_"].startswith(f"mimkit.model.priors.{prior}.")
             and "run_config" not in checkpoint
         )
         assert (
@@ -104,21 +104,21 @@ def test_checkpoints_are_plain_and_reload_per_prior(train_config, tmp_path):
 @pytest.mark.parametrize("prior", PRIORS)
 def test_save_load_round_trip_keeps_the_trained_model(prior, tmp_path):
     from mimkit.data.gmm import GMMDataModule
-    from mimkit.module import AutoencoderModule
+    from mimkit.training.module import AutoencoderModule
 
     model_cfg = {
         "latent_dim": 2,
-        "encoder": {"_target_": "mimkit.nets.mlp.GaussianMLP", "in_dim": 2, "out_dim": 2, "hidden": 8},
-        "decoder": {"_target_": "mimkit.nets.mlp.GaussianMLP", "in_dim": 2, "out_dim": 2, "hidden": 8},
+        "encoder": {"_target_": "mimkit.model.nets.mlp.GaussianMLP", "in_dim": 2, "out_dim": 2, "hidden": 8},
+        "decoder": {"_target_": "mimkit.model.nets.mlp.GaussianMLP", "in_dim": 2, "out_dim": 2, "hidden": 8},
     }
     classes = {"standard": "StandardNormalPrior", "vamp": "VampPrior", "mog": "MixtureOfGaussiansPrior"}
-    prior_cfg = {"_target_": f"mimkit.priors.{prior}.{classes[prior]}"}
+    prior_cfg = {"_target_": f"mimkit.model.priors.{prior}.{classes[prior]}"}
     if prior == "vamp":
         prior_cfg["pseudo_inputs"] = 7
     module = AutoencoderModule(
         model_cfg,
         prior_cfg,
-        {"_target_": "mimkit.objectives.mim.MIM"},
+        {"_target_": "mimkit.model.objectives.mim.MIM"},
         {"lr": 1e-2, "schedule": "constant", "warmup": 0},
     )
     trainer = L.Trainer(
@@ -192,8 +192,8 @@ def test_noam_schedule_is_applied_per_epoch(train_config, tmp_path):
 
 
 def test_non_finite_loss_stops_the_run_and_keeps_earlier_checkpoints(train_config, tmp_path, monkeypatch):
-    from mimkit.nonfinite import NonFiniteLossError
-    from mimkit.objectives.mim import MIM
+    from mimkit.model.objectives.mim import MIM
+    from mimkit.training.nonfinite import NonFiniteLossError
 
     calls = {"n": 0}
     real_call = MIM.__call__
@@ -249,8 +249,8 @@ def test_resume_continues_from_a_checkpoint(train_config, tmp_path):
 def test_evaluate_a_checkpoint_on_other_data_settings(train_config, tmp_path, monkeypatch):
     from conftest import compose_config
 
+    from mimkit.app.run import evaluate
     from mimkit.data.gmm import GMMDataModule
-    from mimkit.run import evaluate
 
     train(train_config("trainer.max_epochs=1", output_dir=tmp_path / "run"))
     built = []
@@ -280,12 +280,12 @@ def test_evaluate_a_checkpoint_on_other_data_settings(train_config, tmp_path, mo
 
 
 def test_each_epoch_logs_one_progress_line(train_config, caplog):
-    with caplog.at_level("INFO", logger="mimkit.module"):
+    with caplog.at_level("INFO", logger="mimkit.training.module"):
         train(train_config("trainer.max_epochs=2", "warmup=2"))
     lines = [
         r.getMessage()
         for r in caplog.records
-        if r.name == "mimkit.module" and r.getMessage().startswith("epoch")
+        if r.name == "mimkit.training.module" and r.getMessage().startswith("epoch")
     ]
     assert [line.split("  ")[:2] for line in lines] == [["epoch 1/2", "β=0.5"], ["epoch 2/2", "β=1"]]
     assert all("val/loss=" in line and "training items/s" in line for line in lines)
@@ -294,19 +294,19 @@ def test_each_epoch_logs_one_progress_line(train_config, caplog):
 @pytest.mark.parametrize("when, stages", [(True, {"val", "test"}), ("test", {"test"}), (False, set())])
 def test_eval_recon_chooses_the_stages_with_reconstruction_errors(when, stages):
     from mimkit.data.gmm import GMMDataModule
-    from mimkit.module import AutoencoderModule
+    from mimkit.training.module import AutoencoderModule
 
     torch.manual_seed(0)
     model = {
         "latent_dim": 2,
         "eval_recon": when,
-        "encoder": {"_target_": "mimkit.nets.mlp.GaussianMLP", "in_dim": 2, "out_dim": 2, "hidden": 4},
-        "decoder": {"_target_": "mimkit.nets.mlp.GaussianMLP", "in_dim": 2, "out_dim": 2, "hidden": 4},
+        "encoder": {"_target_": "mimkit.model.nets.mlp.GaussianMLP", "in_dim": 2, "out_dim": 2, "hidden": 4},
+        "decoder": {"_target_": "mimkit.model.nets.mlp.GaussianMLP", "in_dim": 2, "out_dim": 2, "hidden": 4},
     }
     module = AutoencoderModule(
         model,
-        {"_target_": "mimkit.priors.standard.StandardNormalPrior"},
-        {"_target_": "mimkit.objectives.vae.VAE"},
+        {"_target_": "mimkit.model.priors.standard.StandardNormalPrior"},
+        {"_target_": "mimkit.model.objectives.vae.VAE"},
         {"lr": 1e-3, "schedule": "constant", "warmup": 0},
     )
     data = GMMDataModule(n_train=256, n_val=256, n_test=256)

@@ -8,9 +8,9 @@ import torch
 from test_data_mnist import make_arrays
 from test_data_omniglot import DRAWINGS, LAYOUT
 
-from mimkit.checkpoint_io import load_checkpoint, load_module
+from mimkit.app.run import train
 from mimkit.errors import ConfigError
-from mimkit.run import train
+from mimkit.training.checkpoint_io import load_checkpoint, load_module
 
 MODELS = ["convhvae", "pixelhvae"]
 PRIORS = ["standard", "vamp", "mog"]

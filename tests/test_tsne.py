@@ -12,10 +12,10 @@ import pytest
 import torch
 from lightning.pytorch.loggers import WandbLogger
 
-from mimkit.autoencoder import Autoencoder
-from mimkit.callbacks.tsne import TSNEPlot
-from mimkit.priors.standard import StandardNormalPrior
-from mimkit.tsne import plot_tsne, tsne_2d
+from mimkit.evaluation.callbacks.tsne_plot import TSNEPlot
+from mimkit.evaluation.tsne import plot_tsne, tsne_2d
+from mimkit.model.autoencoder import Autoencoder
+from mimkit.model.priors.standard import StandardNormalPrior
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -51,7 +51,7 @@ class MeanEncoder(torch.nn.Module):
     """x [N, 1, 2, 2] (or [N, 3]) -> N(first three values, 0.01²): the latents are the pixels."""
 
     def forward(self, x):
-        from mimkit.distributions import DiagonalGaussian
+        from mimkit.model.distributions import DiagonalGaussian
 
         mean = x.flatten(1)[:, :3]
         return DiagonalGaussian(mean, torch.full_like(mean, 0.01))

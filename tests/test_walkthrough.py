@@ -68,13 +68,13 @@ def run_command(words: list[str], monkeypatch) -> None:
     assert words[0] == "python", words
     script, *args = words[1:]
     if script == "src/train.py":
-        from mimkit.entry import train
+        from mimkit.app.entry import train
 
         GlobalHydra.instance().clear()
         monkeypatch.setattr(sys, "argv", [str(ROOT / script), *tiny(args)])
         train()
     elif script == "src/report.py":
-        from mimkit.report import main
+        from mimkit.evaluation.report import main
 
         assert main(args) == 0, words
     else:

@@ -1,4 +1,4 @@
-"""W&B dashboards (mimkit.loggers), offline: read back from the offline runs' .wandb files."""
+"""W&B dashboards (mimkit.app.loggers), offline: read back from the offline runs' .wandb files."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from conftest import run_cli
 from wandb_offline import read_run
 
-from mimkit.loggers import job_name, wandb_logger
-from mimkit.run import train
+from mimkit.app.loggers import job_name, wandb_logger
+from mimkit.app.run import train
 
 SMALL = [
     "data.n_train=256",

@@ -21,8 +21,8 @@ from pathlib import Path
 import torch
 
 from benchmarks.common import timed, write_results
-from mimkit.checkpoint_io import load_module
-from mimkit.objectives.mim import MIM
+from mimkit.model.objectives.mim import MIM
+from mimkit.training.checkpoint_io import load_module
 
 BATCH = 100
 

@@ -2,8 +2,8 @@
 
 Entry points: `src/train.py`, `src/eval.py`, `src/embed.py`, `src/report.py` (Hydra configs in
 `conf/`).
-In Python: `mimkit.checkpoint_io.load_module(ckpt).model` is an `mimkit.autoencoder.Autoencoder` with
-`embed`, `reconstruct`, `sample` and `nll`.
+In Python: `mimkit.training.checkpoint_io.load_module(ckpt).model` is an
+`mimkit.model.autoencoder.Autoencoder` with `embed`, `reconstruct`, `sample` and `nll`.
 """
 
-from mimkit import resolvers  # noqa: F401  (registers the configs' ${mimkit.*} resolvers)
+from mimkit.app import resolvers  # noqa: F401  (registers the configs' ${mimkit.*} resolvers)

@@ -1,5 +1,5 @@
 """The value types of config keys, written once and read twice: the constructors annotate their
-parameters with them, and the config schema (`mimkit.schema`) checks every `_target_` node
+parameters with them, and the config schema (`mimkit.app.schema`) checks every `_target_` node
 against its class's annotations before anything is built. Scalars are strict (true is not 1,
 '3' is not 3, 1.5 is not an integer); numbers are finite.
 """

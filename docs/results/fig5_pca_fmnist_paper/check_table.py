@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, "src")
-from mimkit.report.runs import job_dirs, read_job, read_metrics
+from mimkit.evaluation.report.runs import job_dirs, read_job, read_metrics
 
 CHECK, NAME = Path(sys.argv[1]), sys.argv[2]
 SWEEP = Path(sys.argv[3] if len(sys.argv) > 3 else "outputs/fig5_pca_fmnist_paper/multiruns/resumable")

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, "src")
-from mimkit.report.runs import job_dirs, read_job, read_metrics
+from mimkit.evaluation.report.runs import job_dirs, read_job, read_metrics
 
 SWEEP = Path("outputs/fig5_pca_fmnist_separate/multiruns/resumable")
 REEVAL = Path("outputs/fig5_pca_fmnist_separate/eval_train_basis")

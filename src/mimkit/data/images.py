@@ -218,7 +218,7 @@ class ImageFolderDataModule(BinarizedImages):
 
     @property
     def binary_advice(self) -> str:
-        """Added to the refusal of non-binary data by a Bernoulli decoder (`mimkit.module`)."""
+        """Added to the refusal of non-binary data by a Bernoulli decoder (`mimkit.training.module`)."""
         return (
             "; data.binarize=false keeps the pixel intensities in [0, 1], which no Bernoulli decoder "
             "can score: set data.binarize=true (the default) for the shipped image models"

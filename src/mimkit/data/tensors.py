@@ -24,12 +24,12 @@ Data type: `binary=true` says the data are binary (every value 0 or 1; anything 
 error), `false` continuous; null (the default) detects it: binary when every value of every
 split is 0 or 1, stated in the log. Detection does not choose the model (the model group is
 composed before any data is read): with binary data and a Gaussian decoder the run says to use
-`model=mlp_bernoulli`, the Bernoulli decoder (`mimkit.run`).
+`model=mlp_bernoulli`, the Bernoulli decoder (`mimkit.app.run`).
 
 Standardisation (`standardize`, on by default, continuous data only): the training split's
 per-feature mean and std (a constant feature keeps std 1) are handed to the model
 (`standardization`), not applied to the served data. The model standardises its encoder's input
-and maps its Gaussian decoder's output back (`mimkit.standardization`), so the data, the
+and maps its Gaussian decoder's output back (`mimkit.model.standardization`), so the data, the
 metrics (`test/nll`, `test/recon`, ...) and the model API (`embed`, `reconstruct`, `nll`,
 `sample`, ...) are all in the file's units; the statistics are saved in the checkpoint.
 

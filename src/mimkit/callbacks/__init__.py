@@ -1,1 +1,0 @@
-"""Lightning callbacks: β warm-up, warm-up-aware early stopping, evaluation metrics."""

@@ -1,0 +1,1 @@
+"""Lightning callbacks run at the end of testing: the representation metrics and the pictures."""
