@@ -4,6 +4,7 @@ synthetic image data in the real file formats (IDX .gz, Omniglot PNG zips)."""
 from __future__ import annotations
 
 import gzip
+import itertools
 import os
 import subprocess
 import sys
@@ -164,3 +165,33 @@ def omniglot_zips(tmp_path):
         return folder
 
     return write
+
+
+# --- synthetic MOSES files in the real format (gzipped CSVs, header SMILES) -----------------
+
+TAILS = ["Cl", "Br", "c1cc[nH]c1", "[C@@H](C)O", "C%10CC%10", "N", "O=C(O)", "c1ccccc1F"]
+
+
+def molecules(count: int, start: int = 0) -> list[str]:
+    """`count` distinct SMILES of varied length (1 to 16 C, then two tails)."""
+    shapes = itertools.product(range(1, 17), TAILS, TAILS)
+    return [f"{'C' * n}{a}{b}" for n, a, b in itertools.islice(shapes, start, start + count)]
+
+
+def write_moses(path: Path, lines: list[str], raw: bytes | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(path, "wb") as file:
+        file.write(raw if raw is not None else ("SMILES\n" + "\n".join(lines) + "\n").encode())
+    return path
+
+
+@pytest.fixture
+def moses(tmp_path):
+    """A MOSES folder: 400 training molecules (plus an empty line and one of 60 tokens), 100
+    test and 80 scaffold-test molecules."""
+    source = tmp_path / "moses"
+    train = molecules(400)
+    write_moses(source / "train.csv.gz", train[:200] + ["", "C" * 60] + train[200:])
+    write_moses(source / "test.csv.gz", molecules(100, start=500))
+    write_moses(source / "test_scaffolds.csv.gz", molecules(80, start=700) + ["CC[Si](C)C"])
+    return source

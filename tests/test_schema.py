@@ -38,7 +38,14 @@ GROUPS = [
     "optim",
 ]
 # every option of every group in conf/ (a new config file is checked without a change here)
-SHIPPED = [[f"{group}={path.stem}"] for group in GROUPS for path in sorted((CONF / group).glob("*.yaml"))] + [
+# token data (data=smiles|text) are read by model=seq_gru only
+TOKEN_MODEL = {"data=smiles": ["model=seq_gru"], "data=text": ["model=seq_gru"]}
+SHIPPED = [
+    [option, *TOKEN_MODEL.get(option, [])]
+    for option in (
+        f"{group}={path.stem}" for group in GROUPS for path in sorted((CONF / group).glob("*.yaml"))
+    )
+] + [
     ["model=convhvae", "data=omniglot", "prior=vamp", "objective=amim", "debug=cpu_subset"],
     ["model=pixelhvae", "data=fmnist", "prior=mog", "objective=vae", "logger=many"],
     ["experiment=table1_pixelhvae", "debug=grid_smoke", "data=omniglot"],

@@ -79,9 +79,11 @@ def load_split(cfg: DictConfig):
     reason = unwritable_reason(cfg.paths.output_dir)
     if reason:
         raise ConfigError(f"paths.output_dir {cfg.paths.output_dir!r} is not writable: {reason}")
+    if module.hparams.get("vocabulary") is not None:  # sequences read in the model's own vocabulary
+        data["vocabulary"] = module.hparams["vocabulary"]
     datamodule = instantiate(data)
-    check_input_shape(run["model"], datamodule)
     x, labels = split_tensors(datamodule, cfg.split)
+    check_input_shape(run["model"], datamodule)
     return module.model.to(_device(cfg.device)), x, labels
 
 

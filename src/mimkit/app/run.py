@@ -61,8 +61,26 @@ def _check_writable(output_dir: str) -> Path:
     return Path(output_dir)
 
 
+def check_token_prior(model: dict, prior: dict) -> None:
+    """ConfigError for a VampPrior on a token model (before any data are read)."""
+    if model.get("tokens") and prior["_target_"].endswith("VampPrior"):
+        raise ConfigError(
+            "prior=vamp learns pseudo-inputs in x space, which token sequences lack: use prior=standard|mog"
+        )
+
+
 def check_input_shape(model: dict, datamodule) -> None:
-    """ConfigError unless the model takes the data's inputs (e.g. model=convhvae on data=gmm2d)."""
+    """ConfigError unless the model takes the data's inputs (e.g. model=convhvae on data=gmm2d, or
+    a token model on vectors)."""
+    tokens = getattr(datamodule, "vocabulary", None) is not None
+    if bool(model.get("tokens")) != tokens:
+        raise ConfigError(
+            "the data are token sequences: use model=seq_gru"
+            if tokens
+            else "model=seq_gru reads token sequences: use data=smiles or data=text (data.path=FILE)"
+        )
+    if tokens:
+        return
     model_shape = list(model.get("x_shape") or [model["encoder"].get("in_dim")])
     data_shape = list(getattr(datamodule, "x_shape", model_shape))
     if model_shape != data_shape:
@@ -112,6 +130,7 @@ def _build(cfg: DictConfig, module: AutoencoderModule | None = None):
     if cfg.get("threads"):
         torch.set_num_threads(cfg.threads)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
+    check_token_prior(plain["model"], plain["prior"])
     datamodule = instantiate(cfg.data)
     # the data now (idempotent, atomic writes: safe in every process): a missing or bad file
     # fails before any model work; the trainer's own calls then find everything done
@@ -119,7 +138,7 @@ def _build(cfg: DictConfig, module: AutoencoderModule | None = None):
     datamodule.setup("fit")
     check_input_shape(plain["model"], datamodule)
     if module is None:
-        module = AutoencoderModule.from_run_config(plain, getattr(datamodule, "standardization", None))
+        module = AutoencoderModule.from_run_config(plain, datamodule)
     advise_decoder(module, datamodule)
     check_sync_batchnorm(trainer, module, cfg.trainer.get("sync_batchnorm", False))
     log_run_config(loggers, plain)
@@ -228,6 +247,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     run_cfg.paths = cfg.paths
     run_cfg.trainer, run_cfg.logger, run_cfg.callbacks = cfg.trainer, cfg.logger, cfg.callbacks
     run_cfg.float32_precision, run_cfg.allow_emulated_bf16 = cfg.float32_precision, cfg.allow_emulated_bf16
+    if module.hparams.get("vocabulary") is not None:  # sequences read in the model's own vocabulary
+        run_cfg.data.vocabulary = module.hparams["vocabulary"]
     if cfg.get("data_overrides"):  # the only settings not validated with eval.yaml's
         run_cfg.data = {**run_cfg.data, **cfg.data_overrides}
         check_node("data", to_plain(run_cfg.data))

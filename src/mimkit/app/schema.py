@@ -30,8 +30,9 @@ from mimkit.training.schedules import Schedule
 STRICT = ConfigDict(strict=True, extra="forbid", arbitrary_types_allowed=True)
 HYDRA_KEYS = ("_target_", "_partial_", "_recursive_", "_convert_", "_args_")
 # the parameters that the code passes itself (not config keys), by node
-PASSED = {"prior": ("latent_dim", "encoder"), "trainer": ("callbacks", "logger")}
+PASSED: dict[str, tuple[str, ...]] = {"prior": ("latent_dim", "encoder"), "trainer": ("callbacks", "logger")}
 PASSED["optim.optimizer"] = ("params", "lr")
+PASSED |= dict.fromkeys(("model.encoder", "model.decoder"), ("vocab_size",))  # token models: the vocabulary
 HEAVY = ("trainer", "callbacks", "logger")  # checked last: their classes import Lightning
 
 Node = Annotated[dict, "node"]  # a `_target_` node
@@ -52,6 +53,7 @@ VAMP = dict(activation=Activation, init_mean=Number, init_std=NonNegativeNumber)
 # decoder_z, x_per_z: read by objective=mim; eval_recon: at every evaluation (true), in tests only, never
 MODEL = dict(encoder=Required[Node], decoder=Required[Node], hidden=PositiveInt, vamp=group(VAMP))
 MODEL |= dict(decoder_z=DecoderZ, x_per_z=PositiveInt, eval_recon=bool | Literal["test"])
+MODEL |= dict(tokens=bool)  # the model reads token sequences (data=smiles|text), sized by their vocabulary
 FLAT = typed(MODEL | dict(latent_dim=Required[PositiveInt], x_shape=list[PositiveInt]))
 TWO_LEVEL = MODEL | dict(x_shape=Required[Shape], z1_dim=Required[PositiveInt], z2_dim=Required[PositiveInt])
 TWO_LEVEL = typed(TWO_LEVEL | dict(channels=PositiveInt, conditional_prior=Required[Node]))

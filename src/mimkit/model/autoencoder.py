@@ -218,16 +218,20 @@ def eval_mode(module: nn.Module):
             m.train(mode)
 
 
-def build_autoencoder(model: dict, prior: dict, standardization: dict | None = None) -> Autoencoder:
+def build_autoencoder(
+    model: dict, prior: dict, standardization: dict | None = None, vocabulary: list[str] | None = None
+) -> Autoencoder:
     """Build from plain config dicts (`_target_` entries), as stored in checkpoints; the
-    standardisation statistics {"shift": [...], "scale": [...]} of the data, if any.
+    standardisation statistics {"shift": [...], "scale": [...]} of the data, if any; the tokens of
+    sequence data (`model.tokens`: the encoder and decoder are sized by the vocabulary).
 
     A model with a `conditional_prior` has two-level latents z = [z1, z2] (docs/maths.md §1): the
     configured prior acts on z2 (a VampPrior encodes its pseudo-inputs with `encoder.top`,
     q(z2|x)) and p(z) = p(z2) p(z1|z2). Otherwise the prior acts on the whole latent.
     """
-    encoder = instantiate(model["encoder"])
-    decoder = instantiate(model["decoder"])
+    sized = {"vocab_size": len(vocabulary)} if model.get("tokens") and vocabulary is not None else {}
+    encoder = instantiate(model["encoder"], **sized)
+    decoder = instantiate(model["decoder"], **sized)
     conditional = model.get("conditional_prior")
     if conditional is None:
         return Autoencoder(

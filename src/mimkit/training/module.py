@@ -78,6 +78,8 @@ class AutoencoderModule(L.LightningModule):
     standardization: the data's per-feature {"shift": [...], "scale": [...]} (plain floats, from
         the datamodule's `standardization`: `data=tensors`), applied by the model
         (`mimkit.model.standardization`); None: the data are used as they are.
+    vocabulary: the tokens of sequence data (data=smiles|text), id order; it sizes a token
+        model's embeddings and outputs and decodes its samples.
     """
 
     def __init__(
@@ -88,10 +90,11 @@ class AutoencoderModule(L.LightningModule):
         optim: dict,
         run: dict | None = None,
         standardization: dict | None = None,
+        vocabulary: list[str] | None = None,
     ):
         super().__init__()
         self.save_hyperparameters(logger=False)
-        self.model = build_autoencoder(model, prior, standardization)
+        self.model = build_autoencoder(model, prior, standardization, vocabulary)
         self.objective = instantiate(objective)
         self.beta = 1.0
         self.nonfinite = NonFiniteWatch()
@@ -99,13 +102,15 @@ class AutoencoderModule(L.LightningModule):
         self._means: dict[str, EpochMeans] = {}
 
     @classmethod
-    def from_run_config(cls, config: dict, standardization: dict | None = None) -> AutoencoderModule:
-        """The module of a resolved run config (plain containers), which it keeps; the data's
-        standardisation statistics, if any."""
+    def from_run_config(cls, config: dict, datamodule=None) -> AutoencoderModule:
+        """The module of a resolved run config (plain containers), which it keeps, and of what the
+        model takes from its data: standardisation statistics (data=tensors) and a vocabulary
+        (data=smiles|text), where the datamodule has them."""
         return cls(
             **{role: config[role] for role in COMPONENT_KEYS},
             run={k: v for k, v in config.items() if k not in COMPONENT_KEYS},
-            standardization=standardization,
+            standardization=getattr(datamodule, "standardization", None),
+            vocabulary=getattr(datamodule, "vocabulary", None),
         )
 
     @property

@@ -271,7 +271,9 @@ class RepresentationMetrics(L.Callback):
             codes = encode(model, x_test, batch)
         with _timed(timings, "mi"):
             n = min(self.mi_pairs, len(x_test))
-            if n > self.ksg_k:
+            if not x_test.is_floating_point():
+                self.skipped["test/mi"] = "token sequences: the KSG estimator needs continuous x"
+            elif n > self.ksg_k:
                 # in the model's input units: standardised where the model standardises its data
                 scaled = getattr(model, "standardization", None)
                 x_mi = x_test[:n] if scaled is None else scaled(x_test[:n])

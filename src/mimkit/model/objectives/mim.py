@@ -112,7 +112,8 @@ class MIM:
 
     @staticmethod
     def sample_anchor(model, n: int, like: torch.Tensor) -> torch.Tensor:
-        """z ~ P(z) = N(0, I), the latent anchor."""
+        """z ~ P(z) = N(0, I), the latent anchor, in the dtype of x (of the model for token ids)."""
+        like = like if like.is_floating_point() else next(model.parameters())
         return torch.randn(n, model.latent_dim, dtype=like.dtype, device=like.device)
 
     def decoder_pairs(self, model, n: int, like: torch.Tensor, beta: float) -> torch.Tensor:
