@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from mimkit.model.autoencoder import Autoencoder
 from mimkit.data.tokens import BOS, EOS, PAD, UNK
+from mimkit.model.autoencoder import Autoencoder
 from mimkit.model.nets.seq_gru import SequenceDecoder, SequenceEncoder
 from mimkit.model.objectives.mim import MIM, mim_pair_loss
 from mimkit.model.priors.standard import StandardNormalPrior

@@ -12,12 +12,12 @@ import torch
 from conftest import compose_config
 from torch import nn
 
-from mimkit.evaluation.callbacks.sequences import SequenceMetrics
-from mimkit.training.checkpoint_io import load_module
+from mimkit.app.run import evaluate, train
 from mimkit.data.tokens import decode, encode, tokenize
 from mimkit.errors import ConfigError
+from mimkit.evaluation.callbacks.sequences import SequenceMetrics
 from mimkit.evaluation.metrics.sequences import novel_fraction, reconstruction_accuracy, unique_fraction
-from mimkit.app.run import evaluate, train
+from mimkit.training.checkpoint_io import load_module
 
 SMALL = [
     "model.hidden=32",

@@ -24,11 +24,11 @@ from typing import Any, cast
 import lightning as L
 import torch
 
-from mimkit.model.autoencoder import Autoencoder, seeded_eval
 from mimkit.evaluation.callbacks.wandb_images import log_images
-from mimkit.fields import NonNegativeInt, NonNegativeNumber, PositiveInt, PositiveNumber
 from mimkit.evaluation.metrics import molecules
 from mimkit.evaluation.metrics.sequences import novel_fraction, reconstruction_accuracy, unique_fraction
+from mimkit.fields import NonNegativeInt, NonNegativeNumber, PositiveInt, PositiveNumber
+from mimkit.model.autoencoder import Autoencoder, seeded_eval
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from torch import nn
 
 from mimkit.data.sequences import trimmed
 from mimkit.data.tokens import BOS, EOS, PAD
-from mimkit.model.distributions import DiagonalGaussian, full_precision
 from mimkit.fields import PositiveInt, PositiveNumber
+from mimkit.model.distributions import DiagonalGaussian, full_precision
 
 LOGVAR_RANGE = (-10.0, 4.0)  # q(z|x)'s log-variance, clipped (docs/maths.md §8)
 
