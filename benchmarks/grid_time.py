@@ -24,6 +24,12 @@ time, and each grid (10 seeds × 2 priors × 3 data sets × 2 objectives per arc
 time and in wall time with `--jobs-per-device` N jobs side by side: with N > 1 the measurements
 run in N concurrent copies of this script, so the rates are those of one job among N (the
 slowest copy's time for each), and the wall time is the device time divided by N.
+
+`--grid moses` (`--out outputs/bench/grid_time_moses.json`) plans the MOSES grid instead: 3 objectives
+× `--seeds` jobs of the token model at the MOSES VAE's sizes. It measures the training molecules/s of
+VAE, A-MIM and MIM at `--batch` 512 on synthetic MOSES-shaped rows, and the end-of-test decoding and
+IS-NLL (S = 100) per molecule; a job is `--epochs` epochs of MOSES's 1,584,663 training molecules and
+that test; concurrency as above.
 """
 
 from __future__ import annotations
@@ -45,12 +51,17 @@ from benchmarks.common import ROOT, child_command, median_seconds, write_results
 from benchmarks.image_models import PRIOR, X_SHAPE, model_config
 from benchmarks.image_training import BATCH, OBJECTIVES, app_steps
 from mimkit.app.allocator import configure_allocator
+from mimkit.data.tokens import EOS, PAD
 from mimkit.evaluation.metrics.consistency import consistency_gap
 from mimkit.evaluation.metrics.knn import knn_accuracy
 from mimkit.evaluation.metrics.ksg import ksg_mutual_information
 from mimkit.evaluation.metrics.nll import nll_per_example
 from mimkit.evaluation.tsne import tsne_2d
-from mimkit.model.autoencoder import build_autoencoder
+from mimkit.model.autoencoder import Autoencoder, build_autoencoder
+from mimkit.model.nets.seq_gru import SequenceDecoder, SequenceEncoder
+from mimkit.model.objectives.mim import MIM
+from mimkit.model.objectives.vae import VAE
+from mimkit.model.priors.standard import StandardNormalPrior
 from mimkit.training.module import reconstruction_error
 
 # the grid's cells: architecture -> its objectives (conf/experiment/table1_*.yaml)
@@ -73,6 +84,16 @@ CONSISTENCY_PAIRS, CONSISTENCY_SAMPLES = 1000, 100
 TSNE_POINTS = 2000
 PICTURES = {"samples": 64, "reconstructions": 32}
 LATENT = 80
+# the MOSES grid (--grid moses): rows like MOSES's SMILES (src/mimkit/data/smiles.py: 28 ids, the 4
+# specials first), the sampler's limit conf/data/smiles.yaml's max_length
+MOSES_TRAIN = 1_584_663  # molecules of MOSES's train.csv.gz
+MOSES_VOCAB, MOSES_TOKENS, MOSES_MAX_LENGTH = 28, (20, 57), 100  # tokens before EOS
+MOSES_OBJECTIVES = {"vae": VAE(), "amim": MIM(symmetric=False), "mim": MIM(symmetric=True, x_per_z=2)}
+# the end of a job's test (conf/callbacks/evaluation.yaml, conf/protocol/seq_gru.yaml): MOSES's
+# 30,000 samples from the prior and the greedy decodes (1000 reconstructions, 1000 seeds × 3 σ),
+# decoded 1000 at a time; the IS-NLL of 500 test molecules at S = 100, 32 a batch, 4000 rows a pass
+MOSES_SAMPLES, MOSES_GREEDY, DECODE_BATCH = 30_000, 1000 + 3 * 1000, 1000
+MOSES_NLL_POINTS, MOSES_S, MOSES_NLL_BATCH, MOSES_ROWS = 500, 100, 32, 4000
 
 
 def heavy_warmup(device: torch.device) -> bool:
@@ -200,6 +221,100 @@ def plan(rates: dict, epochs: int, jobs_per_device: int = 1) -> dict:
     return out
 
 
+def plan_moses(
+    rates: dict, epochs: int, train_size: int = MOSES_TRAIN, seeds: int = 3, jobs_per_device: int = 1
+) -> dict:
+    """Per objective: an epoch over `train_size` molecules, `epochs` of them, and the test
+    (decoding and IS-NLL); the grid of 3 objectives × `seeds` in device time and in wall time with
+    `jobs_per_device` jobs side by side (rates measured so)."""
+    nll = MOSES_NLL_POINTS * rates["nll_s_per_molecule"]
+    test = (MOSES_SAMPLES + MOSES_GREEDY) * rates["decode_s_per_molecule"] + nll
+    out: dict = {}
+    for name in MOSES_OBJECTIVES:
+        epoch = train_size / rates[f"moses/{name}"]["train_molecules_per_s"]
+        out[f"moses/{name}"] = {"epoch_s": epoch, "train_s": epochs * epoch, "nll_s": nll, "test_s": test}
+    out["moses/grid_s"] = seeds * sum(job["train_s"] + test for job in out.values())
+    out["moses/grid_wall_s"] = out["moses/grid_s"] / jobs_per_device
+    return out
+
+
+def moses_rows(n: int, device: torch.device) -> torch.Tensor:
+    """[n, 101] rows like MOSES's: 20 to 57 tokens (ids 4..27), EOS, then PAD."""
+    lengths = torch.randint(MOSES_TOKENS[0], MOSES_TOKENS[1] + 1, (n, 1))
+    t = torch.arange(MOSES_MAX_LENGTH + 1)
+    x = torch.randint(4, MOSES_VOCAB, (n, MOSES_MAX_LENGTH + 1))
+    return x.masked_fill(t == lengths, EOS).masked_fill(t > lengths, PAD).to(device)
+
+
+def moses_model(args: argparse.Namespace, device: torch.device) -> Autoencoder:
+    """The token model, untrained: its sampler runs to the limit (decoding times: upper bounds)."""
+    torch.manual_seed(0)
+    encoder = SequenceEncoder(MOSES_VOCAB, args.latent, hidden=args.hidden)  # model.hidden: both
+    layers = {"hidden": args.hidden, "layers": args.decoder_layers, "max_length": MOSES_MAX_LENGTH}
+    decoder = SequenceDecoder(MOSES_VOCAB, args.latent, **layers)
+    return Autoencoder(encoder, decoder, StandardNormalPrior(args.latent)).to(device)
+
+
+def moses_step_seconds(objective: VAE | MIM, args: argparse.Namespace, device: torch.device) -> float:
+    """A training step at β = 1: forward, backward, the protocol's clipping at 50, Adam. MIM's
+    decoder pairs are drawn by the decoder's sampler until every row has ended: an untrained
+    decoder rarely emits EOS, a trained one stops earlier, so MIM's time is an upper bound."""
+    model, x = moses_model(args, device), moses_rows(args.batch, device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        objective(model, x, 1.0)["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 50.0)
+        optimizer.step()
+
+    return median_seconds(step, args.steps, True, device)
+
+
+def measure_moses(device: torch.device, args: argparse.Namespace) -> dict:
+    """The MOSES plan's rates, measured on `device` (printed as they come)."""
+    rates: dict = {}
+    for name, objective in MOSES_OBJECTIVES.items():
+        step = moses_step_seconds(objective, args, device)
+        rates[f"moses/{name}"] = {"train_step_s": step, "train_molecules_per_s": args.batch / step}
+        print(f"  moses {name:<4} training {args.batch / step:10.1f} molecules/s")
+    model, warmup = moses_model(args, device).eval(), heavy_warmup(device)
+    decode = torch.no_grad()(lambda: [model.sample(DECODE_BATCH) for _ in range(args.sample_batches)])
+    decoded = args.sample_batches * DECODE_BATCH
+    rates["decode_s_per_molecule"] = median_seconds(decode, warmup=warmup, device=device) / decoded
+    x = moses_rows(MOSES_NLL_BATCH * args.nll_passes, device)
+    nll = lambda: nll_per_example(model, x, MOSES_S, MOSES_NLL_BATCH, MOSES_ROWS, progress_every=None)
+    rates["nll_s_per_molecule"] = median_seconds(nll, warmup=warmup, device=device) / len(x)
+    print(
+        f"  decoding {1 / rates['decode_s_per_molecule']:.1f} molecules/s ({decoded} timed); IS-NLL "
+        f"S = 100 {rates['nll_s_per_molecule']:.4f} s/molecule ({len(x)} timed)"
+    )
+    return rates
+
+
+def main_moses(device: torch.device, name: str, args: argparse.Namespace) -> None:
+    """The MOSES plan: the rates of one job among `--jobs-per-device`, printed and written."""
+    jobs, sizes = args.jobs_per_device, f"decoder {args.decoder_layers}x{args.hidden}, latent {args.latent}"
+    if args.rates_only:
+        write_results(measure_moses(device, args), args.out)
+        return
+    print(f"device: {name}; batch {args.batch}; {sizes}; {jobs} job(s) per device")
+    rates = measure_moses(device, args) if jobs == 1 else concurrent_rates(jobs)
+    rates.update(device=name, batch=args.batch, sizes=sizes, epochs=args.epochs, seeds=args.seeds)
+    plan = rates["plan"] = plan_moses(rates, args.epochs, MOSES_TRAIN, args.seeds, jobs)
+    rates["jobs_per_device"] = jobs
+    print(f"plan, {args.epochs} epochs of {MOSES_TRAIN:,} molecules per job, {args.seeds} per objective:")
+    for objective in MOSES_OBJECTIVES:
+        job = plan[f"moses/{objective}"]
+        print(
+            f"  moses/{objective:<4} epoch {job['epoch_s']:8.1f} s  training {hours(job['train_s']):>9}  "
+            f"test {hours(job['test_s']):>9} (NLL {hours(job['nll_s'])})"
+        )
+    print(f"  moses grid ({3 * args.seeds} jobs): {hours(plan['moses/grid_s'])} of device time")
+    print(f"  moses grid, {jobs} per device: {hours(plan['moses/grid_wall_s'])} wall")
+    write_results(rates, args.out)
+
+
 def measure(device: torch.device, args) -> dict:
     """Every rate of the plan, measured on `device` (printed as they come)."""
     from hydra.utils import instantiate
@@ -309,6 +424,13 @@ def main() -> None:
         action="store_true",
         help="4x4 images and tiny networks: a smoke test (its rates and plan mean nothing)",
     )
+    parser.add_argument("--grid", choices=("images", "moses"), default="images", help="which grid to plan")
+    parser.add_argument("--batch", type=int, default=512, help="moses: training batch (images: 100)")
+    parser.add_argument("--latent", type=int, default=128, help="moses: latent dimension")
+    parser.add_argument("--hidden", type=int, default=512, help="moses: the GRUs' width")
+    parser.add_argument("--decoder-layers", type=int, default=3, help="moses: decoder GRU layers")
+    parser.add_argument("--seeds", type=int, default=3, help="moses: jobs per objective")
+    parser.add_argument("--sample-batches", type=int, default=3, help="moses: decoding batches timed")
     parser.add_argument("--rates-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.jobs_per_device < 1:
@@ -326,6 +448,9 @@ def main() -> None:
     args.metric_fraction = args.metric_fraction or (1.0 if on_gpu else 0.3)
     args.consistency_pairs = args.consistency_pairs or (CONSISTENCY_PAIRS if on_gpu else 20)
     name = torch.cuda.get_device_name() if on_gpu else f"CPU, {torch.get_num_threads()} threads"
+    if args.grid == "moses":
+        main_moses(device, name, args)
+        return
     if args.rates_only:
         write_results(measure(device, args), args.out)
         return

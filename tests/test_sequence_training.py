@@ -12,6 +12,7 @@ import torch
 from conftest import compose_config
 from torch import nn
 
+from mimkit.app.latent import latent
 from mimkit.app.run import evaluate, train
 from mimkit.data.tokens import decode, encode, tokenize
 from mimkit.errors import ConfigError
@@ -81,6 +82,14 @@ def test_every_objective_trains_on_smiles(train_config, moses, tmp_path, objecti
         again = evaluate(compose_config("eval", [f"ckpt_path={best}", *settings], tmp_path / "eval"))
         assert again["test/nll"] == pytest.approx(metrics["test/nll"], rel=1e-6)
         assert again["test/gen/validity"] == metrics["test/gen/validity"]
+        # the latent tools write the decoded sequences: a test molecule, then its 3 neighbours
+        latent(
+            compose_config(
+                "latent", [f"ckpt_path={best}", "tool=sample_around", "points=2", "n=3"], tmp_path / "l"
+            )
+        )
+        lines = (tmp_path / "l" / "sample_around.txt").read_text().splitlines()
+        assert len(lines) == 2 and all(len(line.split(" | ")) == 4 for line in lines)
 
 
 def test_text_trains_with_string_metrics(train_config, tmp_path):

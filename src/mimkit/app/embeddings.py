@@ -66,8 +66,9 @@ def _device(name: str) -> torch.device:
 
 
 def load_split(cfg: DictConfig):
-    """(model on cfg.device, x, labels) of `cfg.split`: the checkpoint's model and its run's data
-    (or data=<group>), with data_overrides checked, after checking the output dir is writable."""
+    """(model on cfg.device, x, labels, datamodule) of `cfg.split`: the checkpoint's model and its
+    run's data (or data=<group>), with data_overrides checked, after checking the output dir is
+    writable."""
     module = load_module(cfg.ckpt_path)
     run = module.run_config
     if run is None:
@@ -84,14 +85,14 @@ def load_split(cfg: DictConfig):
     datamodule = instantiate(data)
     x, labels = split_tensors(datamodule, cfg.split)
     check_input_shape(run["model"], datamodule)
-    return module.model.to(_device(cfg.device)), x, labels
+    return module.model.to(_device(cfg.device)), x, labels, datamodule
 
 
 def embed(cfg: DictConfig) -> dict[str, float]:
     """Write `<run dir>/embeddings.npz` for `cfg.split` of the data (see the module doc)."""
     validate(to_plain(cfg), "embed")
     device = _device(cfg.device)
-    model, x, labels = load_split(cfg)
+    model, x, labels, _ = load_split(cfg)
     with seeded_eval(model, cfg.seed, device):
         arrays = encode_split(model, x, cfg.batch_size, device)
     path = Path(cfg.paths.output_dir) / "embeddings.npz"

@@ -4,7 +4,8 @@ The checkpoint, its data (or `data=<group>`, `+data_overrides.KEY=VALUE`) and th
 as `src/embed.py` reads them. The points are the first `points` of the split (null: all of it)
 or the given `indices`; `tool` runs the `Autoencoder` method of its name on them, `batch_size`
 points (interpolate: pairs) at a time, all draws from one stream seeded with `seed`. It writes
-`<tool>.npz` into the run dir and, for image data, `<tool>.png`:
+`<tool>.npz` into the run dir and, for image data, `<tool>.png` (token data: `<tool>.txt`, the
+decoded sequences):
 
 - interpolate: x [P/2, steps, *x_shape], z [P/2, steps, D], t [steps], index_a, index_b [P/2];
   picture: a row per pair (x_a, the path, x_b);
@@ -107,13 +108,30 @@ def picture(tool: str, x: torch.Tensor, arrays: dict[str, np.ndarray], path: Pat
     return save_grid(images, per_row, path)
 
 
+def text(datamodule, tool: str, x: torch.Tensor, arrays: dict[str, np.ndarray], path: Path) -> Path:
+    """`<tool>.txt` of token data: one line per pair, per (point, dim) or per point, the decoded
+    sequences between " | ", each line starting with its test sequence (pairs: ending with the
+    second one)."""
+    decoded = torch.from_numpy(arrays["x"]).long()
+    rows = decoded.flatten(0, -3) if tool == "traverse" else decoded  # [points, (dims,) k, T] -> [rows, k, T]
+    firsts = x[0::2] if tool == "interpolate" else x.repeat_interleave(len(rows) // len(x), dim=0)
+    lines = []
+    for first, row in zip(datamodule.decode(firsts), rows):
+        line = [first, *datamodule.decode(row)]
+        lines.append(" | ".join(line))
+    if tool == "interpolate":
+        lines = [f"{line} | {last}" for line, last in zip(lines, datamodule.decode(x[1::2]))]
+    path.write_text("".join(line + "\n" for line in lines))
+    return path
+
+
 def latent(cfg: DictConfig) -> dict[str, float]:
     """Write `<run dir>/<tool>.npz` (and `<tool>.png` for image data); see the module doc."""
     validate(to_plain(cfg), "latent")
     if cfg.tool == "traverse" and not len(cfg["values"]):
         raise ConfigError("values must name at least one value for tool=traverse")
     device = _device(cfg.device)
-    model, x_all, labels = load_split(cfg)
+    model, x_all, labels, datamodule = load_split(cfg)
     index = chosen_points(len(x_all), cfg.points, cfg.indices, cfg.split)
     if cfg.tool == "interpolate" and len(index) % 2:
         raise ConfigError(f"tool=interpolate takes pairs of points, got {len(index)} (points or indices)")
@@ -133,6 +151,8 @@ def latent(cfg: DictConfig) -> dict[str, float]:
     written = [out / f"{cfg.tool}.npz"]
     if x.dim() == 4 and cfg.tool != "consistency":
         written.append(picture(cfg.tool, x, arrays, out / f"{cfg.tool}.png"))
+    if getattr(datamodule, "vocabulary", None) is not None and cfg.tool != "consistency":
+        written.append(text(datamodule, cfg.tool, x, arrays, out / f"{cfg.tool}.txt"))
     log.info("%s of %d %s points written to %s", cfg.tool, len(x), cfg.split, ", ".join(map(str, written)))
     metrics = {"latent/points": float(len(x))}
     if cfg.tool == "consistency":

@@ -1,5 +1,5 @@
 """Generation, reconstruction and latent-neighbourhood metrics of a token model (data=smiles|text)
-at the end of testing (docs/maths.md §3, "Sequences"), with its samples and pictures in the run dir.
+at the end of testing (docs/maths.md §3), with its samples and pictures in the run dir.
 
 - test/gen/validity, unique@k, novelty, int_div, int_div2, fcd: MOSES's metrics of `samples`
   sequences decoded from z ~ p(z) (text: unique@k and novelty);

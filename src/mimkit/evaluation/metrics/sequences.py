@@ -1,4 +1,4 @@
-"""Metrics of token sequences that need no chemistry (docs/maths.md §3, "Sequences"): reconstruction
+"""Metrics of token sequences that need no chemistry (docs/maths.md §3): reconstruction
 accuracy of id rows, and the uniqueness and novelty of generated strings."""
 
 from __future__ import annotations

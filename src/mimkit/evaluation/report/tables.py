@@ -21,6 +21,14 @@ TABLE_METRICS = (
     ("5-NN acc.", "test/knn5"),
     ("active units", "test/active_units"),
     ("consistency", "test/consistency"),
+    # token models (docs/sequences.md)
+    ("valid", "test/gen/validity"),
+    ("unique@10k", "test/gen/unique@10000"),
+    ("novel", "test/gen/novelty"),
+    ("IntDiv", "test/gen/int_div"),
+    ("FCD", "test/gen/fcd"),
+    ("recon exact", "test/recon/exact"),
+    ("token acc.", "test/recon/token_acc"),
     ("epochs", "train/epochs"),
     ("fit time (s)", "time/fit_s"),
 )
