@@ -35,7 +35,7 @@ _MOVED_INTO = {
     ),
 }  # fmt: skip
 _TRAINING_CALLBACKS = ("beta_warmup", "checkpoint", "early_stopping", "rng_state")
-_EVALUATION_CALLBACKS = ("images", "latent_grids", "wandb_images")
+_EVALUATION_CALLBACKS = ("images", "latent_grids", "sequences", "wandb_images")
 MOVED_MODULES = {
     **{
         f"mimkit.{name}": f"mimkit.{package}.{name}"
