@@ -55,6 +55,12 @@ def test_vae_loss(monkeypatch):
     expected = -(LOG_PXZ + 0.5 * (LOG_PZ - LOG_QZX))
     assert out["loss"].item() == pytest.approx(expected, rel=1e-6)
     assert out["kl"].item() == pytest.approx(LOG_QZX - LOG_PZ, rel=1e-6)
+    # a KL weight scales β: 0.5 · 0.05 on the KL term; the reported KL is the KL itself
+    weighted = VAE(kl_weight=0.05)(affine_model(), X, beta=0.5)
+    assert weighted["loss"].item() == pytest.approx(-(LOG_PXZ + 0.025 * (LOG_PZ - LOG_QZX)), rel=1e-6)
+    assert weighted["kl"].item() == pytest.approx(LOG_QZX - LOG_PZ, rel=1e-6)
+    with pytest.raises(ConfigError, match=r"^objective.kl_weight must be greater than 0, got 0"):
+        check_node("objective", {"_target_": "mimkit.model.objectives.vae.VAE", "kl_weight": 0.0})
 
 
 def test_amim_loss_is_the_papers_encoder_pair_loss(monkeypatch):

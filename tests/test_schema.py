@@ -214,7 +214,7 @@ BAD = [
     ),
     (
         ["objective=vae", "+objective.symmetric=true"],
-        "objective: unknown key 'symmetric' (known: none, this class takes no settings)",
+        "objective: unknown key 'symmetric' (known: kl_weight)",
     ),
     # trainer, callbacks, logger, paths
     (["trainer.precision=bf17"], f"trainer.precision must be {PRECISIONS}, got 'bf17'"),
