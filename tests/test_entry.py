@@ -52,6 +52,24 @@ def test_each_entry_function_composes_its_config_from_the_checkout(capsys, monke
         assert cfg["optim"]["optimizer"]["_target_"] == "torch.optim.SGD"
 
 
+def test_the_checkout_is_found_without_project_root(tmp_path):
+    """Without PROJECT_ROOT (the test suite sets it) the entry points find the checkout that holds
+    the package, from any folder: a config error, not a missing conf/."""
+    import os
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != "PROJECT_ROOT"}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "src" / "train.py"), "model.hidden=-5"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+    )
+    assert "error: model.hidden must be greater than 0, got -5" in done.stderr + done.stdout
+
+
 def test_a_missing_conf_dir_is_one_line(monkeypatch):
     monkeypatch.setattr(entry, "CONFIG_DIR", ROOT / "nowhere")
     main = entry.hydra_entry("train", lambda cfg: {})

@@ -25,7 +25,7 @@ from omegaconf import DictConfig  # noqa: E402
 from mimkit.app.cli import run_task  # noqa: E402
 from mimkit.app.config import to_plain  # noqa: E402
 
-PROJECT_ROOT = Path(os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parents[2])))
+PROJECT_ROOT = Path(os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parents[3])))
 CONFIG_DIR = PROJECT_ROOT / "conf"
 
 
