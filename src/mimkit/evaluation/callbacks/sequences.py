@@ -127,11 +127,8 @@ class SequenceMetrics(L.Callback):
             around = datamodule.decode(self._decode(model, mu + scale * torch.randn_like(mu), greedy=True))
             name = f"around{scale:g}"
             if chemistry:
-                valid = [s for s in around if molecules.canonical(s) is not None]
-                metrics[f"{name}/validity"] = len(valid) / len(around)
-                metrics[f"{name}/unique"] = molecules.unique_at(around, len(around))
-                metrics[f"{name}/novelty"] = molecules.novelty(around, reference)
-                metrics[f"{name}/similarity"] = molecules.similarity_to_seeds(around, seeds)
+                found = molecules.neighbourhood_metrics(around, seeds, reference)
+                metrics.update({f"{name}/{measure}": value for measure, value in found.items()})
             else:
                 metrics[f"{name}/unique"] = unique_fraction(around)
                 metrics[f"{name}/novelty"] = novel_fraction(around, reference)

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from mimkit.evaluation.metrics.sequences import novel_fraction, unique_fraction
+
 BLOCK = 2048  # rows of a Tanimoto block: BLOCK x N float32 similarities in memory at a time
 
 
@@ -75,27 +77,17 @@ def validity(smiles: Sequence[str]) -> float:
     return len(_valid(smiles)) / len(smiles)
 
 
-def _unique(valid: list[str], k: int) -> float:
-    first = valid[:k]
-    return len(set(first)) / len(first) if first else math.nan
-
-
 def unique_at(smiles: Sequence[str], k: int) -> float:
     """MOSES unique@k (docs/maths.md §3): distinct canonical forms among the first k VALID molecules,
     over how many were taken: min(k, number valid), so fewer than k valid uses them all. nan if none."""
-    return _unique(_valid(smiles), k)
-
-
-def _novelty(valid: list[str], reference: set[str] | frozenset[str]) -> float:
-    distinct = set(valid)
-    return len(distinct - reference) / len(distinct) if distinct else math.nan
+    return unique_fraction(_valid(smiles), k)
 
 
 def novelty(smiles: Sequence[str], reference: set[str] | frozenset[str]) -> float:
     """MOSES novelty (docs/maths.md §3): the fraction of the distinct valid generated molecules
     (canonical) that are not in `reference`, compared as given (canonicalise it with `canonical_set`).
     nan if none is valid."""
-    return _novelty(_valid(smiles), reference)
+    return novel_fraction(_valid(smiles), reference)
 
 
 def fingerprints(smiles: Sequence[str]) -> np.ndarray:
@@ -164,6 +156,21 @@ def similarity_to_seeds(generated: Sequence[str], seeds: Sequence[str]) -> float
     return float(np.mean(np.divide(both, either, out=np.ones(len(a)), where=either > 0)))
 
 
+def neighbourhood_metrics(
+    generated: Sequence[str], seeds: Sequence[str], reference: set[str] | frozenset[str]
+) -> dict[str, float]:
+    """MolMIM's sampling around molecules (docs/maths.md §3): validity of the molecules decoded
+    around the `seeds` (one each), uniqueness among the valid, novelty against `reference`, and
+    the mean Tanimoto similarity to the seed; the generated molecules are canonicalised once."""
+    valid = _valid(generated)
+    return {
+        "validity": len(valid) / len(generated),
+        "unique": unique_fraction(valid),
+        "novelty": novel_fraction(valid, reference),
+        "similarity": similarity_to_seeds(generated, seeds),
+    }
+
+
 def fcd(generated: Sequence[str], reference: Sequence[str]) -> float | None:
     """The Fréchet ChemNet Distance (docs/maths.md §3) between the canonical valid molecules of the two
     lists, ChemNet (the `fcd` package's bundled weights) on the CPU; None if `fcd` is not installed,
@@ -197,8 +204,8 @@ def generation_metrics(
     valid = _valid(smiles)
     fps = fingerprints(valid)
     metrics = {"validity": len(valid) / len(smiles)}
-    metrics.update({f"unique@{k}": _unique(valid, k) for k in ks})
-    metrics["novelty"] = _novelty(valid, reference)
+    metrics.update({f"unique@{k}": unique_fraction(valid, k) for k in ks})
+    metrics["novelty"] = novel_fraction(valid, reference)
     metrics.update(int_div=_diversity(fps, 1), int_div2=_diversity(fps, 2))
     if with_fcd_reference is not None:
         distance = fcd(valid, with_fcd_reference)
